@@ -1,0 +1,5 @@
+import sys
+
+from aire.cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""The Python API: build the parts (signal, network, criterion, policy, backend) and fit.
+
+    import aire
+    signal = aire.create("signal", "image", "photo.png")
+    net = aire.build_network(signal, widths=[96, 96, 96, 96])
+    result = aire.fit(signal, net, steps=2000, schedule=aire.ScheduleConfig(target_params=0.5))
+    aire.save_run(result, signal, "runs/photo")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from aire.config import ConfigError, NetworkConfig, ScheduleConfig, TrainConfig, to_dict
+from aire.errors import InputError
+from aire.interfaces import DensificationPolicy, PruningCriterion, Signal
+from aire.io import save_network
+from aire.nn.sine_mlp import SineMLP
+from aire.plugins import create, get_registry
+from aire.report import plot_training
+from aire.train.trainer import FitResult, Trainer
+
+
+def build_network(signal: Signal, widths: Sequence[int], *, omega0: float = 30.0, omega0_hidden: float | None = None,
+                  network: str = "siren", encoding: str = "siren", seed: int = 0,
+                  first_bias_scale: float | None = None, **encoding_settings: Any) -> SineMLP:
+    """A network plugin instance sized for `signal` (sine-layer widths, input frequencies first)."""
+    config = NetworkConfig(in_features=signal.in_features, out_features=signal.out_features, widths=tuple(widths),
+                           omega0_first=omega0, omega0_hidden=omega0 if omega0_hidden is None else omega0_hidden,
+                           network=network, encoding=encoding, first_bias_scale=first_bias_scale)
+    enc = create("encoding", encoding, **encoding_settings)
+    torch.manual_seed(seed)
+    return create("network", network, config, enc, seed=seed)
+
+
+def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, schedule: ScheduleConfig | None = None,
+        criterion: PruningCriterion | str | None = None, policy: DensificationPolicy | str | None = None,
+        **train_settings: Any) -> FitResult:
+    """Fit `network` to `signal` with the AIRe schedule (or `ScheduleConfig(kind='none')`)."""
+    train = train or TrainConfig(**train_settings)
+    schedule = schedule or ScheduleConfig()
+    if isinstance(criterion, str):
+        criterion = create("criterion", criterion)
+    if isinstance(policy, str):
+        policy = create("policy", policy)
+    torch.manual_seed(train.seed)
+    device = torch.device(train.device)
+    signal.to(device)
+    network.to(device)
+    return Trainer(signal, network, train, schedule, criterion=criterion, policy=policy).fit()
+
+
+def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,
+             settings: dict[str, Any] | None = None) -> Path:
+    """Write metrics.json, the model, the signal's exports and training.png into `out`, atomically.
+
+    Everything is written to a temporary sibling folder first and renamed into place at the end,
+    so an error never leaves a half-written run behind.
+    """
+    out = Path(out)
+    check_out_dir(out, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        result.network.eval()
+        save_network(result.network, tmp)
+        signal.export(result.network, tmp)
+        quality = "psnr" if "psnr" in result.metrics else next(iter(result.metrics))
+        plot_training(result.history, result.events, tmp / "training.png", quality_key=quality)
+        (tmp / "history.json").write_text(json.dumps({"history": result.history, "events": result.events}, indent=1))
+        metrics = {**result.metrics, "signal": signal.describe(), "settings": settings or {}}
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def check_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse an existing, non-empty output folder unless overwrite is set."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output path exists and is not a folder: {out}")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise InputError(f"output folder {out} already exists; pass --overwrite to replace it")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+__all__ = ["build_network", "fit", "save_run", "check_out_dir", "NetworkConfig", "ScheduleConfig",
+           "TrainConfig", "ConfigError", "get_registry", "to_dict"]

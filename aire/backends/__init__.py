@@ -1,0 +1,1 @@
+"""Backends for array maths outside training (Bessel functions, amplitudes, spectra)."""

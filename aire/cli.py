@@ -1,0 +1,156 @@
+"""The `aire` command line: a thin layer over the Python API.
+
+Every user error (missing file, corrupt input, bad setting, unknown plugin) ends as one line on
+stderr and exit status 2, with nothing written to the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from aire import __version__
+from aire.config import ConfigError, ScheduleConfig, TrainConfig, to_dict
+from aire.errors import InputError
+from aire.plugins import PluginError, UnknownComponentError
+
+EXIT_USAGE = 2
+
+#: signal-specific defaults of the common options
+SIGNAL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "image": {"hidden": [256, 256, 256, 256], "omega0": 30.0, "steps": 2000},
+}
+
+
+def _add_fit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("signal", help="signal plugin: image (more with plugins; see `aire plugins`)")
+    p.add_argument("path", help="input file or folder")
+    p.add_argument("--out", required=True, type=Path, help="output folder (refused if it exists, unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    net = p.add_argument_group("network")
+    net.add_argument("--hidden", type=int, nargs="+", metavar="W",
+                     help="widths of the sine layers, the first being the number of input frequencies (image: 256 256 256 256)")
+    net.add_argument("--omega0", type=float, help="omega_0 of the first layer (image: 30)")
+    net.add_argument("--omega0-hidden", type=float, help="omega_0 of hidden layers (default: --omega0)")
+    net.add_argument("--network", default="siren", help="network plugin: siren or finer")
+    net.add_argument("--encoding", default="siren", help="input-layer encoding plugin")
+    tr = p.add_argument_group("training")
+    tr.add_argument("--steps", type=int, help="optimizer steps (image: 2000)")
+    tr.add_argument("--lr", type=float, default=5e-4, help="initial Adam learning rate")
+    tr.add_argument("--lr-final", type=float, default=5e-5, help="learning rate at the last step (exponential decay)")
+    tr.add_argument("--batch-size", type=int, help="samples per step (default: full batch)")
+    tr.add_argument("--eval-every", type=int, default=100)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    tr.add_argument("--size", type=int, help="image: resize so the longer side has this many pixels")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    sc = p.add_argument_group("AIRe schedule (fractions are of --steps)")
+    defaults = ScheduleConfig()
+    sc.add_argument("--schedule", choices=("aire", "none"), default="aire")
+    sc.add_argument("--target-params", type=float, help="end with at most this fraction of the starting parameters, in (0, 1]")
+    sc.add_argument("--warmup", type=float, default=defaults.warmup)
+    sc.add_argument("--cycles", type=int, default=defaults.cycles)
+    sc.add_argument("--twd-length", type=float, default=defaults.twd_length)
+    sc.add_argument("--cycle-gap", type=float, default=defaults.cycle_gap)
+    sc.add_argument("--alpha-max", type=float, default=defaults.alpha_max)
+    sc.add_argument("--epsilon", type=float, default=defaults.epsilon)
+    sc.add_argument("--prune-fraction", type=float, default=defaults.prune_fraction)
+    sc.add_argument("--prune-layers", type=int, nargs="+", help="sine layers to prune (0 = input frequencies; default: all)")
+    sc.add_argument("--densify-k", type=int, default=defaults.densify_k, help="input frequencies added per cycle")
+    sc.add_argument("--criterion", default=defaults.criterion, help="pruning criterion plugin")
+    sc.add_argument("--policy", default=defaults.policy, help="densification policy plugin")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aire", description="Adaptive implicit neural representations (AIRe).")
+    parser.add_argument("--version", action="version", version=f"aire {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    fit = sub.add_parser("fit", help="fit a signal adaptively and write a report")
+    _add_fit_options(fit)
+    plugins = sub.add_parser("plugins", help="list installed plugins and those that failed to load")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    import torch
+
+    import aire
+    from aire.plugins import create
+
+    defaults = SIGNAL_DEFAULTS.get(args.signal, {"hidden": [256, 256, 256], "omega0": 30.0, "steps": 2000})
+    aire.check_out_dir(args.out, args.overwrite)
+    steps = args.steps if args.steps is not None else defaults["steps"]
+    train = TrainConfig(steps=steps, lr=args.lr, lr_final=args.lr_final, batch_size=args.batch_size,
+                        eval_every=args.eval_every, seed=args.seed, device=args.device, progress=not args.quiet)
+    schedule = ScheduleConfig(
+        kind=args.schedule, warmup=args.warmup, cycles=args.cycles, twd_length=args.twd_length,
+        cycle_gap=args.cycle_gap, alpha_max=args.alpha_max, epsilon=args.epsilon, target_params=args.target_params,
+        prune_fraction=args.prune_fraction, prune_layers=args.prune_layers, densify_k=args.densify_k,
+        criterion=args.criterion, policy=args.policy)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {args.device}: no CUDA device is available")
+    signal_settings = {"size": args.size} if args.size is not None else {}
+    signal = create("signal", args.signal, args.path, **signal_settings)
+    criterion = create("criterion", schedule.criterion)
+    policy = create("policy", schedule.policy)
+    omega0 = args.omega0 if args.omega0 is not None else defaults["omega0"]
+    network = aire.build_network(signal, args.hidden or defaults["hidden"], omega0=omega0,
+                                 omega0_hidden=args.omega0_hidden, network=args.network, encoding=args.encoding,
+                                 seed=args.seed)
+    result = aire.fit(signal, network, train=train, schedule=schedule, criterion=criterion, policy=policy)
+    settings = {"command": "fit", "signal": args.signal, "path": str(args.path),
+                "network": {"widths": list(args.hidden or defaults["hidden"]), "omega0": omega0,
+                            "omega0_hidden": args.omega0_hidden or omega0, "network": args.network,
+                            "encoding": args.encoding},
+                "train": to_dict(train), "schedule": to_dict(schedule)}
+    out = aire.save_run(result, signal, args.out, overwrite=args.overwrite, settings=settings)
+    m = result.metrics
+    quality = "  ".join(f"{k} {m[k]:.3f}" for k in ("psnr", "chamfer_l1", "psnr_test") if k in m)
+    print(f"{quality}  params {m['params_initial']} -> {m['params_final']} "
+          f"({100 * m['params_final'] / m['params_initial']:.0f} %)  {m['architecture_initial']} -> "
+          f"{m['architecture_final']}  {m['seconds']:.1f} s")
+    print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'})")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from aire.plugins import get_registry
+
+    rows = get_registry().report()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    cols = ("name", "kind", "distribution", "status")
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    print("  ".join(c.upper().ljust(widths[c]) for c in cols))
+    for r in rows:
+        line = "  ".join(str(r[c]).ljust(widths[c]) for c in cols)
+        print(line + (f"  {r['error']}" if r["error"] else ""))
+    return 0
+
+
+COMMANDS = {"fit": cmd_fit, "plugins": cmd_plugins}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.formatwarning = lambda message, category, *_a, **_k: f"aire: warning: {message}\n"
+    try:
+        return COMMANDS[args.command](args)
+    except (InputError, ConfigError, UnknownComponentError, PluginError, FileNotFoundError, ValueError, TypeError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"aire: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("aire: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Validated configuration objects (attrs): a bad value fails at construction, naming the field."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+
+class ConfigError(ValueError):
+    """An invalid setting; the message names the field."""
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None or not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
+        raise ConfigError(f"{attribute.name} must be a positive number, got {value!r}")
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None or not value >= 0 or (isinstance(value, float) and not math.isfinite(value)):
+        raise ConfigError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+def _fraction(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
+        raise ConfigError(f"{attribute.name} must lie in [0, 1), got {value!r}")
+
+
+def _widths(instance: Any, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
+    if len(value) < 1:
+        raise ConfigError(f"{attribute.name} needs at least one sine layer width")
+    for w in value:
+        if not isinstance(w, int) or isinstance(w, bool) or w < 1:
+            raise ConfigError(f"{attribute.name} must be integers >= 1, got {list(value)!r}")
+
+
+def _to_int_tuple(value: Any) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) if float(v) == int(v) else v for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"widths must be a list of integers, got {value!r}") from None
+
+
+def _budget(instance: Any, attribute: attrs.Attribute, value: float | None) -> None:
+    if value is not None and not (isinstance(value, (int, float)) and 0.0 < value <= 1.0):
+        raise ConfigError(f"{attribute.name} must lie in (0, 1], got {value!r}")
+
+
+@attrs.frozen
+class NetworkConfig:
+    """Shape of a sinusoidal MLP: sine-layer widths (input frequencies first) and omega_0s."""
+
+    in_features: int = attrs.field(validator=_positive)
+    out_features: int = attrs.field(validator=_positive)
+    widths: tuple[int, ...] = attrs.field(converter=_to_int_tuple, validator=_widths)
+    omega0_first: float = attrs.field(default=30.0, validator=_positive)
+    omega0_hidden: float = attrs.field(default=30.0, validator=_positive)
+    network: str = attrs.field(default="siren", metadata={"help": "network plugin: siren or finer"})
+    encoding: str = attrs.field(default="siren", metadata={"help": "input-layer encoding plugin"})
+    first_bias_scale: float | None = attrs.field(
+        default=None, metadata={"help": "FINER's first-layer bias range; None keeps SIREN's"}
+    )
+
+
+@attrs.frozen
+class ScheduleConfig:
+    """The AIRe schedule: warm-up, then cycles of [densify -> TWD -> prune], then fine-tuning.
+
+    Phase lengths are fractions of the total steps, so one setting works for any --steps.
+    Defaults are the ones measured best in benchmarks/image_tradeoff.py (see README).
+    """
+
+    kind: str = attrs.field(default="aire", validator=attrs.validators.in_(("aire", "none")))
+    warmup: float = attrs.field(default=0.10, validator=_fraction, metadata={"help": "fraction of steps before the first cycle"})
+    cycles: int = attrs.field(default=2, validator=_positive, metadata={"help": "number of densify/TWD/prune cycles"})
+    twd_length: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fraction of steps each TWD phase lasts"})
+    cycle_gap: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fine-tuning fraction between a prune and the next cycle"})
+    alpha_max: float = attrs.field(default=0.5, validator=_fraction, metadata={"help": "final per-step decay factor of the TWD targets, in [0, 1)"})
+    epsilon: float = attrs.field(default=1e-3, validator=_positive, metadata={"help": "column-L1 threshold below which a neuron is removed"})
+    target_params: float | None = attrs.field(default=None, validator=_budget, metadata={"help": "end with at most this fraction of the starting parameters"})
+    prune_fraction: float = attrs.field(default=0.2, validator=_fraction, metadata={"help": "K as a fraction of each layer's width when no budget is given"})
+    prune_layers: tuple[int, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple), metadata={"help": "sine layers to prune (0 = input frequencies); None = hidden layers"})
+    densify_k: int = attrs.field(default=0, validator=_non_negative, metadata={"help": "input frequencies added per cycle (0 disables densification)"})
+    criterion: str = attrs.field(default="column-l1")
+    policy: str = attrs.field(default="topk-doubling")
+
+    def __attrs_post_init__(self) -> None:
+        used = self.warmup + self.cycles * (self.twd_length + self.cycle_gap)
+        if self.kind == "aire" and used >= 1.0:
+            raise ConfigError(
+                f"warmup + cycles * (twd_length + cycle_gap) = {used:.2f} must be < 1 to leave fine-tuning steps"
+            )
+        if self.prune_layers is not None and any(int(i) < 0 for i in self.prune_layers):
+            raise ConfigError(f"prune_layers must be sine-layer indices >= 0, got {self.prune_layers!r}")
+
+
+@attrs.frozen
+class TrainConfig:
+    """Optimisation settings shared by every signal."""
+
+    steps: int = attrs.field(default=2000, validator=_positive)
+    lr: float = attrs.field(default=5e-4, validator=_positive)
+    lr_final: float = attrs.field(default=5e-5, validator=_positive)
+    batch_size: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive), metadata={"help": "samples per step; None = full batch"})
+    eval_every: int = attrs.field(default=100, validator=_positive)
+    seed: int = attrs.field(default=0, validator=_non_negative)
+    device: str = attrs.field(default="cpu")
+    progress: bool = attrs.field(default=True)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a config object."""
+    return attrs.asdict(config, value_serializer=lambda _, __, v: list(v) if isinstance(v, tuple) else v)

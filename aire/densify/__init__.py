@@ -1,0 +1,1 @@
+"""Densification policies: which input frequencies to add."""

@@ -1,0 +1,128 @@
+"""The small abstract interfaces every plugin implements (SPEC section 3).
+
+A signal knows nothing about pruning; a criterion knows nothing about files: data flows
+file -> Signal -> Network -> schedule (criterion, policy) -> trainer -> outputs.
+"""
+
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class Signal(abc.ABC):
+    """Data, sampling, loss, metrics and export for one task (image, sdf, nerf)."""
+
+    #: number of input coordinates (2 for images)
+    in_features: int
+    #: number of output channels
+    out_features: int
+
+    @abc.abstractmethod
+    def sample(self, batch_size: int | None, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (coordinates, targets) for one training step; None = the full set."""
+
+    @abc.abstractmethod
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Scalar training loss."""
+
+    @abc.abstractmethod
+    def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
+        """Quality metrics of a model on the whole signal (e.g. {'psnr': 31.2})."""
+
+    @abc.abstractmethod
+    def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
+        """Write the task's reconstruction files into out_dir; return their paths."""
+
+    def to(self, device: torch.device | str) -> "Signal":
+        """Move cached tensors to a device; returns self."""
+        return self
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description of the data (shape, source path) for reports."""
+        return {}
+
+
+class Encoding(abc.ABC):
+    """The input layer: how input frequencies and phases are initialised and densified."""
+
+    #: whether the input frequencies receive gradients
+    trainable: bool = True
+
+    @abc.abstractmethod
+    def initialize(self, weight: torch.Tensor, bias: torch.Tensor, omega0: float, generator: torch.Generator) -> None:
+        """Fill the stored (unscaled) first-layer weight (m x d) and bias (m) in place."""
+
+    def doubled(self, weight_rows: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows for new input neurons of frequency 2 * omega_j (the AIRe densification rule)."""
+        return 2.0 * weight_rows, bias.clone()
+
+
+class Network(torch.nn.Module, abc.ABC):
+    """A sinusoidal MLP whose layers can lose and gain neurons as real tensors."""
+
+    activation: str
+
+    @abc.abstractmethod
+    def widths(self) -> list[int]:
+        """Sine-layer widths, input frequencies first, then the output channels."""
+
+    @abc.abstractmethod
+    def remove_neurons(self, layer: int, neurons: torch.Tensor, optimizer: torch.optim.Optimizer | None = None) -> None:
+        """Delete neurons of sine layer `layer` (row of W_layer and b_layer, column of W_layer+1)."""
+
+    @abc.abstractmethod
+    def insert_input_frequencies(self, weight_rows: torch.Tensor, bias: torch.Tensor, optimizer: torch.optim.Optimizer | None = None) -> None:
+        """Append input neurons with these (stored-form) rows and zero outgoing weights."""
+
+    @abc.abstractmethod
+    def canonical(self) -> list[tuple[Any, Any]]:
+        """[(Omega, phi), (A_1, c_1), ..., (W_out, b_out)] as float64 numpy arrays (SPEC section 2)."""
+
+
+class PruningCriterion(abc.ABC):
+    """Scores the neurons of a sine layer; the lowest scores are the TWD targets."""
+
+    @abc.abstractmethod
+    def scores(self, network: Network, layer: int) -> torch.Tensor:
+        """One non-negative score per neuron of sine layer `layer`; low = contributes least."""
+
+    def select(self, network: Network, layer: int, k: int) -> torch.Tensor:
+        """Indices of the k lowest-scoring neurons (the TWD targets)."""
+        scores = self.scores(network, layer)
+        k = max(0, min(int(k), scores.numel()))
+        return torch.argsort(scores, stable=True)[:k]
+
+
+class DensificationPolicy(abc.ABC):
+    """Picks which input frequencies to add."""
+
+    @abc.abstractmethod
+    def propose(self, network: Network, encoding: Encoding, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stored-form (weight rows, biases) of up to k new input neurons."""
+
+
+class Backend(abc.ABC):
+    """Array maths outside plain training: Bessel J_n, harmonic amplitudes, spectra."""
+
+    name: str
+
+    @abc.abstractmethod
+    def bessel_j(self, orders: Any, x: Any) -> Any:
+        """J_n(x) for integer orders, broadcasting like scipy.special.jv(orders, x)."""
+
+    def harmonic_amplitudes(self, k: Any, a: Any) -> Any:
+        """alpha_k = prod_l J_{k_l}(a_l) for each row k (terms x m) and weights a (m)."""
+        return self.bessel_j(k, a[None, :]).prod(axis=-1)
+
+    @abc.abstractmethod
+    def power_spectrum(self, values: Any) -> Any:
+        """|FFT|^2 over the leading spatial axes of a grid of values (channels last), summed over channels."""
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether this backend can run on this machine."""
+        return True

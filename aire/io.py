@@ -1,0 +1,63 @@
+"""Saving and loading fitted networks: model.safetensors plus model.json (architecture)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from aire.config import NetworkConfig
+from aire.errors import InputError
+from aire.nn.sine_mlp import SineMLP
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "model.json"
+FORMAT_VERSION = 1
+
+
+def save_network(network: SineMLP, out_dir: str | Path, extra: dict[str, Any] | None = None) -> list[Path]:
+    """Write the weights (safetensors) and the architecture (JSON) into out_dir."""
+    out_dir = Path(out_dir)
+    tensors = {}
+    for i, (w, b) in enumerate(zip(network.weights, network.biases)):
+        tensors[f"layers.{i}.weight"] = w.detach().cpu().contiguous()
+        tensors[f"layers.{i}.bias"] = b.detach().cpu().contiguous()
+    model_path, config_path = out_dir / MODEL_FILE, out_dir / CONFIG_FILE
+    save_file(tensors, str(model_path), metadata={"format": "aire", "version": str(FORMAT_VERSION)})
+    config = {"format_version": FORMAT_VERSION, **network.architecture(),
+              "encoding_trainable": bool(network.encoding.trainable), **(extra or {})}
+    config_path.write_text(json.dumps(config, indent=2))
+    return [model_path, config_path]
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> SineMLP:
+    """Load a fitted network from a run directory (or its model.safetensors) as a torch Module."""
+    from aire.plugins import create
+
+    path = Path(path)
+    run_dir = path.parent if path.suffix == ".safetensors" else path
+    model_path, config_path = run_dir / MODEL_FILE, run_dir / CONFIG_FILE
+    if not model_path.exists() or not config_path.exists():
+        raise InputError(f"no fitted model in {run_dir} (need {MODEL_FILE} and {CONFIG_FILE})")
+    try:
+        config = json.loads(config_path.read_text())
+        tensors = load_file(str(model_path))
+    except Exception as exc:
+        raise InputError(f"cannot read model in {run_dir}: {type(exc).__name__}: {exc}") from None
+    n_layers = len(config["widths"]) + 1
+    net_config = NetworkConfig(
+        in_features=config["in_features"], out_features=config["out_features"], widths=tuple(config["widths"]),
+        omega0_first=config["omega0_first"], omega0_hidden=config["omega0_hidden"],
+        network=config.get("network", "siren"), encoding=config.get("encoding", "siren"),
+    )
+    encoding = create("encoding", net_config.encoding)
+    encoding.trainable = config.get("encoding_trainable", True)
+    network = create("network", net_config.network, net_config, encoding, seed=0)
+    with torch.no_grad():
+        for i in range(n_layers):
+            network.weights[i].data = tensors[f"layers.{i}.weight"].clone()
+            network.biases[i].data = tensors[f"layers.{i}.bias"].clone()
+    return network.to(device).eval()

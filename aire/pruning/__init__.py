@@ -1,0 +1,1 @@
+"""Pruning criteria and the targeted-weight-decay machinery."""

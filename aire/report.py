@@ -1,0 +1,39 @@
+"""Plots a person would rather look at than read: quality, loss and parameter count over steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_training(history: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]], path: str | Path,
+                  quality_key: str = "psnr", title: str = "") -> Path:
+    """Quality and loss (left) and parameter count (right) against the step, prune/densify marked."""
+    steps = [h["step"] for h in history]
+    fig, (ax_q, ax_p) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, constrained_layout=True)
+    if any(quality_key in h for h in history):
+        ax_q.plot(steps, [h.get(quality_key) for h in history], color="tab:blue", label=quality_key)
+        ax_q.set_ylabel(quality_key)
+    loss_rows = [(h["step"], h["loss"]) for h in history if h.get("loss")]
+    if loss_rows:
+        ax_l = ax_q.twinx()
+        ax_l.semilogy(*zip(*loss_rows), color="tab:gray", alpha=0.6, label="loss")
+        ax_l.set_ylabel("loss")
+    ax_p.step(steps, [h["params"] for h in history], where="post", color="tab:green")
+    ax_p.set_ylabel("parameters")
+    ax_p.set_xlabel("step")
+    for e in events:
+        color = {"prune": "tab:red", "densify": "tab:purple"}.get(e["event"])
+        if color:
+            for ax in (ax_q, ax_p):
+                ax.axvline(e["step"], color=color, alpha=0.3, lw=1)
+    ax_q.set_title(title or "training (red: prune, purple: densify)")
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,1 @@
+"""Signals: data, sampling, loss, metrics and export for one task."""

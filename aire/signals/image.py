@@ -1,0 +1,148 @@
+"""Image signal: pixels on [-1, 1]^2 mapped to colours in [-1, 1].
+
+Contract: pixel (row i, column j) of an H x W image sits at (-1 + 2i/(H-1), -1 + 2j/(W-1));
+values v in [0, 1] are fitted as 2v - 1; PSNR is reported on the [0, 1] scale.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import imageio.v3 as iio
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from aire.errors import InputError
+from aire.hookspecs import hookimpl
+from aire.interfaces import Signal
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read any image imageio can, as float64 (H, W, C) in [0, 1]; RGBA is composited on white."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"image not found: {path}")
+    if path.is_dir():
+        raise InputError(f"expected an image file, got a directory: {path}")
+    try:
+        raw = iio.imread(path)
+    except Exception as exc:
+        raise InputError(f"cannot read image {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")) from None
+    arr = np.asarray(raw)
+    if arr.ndim == 4:  # animated/multi-page: take the first frame
+        arr = arr[0]
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.size == 0 or min(arr.shape[:2]) < 2:
+        raise InputError(f"image {path} is empty or too small (shape {tuple(arr.shape)}; need at least 2x2 pixels)")
+    if arr.dtype == np.uint8:
+        img = arr.astype(np.float64) / 255.0
+    elif arr.dtype == np.uint16:
+        img = arr.astype(np.float64) / 65535.0
+    elif np.issubdtype(arr.dtype, np.integer):
+        img = arr.astype(np.float64) / float(np.iinfo(arr.dtype).max)
+    elif np.issubdtype(arr.dtype, np.floating) or arr.dtype == np.bool_:
+        img = arr.astype(np.float64)
+    else:
+        raise InputError(f"image {path} has unsupported pixel type {arr.dtype}")
+    if not np.isfinite(img).all():
+        raise InputError(f"image {path} contains NaN or infinite values")
+    if img.shape[2] in (2, 4):
+        warnings.warn(f"{path.name}: alpha channel composited on white", stacklevel=2)
+        alpha = img[:, :, -1:]
+        img = img[:, :, :-1] * alpha + (1.0 - alpha)
+    return np.clip(img, 0.0, 1.0)
+
+
+def pixel_grid(height: int, width: int) -> torch.Tensor:
+    """(H*W, 2) coordinates, row-major, pixel (i, j) at (-1 + 2i/(H-1), -1 + 2j/(W-1))."""
+    rows = torch.linspace(-1.0, 1.0, height)
+    cols = torch.linspace(-1.0, 1.0, width)
+    return torch.stack(torch.meshgrid(rows, cols, indexing="ij"), dim=-1).reshape(-1, 2)
+
+
+def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """PSNR in dB on the [0, 1] scale of two tensors in [-1, 1] (prediction clamped)."""
+    mse = torch.mean(((prediction.clamp(-1, 1) - target) / 2.0) ** 2).item()
+    return float("inf") if mse == 0 else -10.0 * math.log10(mse)
+
+
+class ImageSignal(Signal):
+    """Fit an image: coordinates (N, 2) -> colours (N, C), loss MSE, metric PSNR."""
+
+    def __init__(self, path: str | Path | None = None, *, image: np.ndarray | None = None, size: int | None = None) -> None:
+        if (path is None) == (image is None):
+            raise ValueError("give exactly one of path or image")
+        self.path = Path(path) if path is not None else None
+        img = read_image(path) if image is None else np.asarray(image, dtype=np.float64)
+        if img.ndim == 2:
+            img = img[:, :, None]
+        if size is not None:
+            img = resize(img, size)
+        self.image = img
+        self.height, self.width, self.out_features = img.shape
+        self.in_features = 2
+        self.coords = pixel_grid(self.height, self.width)
+        self.values = torch.as_tensor(img.reshape(-1, self.out_features), dtype=torch.float32) * 2.0 - 1.0
+
+    def to(self, device: torch.device | str) -> "ImageSignal":
+        self.coords = self.coords.to(device)
+        self.values = self.values.to(device)
+        return self
+
+    def sample(self, batch_size: int | None, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if batch_size is None or batch_size >= self.coords.shape[0]:
+            return self.coords, self.values
+        idx = torch.randint(0, self.coords.shape[0], (batch_size,), generator=generator).to(self.coords.device)
+        return self.coords[idx], self.values[idx]
+
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(prediction, target)
+
+    @torch.no_grad()
+    def predict(self, model: torch.nn.Module, chunk: int = 1 << 16) -> torch.Tensor:
+        """The model's image in [-1, 1] as (N, C), evaluated in chunks."""
+        return torch.cat([model(c) for c in self.coords.split(chunk)])
+
+    def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
+        return {"psnr": psnr(self.predict(model), self.values)}
+
+    def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
+        pred = self.predict(model).clamp(-1, 1).add(1).div(2).cpu().numpy()
+        img = (pred.reshape(self.height, self.width, self.out_features) * 255.0 + 0.5).astype(np.uint8)
+        path = Path(out_dir) / "reconstruction.png"
+        iio.imwrite(path, img[:, :, 0] if self.out_features == 1 else img)
+        return [path]
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "image", "path": str(self.path) if self.path else None,
+                "height": self.height, "width": self.width, "channels": self.out_features}
+
+
+def resize(img: np.ndarray, size: int) -> np.ndarray:
+    """Antialiased resize so the longer side is `size` pixels."""
+    h, w = img.shape[:2]
+    scale = size / max(h, w)
+    new = (max(2, round(h * scale)), max(2, round(w * scale)))
+    t = torch.as_tensor(img, dtype=torch.float64).permute(2, 0, 1)[None]
+    out = F.interpolate(t, size=new, mode="bilinear", antialias=True, align_corners=False)
+    return out[0].permute(1, 2, 0).clamp(0, 1).numpy()
+
+
+def synthetic_image(size: int = 96, seed: int = 0) -> np.ndarray:
+    """A generated RGB test image with edges, gradients and fine texture (no files needed)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / (size - 1)
+    r = 0.5 + 0.5 * np.sin(2 * np.pi * (3 * x + 2 * y) + rng.uniform(0, 6))
+    g = ((x - 0.5) ** 2 + (y - 0.45) ** 2 < 0.08).astype(float) * 0.8 + 0.1 * y
+    b = 0.5 + 0.4 * np.sin(2 * np.pi * 9 * x * y) * (x > 0.3)
+    return np.clip(np.stack([r, g, b], axis=-1), 0, 1)
+
+
+@hookimpl
+def aire_add_signals() -> dict:
+    return {"image": ImageSignal}

@@ -1,0 +1,1 @@
+"""Training: the schedule (plain functions) and the trainer (the loop)."""

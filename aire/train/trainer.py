@@ -1,0 +1,245 @@
+"""The training loop: plain steps plus the AIRe schedule (densify, targeted weight decay, prune).
+
+Targeted weight decay (TWD) as measured in SPEC section 6: the targeted outgoing columns are
+excluded from Adam's update (gradients zeroed, moments reset) and scaled by (1 - alpha_t) after
+each step, alpha_t ramped linearly to alpha_max. They really reach ~0, so by Theorem 2 the
+structured cut at the end of the phase barely changes f.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Any
+
+import attrs
+import torch
+from tqdm.auto import tqdm
+
+from aire.config import ScheduleConfig, TrainConfig
+from aire.interfaces import DensificationPolicy, Encoding, PruningCriterion, Signal
+from aire.nn.sine_mlp import SineMLP
+from aire.plugins import PluginRegistry, get_registry
+from aire.train import schedule as sched
+
+
+@attrs.define
+class FitResult:
+    """What a fit returns: the (adapted) network, final metrics and the history over steps."""
+
+    network: SineMLP
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+def make_optimizer(network: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters; the fused kernel where this torch has it."""
+    params = [p for p in network.parameters() if p.requires_grad]
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
+
+
+class Trainer:
+    """Fits a network to a signal, adapting its architecture by the schedule."""
+
+    def __init__(
+        self,
+        signal: Signal,
+        network: SineMLP,
+        train: TrainConfig,
+        schedule: ScheduleConfig,
+        criterion: PruningCriterion | None = None,
+        policy: DensificationPolicy | None = None,
+        registry: PluginRegistry | None = None,
+    ) -> None:
+        self.registry = registry or get_registry()
+        self.signal = signal
+        self.network = network
+        self.train_config = train
+        self.schedule = schedule
+        self.criterion = criterion or self.registry.create("criterion", schedule.criterion)
+        self.policy = policy or self.registry.create("policy", schedule.policy)
+        self.encoding: Encoding = network.encoding
+        self.optimizer = make_optimizer(network, train.lr)
+        self.history: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.step = 0
+        self.initial_params = network.num_parameters()
+        self.initial_architecture = network.widths()
+        self.twd_targets: dict[int, torch.Tensor] = {}
+        self.twd_phase: tuple[int, int] | None = None  # (start step, length)
+        self.protected: torch.Tensor = torch.empty(0, dtype=torch.long)  # input neurons born this cycle
+        self.generator = torch.Generator().manual_seed(train.seed)
+
+    # --------------------------------------------------------------- schedule
+    def prunable_layers(self) -> list[int]:
+        n = self.network.num_sine_layers
+        layers = self.schedule.prune_layers
+        chosen = list(range(n)) if layers is None else [int(i) for i in layers]
+        bad = [i for i in chosen if i >= n]
+        if bad:
+            raise ValueError(f"prune_layers {bad} do not exist: the network has sine layers 0..{n - 1}")
+        return chosen
+
+    def _k_per_layer(self, cycle: sched.Cycle, n_cycles: int) -> dict[int, int]:
+        widths = self.network.widths()[:-1]
+        layers = self.prunable_layers()
+        if self.schedule.target_params is None:
+            return {i: int(round(self.schedule.prune_fraction * widths[i])) for i in layers}
+        target = sched.cycle_target(self.initial_params, self.schedule.target_params, cycle.index, n_cycles)
+        new = sched.budget_widths(self.network.weights[0].shape[1], widths, self.signal.out_features, layers, target)
+        return {i: widths[i] - new[i] for i in layers}
+
+    def begin_cycle(self, cycle: sched.Cycle, n_cycles: int) -> None:
+        """Densify, then choose the TWD targets and reset their Adam moments."""
+        self.protected = torch.empty(0, dtype=torch.long)
+        if self.schedule.densify_k > 0:
+            rows, bias = self.policy.propose(self.network, self.encoding, self.schedule.densify_k)
+            before = self.network.widths()[0]
+            self.network.insert_input_frequencies(rows, bias, self.optimizer)
+            self.protected = torch.arange(before, before + rows.shape[0])
+            self._event("densify", added=int(rows.shape[0]))
+            self.registry.emit("aire_after_densify", trainer=self, added=int(rows.shape[0]))
+        self.twd_targets = {}
+        for layer, k in self._k_per_layer(cycle, n_cycles).items():
+            width = self.network.widths()[layer]
+            k = min(k, width - 1)
+            if k <= 0:
+                continue
+            scores = self.criterion.scores(self.network, layer).clone()
+            if layer == 0 and self.protected.numel():
+                scores[self.protected] = math.inf
+            targets = torch.argsort(scores, stable=True)[:k].to(self.network.weights[0].device)
+            self.twd_targets[layer] = targets
+            self._reset_moments(layer, targets)
+        self.twd_phase = (cycle.start, cycle.prune - cycle.start)
+        self._event("twd_start", targets={str(l): int(t.numel()) for l, t in self.twd_targets.items()})
+
+    def _reset_moments(self, layer: int, targets: torch.Tensor) -> None:
+        weight = self.network.outgoing(layer)
+        state = self.optimizer.state.get(weight, {})
+        for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            if key in state:
+                state[key][:, targets] = 0.0
+
+    def prune(self) -> None:
+        """Remove every neuron of a prunable layer whose outgoing column L1 norm is below epsilon.
+
+        With a parameter budget, TWD targets still above epsilon (phase too short to decay them)
+        are removed too, with a warning, so the budget holds.
+        """
+        eps = self.schedule.epsilon
+        for layer in self.prunable_layers():
+            norms = self.network.outgoing(layer).detach().abs().sum(dim=0)
+            remove = norms < eps
+            targets = self.twd_targets.get(layer)
+            if self.schedule.target_params is not None and targets is not None:
+                stubborn = targets[~remove[targets]]
+                if stubborn.numel():
+                    warnings.warn(
+                        f"TWD left {stubborn.numel()} targets of layer {layer} above epsilon "
+                        f"(max column L1 {float(norms[stubborn].max()):.3g}); removing them for the budget. "
+                        "Lengthen twd_length or raise alpha_max.", stacklevel=1)
+                remove[targets] = True
+            neurons = remove.nonzero().flatten()
+            if neurons.numel() >= norms.numel():  # always keep the strongest neuron
+                neurons = neurons[neurons != torch.argmax(norms)]
+            if neurons.numel() == 0:
+                continue
+            residual = float(norms[neurons].sum())
+            self.registry.emit("aire_before_prune", trainer=self, layer=layer, neurons=neurons)
+            self.network.remove_neurons(layer, neurons, self.optimizer)
+            self._event("prune", layer=layer, removed=int(neurons.numel()), residual_column_l1=residual)
+            self.registry.emit("aire_after_prune", trainer=self, layer=layer, removed=int(neurons.numel()))
+        self.twd_targets = {}
+        self.twd_phase = None
+
+    def _event(self, kind: str, **info: Any) -> None:
+        self.events.append({"step": self.step, "event": kind, "params": self.network.num_parameters(),
+                            "architecture": self.network.widths(), **info})
+
+    # ------------------------------------------------------------------- loop
+    def _lr(self, step: int) -> float:
+        cfg = self.train_config
+        return cfg.lr * (cfg.lr_final / cfg.lr) ** (step / max(1, cfg.steps))
+
+    def _twd_update(self) -> None:
+        """After the optimizer step: decay the targeted columns (their grads were zeroed before)."""
+        start, length = self.twd_phase
+        a = sched.alpha(self.step - start, length, self.schedule.alpha_max)
+        with torch.no_grad():
+            for layer, targets in self.twd_targets.items():
+                w = self.network.outgoing(layer)
+                w[:, targets] *= 1.0 - a
+
+    def evaluate(self, loss: float | None = None) -> dict[str, Any]:
+        self.network.eval()
+        metrics = self.signal.evaluate(self.network)
+        self.network.train()
+        row = {"step": self.step, "loss": loss, "params": self.network.num_parameters(), **metrics,
+               "seconds": time.perf_counter() - self._t0}
+        self.history.append(row)
+        self.registry.emit("aire_evaluate", trainer=self, step=self.step, metrics=metrics)
+        return row
+
+    def fit(self) -> FitResult:
+        cfg = self.train_config
+        cycles = sched.plan(self.schedule, cfg.steps)
+        starts = {c.start: c for c in cycles}
+        prunes = {c.prune for c in cycles}
+        step_hook = self.registry.has_impls("aire_step_end")
+        self._t0 = time.perf_counter()
+        self.registry.emit("aire_fit_start", trainer=self)
+        self.evaluate()
+        bar = tqdm(total=cfg.steps, disable=not cfg.progress, desc="fit", unit="step", dynamic_ncols=True, leave=False)
+        net, opt, signal = self.network, self.optimizer, self.signal
+        loss = None
+        for step in range(cfg.steps):
+            self.step = step
+            if step in prunes:
+                self.prune()
+            if step in starts:
+                self.begin_cycle(starts[step], len(cycles))
+            for group in opt.param_groups:
+                group["lr"] = self._lr(step)
+            x, y = signal.sample(cfg.batch_size, self.generator)
+            loss = signal.loss(net(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.twd_targets:
+                for layer, targets in self.twd_targets.items():
+                    grad = net.outgoing(layer).grad
+                    if grad is not None:
+                        grad[:, targets] = 0.0
+            opt.step()
+            if self.twd_targets:
+                self._twd_update()
+            if step_hook:
+                self.registry.emit("aire_step_end", trainer=self, step=step, loss=loss)
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+                self.step = step + 1
+                row = self.evaluate(float(loss.detach()))
+                bar.set_postfix({k: f"{v:.2f}" for k, v in row.items() if k in ("psnr", "chamfer")} | {"params": row["params"]})
+                bar.update(step + 1 - bar.n)
+        bar.close()
+        if self.twd_targets:  # a TWD phase that ran to the last step still ends in a cut
+            self.prune()
+            self.evaluate(None if loss is None else float(loss.detach()))
+        self.step = cfg.steps
+        final = self.history[-1]
+        metrics = {k: v for k, v in final.items() if k not in ("step", "loss", "params", "seconds")}
+        metrics.update({
+            "params_initial": self.initial_params,
+            "params_final": self.network.num_parameters(),
+            "architecture_initial": self.initial_architecture,
+            "architecture_final": self.network.widths(),
+            "steps": cfg.steps,
+            "seconds": time.perf_counter() - self._t0,
+            "final_loss": None if loss is None else float(loss.detach()),
+        })
+        self.registry.emit("aire_fit_end", trainer=self, metrics=metrics)
+        return FitResult(network=self.network, metrics=metrics, history=self.history, events=self.events)
