@@ -58,7 +58,7 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
 
 
 def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,
-             settings: dict[str, Any] | None = None) -> Path:
+             settings: dict[str, Any] | None = None, extra_files: dict[str, Path] | None = None) -> Path:
     """Write metrics.json, the model, the signal's exports and training.png into `out`, atomically.
 
     Everything is written to a temporary sibling folder first and renamed into place at the end,
@@ -77,6 +77,8 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         (tmp / "history.json").write_text(json.dumps({"history": result.history, "events": result.events}, indent=1))
         metrics = {**result.metrics, "signal": signal.describe(), "settings": settings or {}}
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+        for name, source in (extra_files or {}).items():
+            shutil.copyfile(source, tmp / name)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

@@ -71,12 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     fit = sub.add_parser("fit", help="fit a signal adaptively and write a report")
     _add_fit_options(fit)
+    demo = sub.add_parser("demo", help="adaptive fit of a generated image: the two-minute tour")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"))
+    demo.add_argument("--overwrite", action="store_true")
+    demo.add_argument("--size", type=int, default=96, help="side of the generated image in pixels")
+    demo.add_argument("--steps", type=int, default=1500)
+    demo.add_argument("--target-params", type=float, default=0.5)
+    demo.add_argument("--quiet", action="store_true")
     plugins = sub.add_parser("plugins", help="list installed plugins and those that failed to load")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
-def cmd_fit(args: argparse.Namespace) -> int:
+def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None) -> int:
     import torch
 
     import aire
@@ -108,7 +115,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                             "omega0_hidden": args.omega0_hidden or omega0, "network": args.network,
                             "encoding": args.encoding},
                 "train": to_dict(train), "schedule": to_dict(schedule)}
-    out = aire.save_run(result, signal, args.out, overwrite=args.overwrite, settings=settings)
+    out = aire.save_run(result, signal, args.out, overwrite=args.overwrite, settings=settings, extra_files=extra_files)
     m = result.metrics
     quality = "  ".join(f"{k} {m[k]:.3f}" for k in ("psnr", "chamfer_l1", "psnr_test") if k in m)
     print(f"{quality}  params {m['params_initial']} -> {m['params_final']} "
@@ -134,7 +141,28 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"fit": cmd_fit, "plugins": cmd_plugins}
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate an image, fit it with AIRe to a budget, write the usual report."""
+    import tempfile
+
+    import imageio.v3 as iio
+    import numpy as np
+
+    from aire.signals.image import synthetic_image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / "input.png"
+        iio.imwrite(image, (synthetic_image(args.size) * 255).round().astype(np.uint8))
+        print(f"aire demo: fitting a generated {args.size}x{args.size} image, SIREN [48, 48, 48, 48], "
+              f"{args.steps} steps, budget {args.target_params:.0%} of the parameters")
+        argv = ["image", str(image), "--out", str(args.out), "--hidden", "48", "48", "48", "48",
+                "--steps", str(args.steps), "--target-params", str(args.target_params)]
+        fit_args = build_parser().parse_args(["fit", *argv, *(["--overwrite"] if args.overwrite else []),
+                                              *(["--quiet"] if args.quiet else [])])
+        return cmd_fit(fit_args, extra_files={"input.png": image})
+
+
+COMMANDS = {"fit": cmd_fit, "plugins": cmd_plugins, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,9 @@ def plot_training(history: Sequence[dict[str, Any]], events: Sequence[dict[str, 
         ax_l = ax_q.twinx()
         ax_l.semilogy(*zip(*loss_rows), color="tab:gray", alpha=0.6, label="loss")
         ax_l.set_ylabel("loss")
-    ax_p.step(steps, [h["params"] for h in history], where="post", color="tab:green")
+    counts = sorted([(h["step"], h["params"]) for h in history] + [(e["step"], e["params"]) for e in events
+                                                                     if e["event"] in ("prune", "densify")])
+    ax_p.step([s for s, _ in counts], [p for _, p in counts], where="post", color="tab:green")
     ax_p.set_ylabel("parameters")
     ax_p.set_xlabel("step")
     for e in events:

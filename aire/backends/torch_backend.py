@@ -77,7 +77,7 @@ def bessel_j(orders: Any, x: Any, device: str | torch.device | None = None) -> t
         lead = torch.where(nt == 0, torch.ones_like(lead), torch.where(xt == 0, torch.zeros_like(lead), lead))
         out[tiny] = lead * (1.0 - half * half / (nt + 1.0))
     rest = (~tiny).nonzero().flatten()
-    for chunk in rest.split(_CHUNK):
+    for chunk in rest.split(_CHUNK) if rest.numel() else ():
         out[chunk] = _bessel_nonneg(n_abs[chunk], x_abs[chunk])
     return (out * sign).reshape(shape)
 

@@ -127,7 +127,8 @@ class SineMLP(Network):
             "omega0_hidden": self.omega0_hidden,
             "activation": self.activation,
             "encoding": self.config.encoding,
-            "network": self.config.network,
+            "network": self.config.network if self.config.network not in ("siren", "finer")
+            else ("finer" if self.activation == "finer" else "siren"),
         }
 
     # -------------------------------------------------------------------- surgery

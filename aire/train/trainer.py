@@ -21,6 +21,7 @@ from aire.config import ScheduleConfig, TrainConfig
 from aire.interfaces import DensificationPolicy, Encoding, PruningCriterion, Signal
 from aire.nn.sine_mlp import SineMLP
 from aire.plugins import PluginRegistry, get_registry
+from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
 
 
@@ -151,9 +152,11 @@ class Trainer:
             if neurons.numel() == 0:
                 continue
             residual = float(norms[neurons].sum())
+            bound = pruning_bound(self.network, layer, neurons.cpu().numpy())
             self.registry.emit("aire_before_prune", trainer=self, layer=layer, neurons=neurons)
             self.network.remove_neurons(layer, neurons, self.optimizer)
-            self._event("prune", layer=layer, removed=int(neurons.numel()), residual_column_l1=residual)
+            self._event("prune", layer=layer, removed=int(neurons.numel()), residual_column_l1=residual,
+                        theorem2_bound=bound)
             self.registry.emit("aire_after_prune", trainer=self, layer=layer, removed=int(neurons.numel()))
         self.twd_targets = {}
         self.twd_phase = None

@@ -1,0 +1,32 @@
+# Two commands for a fresh machine:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.aire-installed
+
+.PHONY: setup demo test test-all bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml plugins/aire-inout-criterion/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/aire-inout-criterion
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/aire demo --out runs/demo --overwrite
+
+test: setup
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-all: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/image_tradeoff.py --help
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -1,0 +1,35 @@
+"""Shared fixtures: generated images on disk, hypothesis profiles, a --device option (kornia-style)."""
+
+from __future__ import annotations
+
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from aire.signals.image import synthetic_image
+
+settings.register_profile("default", deadline=None, max_examples=25,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("thorough", deadline=None, max_examples=300,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu", help="torch device for device-aware tests (cpu, cuda)")
+
+
+@pytest.fixture
+def device(request) -> str:
+    return request.config.getoption("--device")
+
+
+@pytest.fixture
+def image_path(tmp_path):
+    """A 32x32 RGB PNG generated on the fly."""
+    path = tmp_path / "synthetic.png"
+    iio.imwrite(path, (synthetic_image(32) * 255).round().astype(np.uint8))
+    return path

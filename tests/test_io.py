@@ -1,0 +1,34 @@
+"""Saving and loading a network, including after surgery."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import aire
+from aire.errors import InputError
+from aire.io import save_network
+from aire.testing import small_network
+
+
+@pytest.mark.parametrize("activation", ["sine", "finer"])
+def test_round_trip_after_surgery(tmp_path, activation):
+    net = small_network((6, 5, 4), activation=activation, dtype=torch.float32)
+    net.remove_neurons(1, torch.tensor([0, 2]))
+    net.insert_input_frequencies(torch.ones(2, 2), torch.zeros(2))
+    save_network(net, tmp_path)
+    loaded = aire.load(tmp_path)
+    assert loaded.widths() == net.widths() == [8, 3, 4, 3]
+    assert loaded.activation == activation
+    x = torch.rand(20, 2) * 2 - 1
+    assert torch.equal(loaded(x), net(x))
+    assert torch.equal(aire.load(tmp_path / "model.safetensors")(x), net(x))
+
+
+def test_missing_or_corrupt_model(tmp_path):
+    with pytest.raises(InputError, match="no fitted model"):
+        aire.load(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"garbage")
+    (tmp_path / "model.json").write_text("{}")
+    with pytest.raises(InputError, match="cannot read model"):
+        aire.load(tmp_path)

@@ -1,0 +1,153 @@
+"""The trainer: TWD really zeroes its targets, the cut obeys Theorem 2, budgets hold, densify adds 2*omega_j."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import aire
+from aire.signals.image import ImageSignal, synthetic_image
+from aire.testing import rounding_bound
+from aire.theory import pruning_bound
+from aire.train import schedule as sched
+
+
+class Probe:
+    """A plugin that checks the network at the TWD start and at the cut, in float64."""
+
+    def __init__(self):
+        self.start_norms = {}
+        self.cuts = []
+
+    @aire.hookimpl
+    def aire_step_end(self, trainer, step, loss):
+        if trainer.twd_phase and step == trainer.twd_phase[0]:  # after the first decay step
+            first_decay = 1 - sched.alpha(0, trainer.twd_phase[1], trainer.schedule.alpha_max)
+            for layer, targets in trainer.twd_targets.items():
+                columns = trainer.network.outgoing(layer).detach()[:, targets]
+                net64 = copy.deepcopy(trainer.network).double()
+                with torch.no_grad():
+                    net64.outgoing(layer)[:, targets] /= first_decay
+                self.start_norms[layer] = (targets.clone(), columns.abs().sum(0) / first_decay,
+                                           pruning_bound(net64, layer, targets.numpy()))
+
+    @aire.hookimpl
+    def aire_before_prune(self, trainer, layer, neurons):
+        net64 = copy.deepcopy(trainer.network).double()
+        x = torch.rand(2048, 2, generator=torch.Generator().manual_seed(layer), dtype=torch.float64) * 2 - 1
+        before = net64(x).detach()
+        bound = pruning_bound(net64, layer, neurons.numpy())
+        r0 = rounding_bound(net64, x)
+        net64.remove_neurons(layer, neurons)
+        change = (net64(x).detach() - before).abs().max(dim=1).values
+        targets, start, start_bound = self.start_norms[layer]
+        now = trainer.network.outgoing(layer).detach()[:, targets].abs().sum(0)
+        self.cuts.append(dict(layer=layer, change=change, allowed=bound + r0 + rounding_bound(net64, x),
+                              bound=bound, start_bound=start_bound, start=start, now=now,
+                              removed=neurons.numel(), targets=targets.numel()))
+
+
+def _signal(size=16):
+    return ImageSignal(image=synthetic_image(size))
+
+
+def test_twd_drives_targets_to_zero_and_the_cut_obeys_theorem_2():
+    signal = _signal()
+    net = aire.build_network(signal, [12, 12, 12])
+    schedule = aire.ScheduleConfig(warmup=0.2, cycles=2, twd_length=0.2, cycle_gap=0.1, alpha_max=0.5,
+                                   prune_fraction=0.25)
+    probe = Probe()
+    reg = aire.get_registry()
+    reg.pm.register(probe, name="probe")
+    try:
+        result = aire.fit(signal, net, steps=200, eval_every=50, progress=False, schedule=schedule)
+    finally:
+        reg.pm.unregister(name="probe")
+    assert len(probe.cuts) == 2 * 3  # two cycles, three sine layers
+    shrink = sched.twd_shrink(40, 0.5)
+    for cut in probe.cuts:
+        assert cut["removed"] == cut["targets"]  # every target fell below epsilon, nothing else did
+        # the targeted columns were frozen and scaled: now = start * prod(1 - alpha_t), to float32 rounding
+        torch.testing.assert_close(cut["now"], cut["start"] * shrink, rtol=40 * 2 ** -23, atol=1e-30)
+        assert (cut["change"] <= cut["allowed"]).all()  # Theorem 2 holds at the real cut
+        assert cut["bound"] < cut["start_bound"] * 1e-2  # and TWD shrank the bound (column factor 4e-4)
+    assert result.network.widths()[:-1] == [7, 7, 7]  # 12 -> 9 -> 7 (round(0.25 * 9) = 2)
+    prunes = [e for e in result.events if e["event"] == "prune"]
+    assert [e["removed"] for e in prunes] == [3, 3, 3, 2, 2, 2]
+    assert all(e["theorem2_bound"] == pytest.approx(c["bound"], rel=1e-4) for e, c in zip(prunes, probe.cuts))
+
+
+@settings(max_examples=12)
+@given(budget=st.floats(0.2, 1.0), cycles=st.integers(1, 3), densify=st.integers(0, 3),
+       widths=st.lists(st.integers(4, 12), min_size=1, max_size=3))
+def test_parameter_budget_is_respected(budget, cycles, densify, widths):
+    signal = _signal(8)
+    net = aire.build_network(signal, widths)
+    schedule = aire.ScheduleConfig(target_params=budget, cycles=cycles, warmup=0.1, twd_length=0.1, cycle_gap=0.1,
+                                   densify_k=densify)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short TWD phases warn that targets are cut above epsilon
+        result = aire.fit(signal, net, steps=60, eval_every=30, progress=False, schedule=schedule)
+    m = result.metrics
+    minimal = sched.count_parameters(2, [1] * len(widths), 3)
+    assert m["params_final"] <= max(budget * m["params_initial"], minimal)
+    assert m["params_final"] == sum(p.numel() for p in result.network.parameters())
+    assert m["architecture_final"] == result.network.widths()
+
+
+def test_densification_adds_doubled_frequencies_with_zero_outgoing_weights():
+    signal = _signal()
+    net = aire.build_network(signal, [10, 10])
+    trainer_ref = {}
+
+    class Grab:
+        @aire.hookimpl
+        def aire_after_densify(self, trainer, added):
+            trainer_ref["w0"] = trainer.network.weights[0].detach().clone()
+            trainer_ref["out"] = trainer.network.outgoing(0).detach().clone()
+            trainer_ref["added"] = added
+
+        @aire.hookimpl
+        def aire_fit_start(self, trainer):
+            trainer_ref["initial_w0"] = trainer.network.weights[0].detach().clone()
+            trainer_ref["initial_col"] = trainer.network.outgoing(0).detach().abs().sum(0)
+
+    reg = aire.get_registry()
+    reg.pm.register(Grab(), name="grab")
+    try:
+        aire.fit(signal, net, steps=30, eval_every=30, progress=False,
+                 schedule=aire.ScheduleConfig(warmup=0.0, cycles=1, twd_length=0.3, cycle_gap=0.0,
+                                              densify_k=3, prune_fraction=0.0, criterion="column-l1"),
+                 lr=1e-12, lr_final=1e-12)  # a frozen fit: the scores at densify time are the initial ones
+    finally:
+        reg.pm.unregister(name="grab")
+    assert trainer_ref["added"] == 3
+    w0 = trainer_ref["w0"]
+    assert w0.shape == (13, 2)
+    top = torch.argsort(trainer_ref["initial_col"], descending=True)[:3]
+    torch.testing.assert_close(w0[10:], 2 * trainer_ref["initial_w0"][top], rtol=1e-5, atol=1e-7)
+    assert torch.equal(trainer_ref["out"][:, 10:], torch.zeros(10, 3))
+
+
+def test_plain_schedule_keeps_the_architecture_and_learns():
+    signal = _signal()
+    net = aire.build_network(signal, [32, 32])
+    result = aire.fit(signal, net, steps=200, eval_every=50, progress=False, lr=2e-3, lr_final=2e-4,
+                      schedule=aire.ScheduleConfig(kind="none"))
+    assert result.metrics["params_final"] == result.metrics["params_initial"]
+    assert result.history[-1]["psnr"] > result.history[0]["psnr"] + 5
+
+
+def test_same_seed_same_result_on_cpu():
+    runs = []
+    for _ in range(2):
+        signal = _signal()
+        net = aire.build_network(signal, [8, 8], seed=4)
+        runs.append(aire.fit(signal, net, steps=40, eval_every=20, progress=False, seed=4, batch_size=64,
+                             schedule=aire.ScheduleConfig(target_params=0.6, cycles=1)).metrics)
+    assert runs[0]["psnr"] == runs[1]["psnr"] and runs[0]["architecture_final"] == runs[1]["architecture_final"]
