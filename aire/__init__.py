@@ -10,8 +10,15 @@ from aire.plugins import create, get_registry
 __version__ = "0.1.0"
 
 
-def get_backend(name: str = "torch", **settings):
-    """A backend plugin instance by name ('torch', or e.g. 'cupy' when installed)."""
+def get_backend(name: str = "auto", **settings):
+    """A backend plugin instance by name: 'torch', 'cupy' (when installed), or 'auto' (cupy when it
+    and a GPU are present, else torch)."""
+    if name == "auto":
+        comps = get_registry().components("backend")
+        cupy = comps.get("cupy")
+        if cupy is not None and getattr(cupy.factory, "available", lambda: False)():
+            return create("backend", "cupy", **settings)
+        return create("backend", "torch", **settings)
     return create("backend", name, **settings)
 
 

@@ -20,7 +20,7 @@ import torch
 
 from aire.config import ConfigError, NetworkConfig, ScheduleConfig, TrainConfig, to_dict
 from aire.errors import InputError
-from aire.interfaces import DensificationPolicy, PruningCriterion, Signal
+from aire.interfaces import Backend, DensificationPolicy, PruningCriterion, Signal
 from aire.io import save_network
 from aire.nn.sine_mlp import SineMLP
 from aire.plugins import create, get_registry
@@ -42,7 +42,7 @@ def build_network(signal: Signal, widths: Sequence[int], *, omega0: float = 30.0
 
 def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, schedule: ScheduleConfig | None = None,
         criterion: PruningCriterion | str | None = None, policy: DensificationPolicy | str | None = None,
-        **train_settings: Any) -> FitResult:
+        backend: Backend | str | None = None, **train_settings: Any) -> FitResult:
     """Fit `network` to `signal` with the AIRe schedule (or `ScheduleConfig(kind='none')`)."""
     train = train or TrainConfig(**train_settings)
     schedule = schedule or ScheduleConfig()
@@ -50,11 +50,13 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
         criterion = create("criterion", criterion)
     if isinstance(policy, str):
         policy = create("policy", policy)
+    if isinstance(backend, str):
+        backend = create("backend", backend) if backend != "auto" else None
     torch.manual_seed(train.seed)
     device = torch.device(train.device)
     signal.to(device)
     network.to(device)
-    return Trainer(signal, network, train, schedule, criterion=criterion, policy=policy).fit()
+    return Trainer(signal, network, train, schedule, criterion=criterion, policy=policy, backend=backend).fit()
 
 
 def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,

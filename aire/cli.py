@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -37,7 +38,8 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     net.add_argument("--omega0", type=float, help="omega_0 of the first layer (image: 30)")
     net.add_argument("--omega0-hidden", type=float, help="omega_0 of hidden layers (default: --omega0)")
     net.add_argument("--network", default="siren", help="network plugin: siren or finer")
-    net.add_argument("--encoding", default="siren", help="input-layer encoding plugin")
+    net.add_argument("--encoding", default="siren", help="input-layer encoding plugin: siren or lattice")
+    net.add_argument("--backend", default="auto", help="backend for spectra and Bessel maths: auto, torch, cupy")
     tr = p.add_argument_group("training")
     tr.add_argument("--steps", type=int, help="optimizer steps (image: 2000)")
     tr.add_argument("--lr", type=float, default=5e-4, help="initial Adam learning rate")
@@ -78,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=1500)
     demo.add_argument("--target-params", type=float, default=0.5)
     demo.add_argument("--quiet", action="store_true")
+    verify = sub.add_parser("verify", help="check the theorems of SPEC section 2 on random networks (and a fitted model)")
+    verify.add_argument("model", nargs="?", type=Path, help="a fit's output folder or model.safetensors")
+    verify.add_argument("--seed", type=int, default=0)
+    spectrum = sub.add_parser("spectrum", help="plot and list the strongest frequencies a fitted network expresses")
+    spectrum.add_argument("model", type=Path, help="a fit's output folder or model.safetensors")
+    spectrum.add_argument("--resolution", type=int, help="FFT grid points per axis (default 1024/256/48 for 1/2/3-D)")
+    spectrum.add_argument("--channel", type=int, default=0)
+    spectrum.add_argument("--top", type=int, default=10)
+    spectrum.add_argument("--out", type=Path, help="plot file (default: MODEL_DIR/spectrum.png)")
     plugins = sub.add_parser("plugins", help="list installed plugins and those that failed to load")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -109,11 +120,13 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
     network = aire.build_network(signal, args.hidden or defaults["hidden"], omega0=omega0,
                                  omega0_hidden=args.omega0_hidden, network=args.network, encoding=args.encoding,
                                  seed=args.seed)
-    result = aire.fit(signal, network, train=train, schedule=schedule, criterion=criterion, policy=policy)
+    backend = aire.get_backend(args.backend)
+    result = aire.fit(signal, network, train=train, schedule=schedule, criterion=criterion, policy=policy,
+                      backend=backend)
     settings = {"command": "fit", "signal": args.signal, "path": str(args.path),
                 "network": {"widths": list(args.hidden or defaults["hidden"]), "omega0": omega0,
                             "omega0_hidden": args.omega0_hidden or omega0, "network": args.network,
-                            "encoding": args.encoding},
+                            "encoding": args.encoding, "backend": backend.name},
                 "train": to_dict(train), "schedule": to_dict(schedule)}
     out = aire.save_run(result, signal, args.out, overwrite=args.overwrite, settings=settings, extra_files=extra_files)
     m = result.metrics
@@ -162,7 +175,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return cmd_fit(fit_args, extra_files={"input.png": image})
 
 
-COMMANDS = {"fit": cmd_fit, "plugins": cmd_plugins, "demo": cmd_demo}
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Run the theorem checks and print check / worst ratio to bound / pass."""
+    import aire
+    from aire.theory.verify import run_checks
+
+    model = aire.load(args.model) if args.model is not None else None
+    results = run_checks(model, seed=args.seed)
+    width = max(len(r.name) for r in results)
+    print(f"{'CHECK'.ljust(width)}  {'WORST RATIO TO BOUND':>20}  RESULT  DETAIL")
+    for r in results:
+        print(f"{r.name.ljust(width)}  {r.ratio:>20.3g}  {'pass' if r.passed else 'FAIL':6}  {r.detail}")
+    failed = [r for r in results if not r.passed]
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def cmd_spectrum(args: argparse.Namespace) -> int:
+    import aire
+    from aire.theory.spectrum import network_spectrum, plot_spectrum
+
+    net = aire.load(args.model)
+    if not 0 <= args.channel < net.widths()[-1]:
+        raise InputError(f"--channel {args.channel}: the model has {net.widths()[-1]} output channels")
+    spec = network_spectrum(net, resolution=args.resolution, channel=args.channel)
+    out = args.out or (args.model.parent if args.model.suffix else args.model) / "spectrum.png"
+    plot_spectrum(spec, str(out), title=f"{args.model} channel {args.channel} ({spec.method})")
+    print(f"method: {spec.method}" + (f" (period {spec.period})" if spec.period else " (Hann window on [-1, 1]^d)")
+          + f"; energy in the outer band {spec.aliasing:.1e}")
+    print(f"{'FREQUENCY (rad/unit)':>32}  {'CYCLES/UNIT':>20}  AMPLITUDE")
+    for freq, amp in spec.strongest(args.top):
+        rad = ", ".join(f"{v:8.2f}" for v in freq)
+        cyc = ", ".join(f"{v / (2 * math.pi):6.2f}" for v in freq)
+        print(f"{rad:>32}  {cyc:>20}  {amp:.4g}")
+    print(f"plot: {out}")
+    return 0
+
+
+COMMANDS = {"fit": cmd_fit, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -82,6 +82,8 @@ class ScheduleConfig:
     prune_fraction: float = attrs.field(default=0.2, validator=_fraction, metadata={"help": "K as a fraction of each layer's width when no budget is given"})
     prune_layers: tuple[int, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple), metadata={"help": "sine layers to prune (0 = input frequencies); None = hidden layers"})
     densify_k: int = attrs.field(default=0, validator=_non_negative, metadata={"help": "input frequencies added per cycle (0 disables densification)"})
+    lr_rewind: bool = attrs.field(default=False, metadata={"help": "restart the lr decay from the initial lr after each cut (learning-rate rewinding)"})
+    compensate: bool = attrs.field(default=False, metadata={"help": "least-squares refit of the kept outgoing columns at each cut"})
     criterion: str = attrs.field(default="column-l1")
     policy: str = attrs.field(default="topk-doubling")
 

@@ -97,11 +97,25 @@ class PruningCriterion(abc.ABC):
         return torch.argsort(scores, stable=True)[:k]
 
 
+class DensifyContext:
+    """What a densification policy may look at besides the network: the fit's residual, a backend."""
+
+    def __init__(self, signal: "Signal | None" = None, network: "Network | None" = None, backend: "Backend | None" = None) -> None:
+        self.signal, self.network, self.backend = signal, network, backend
+
+    def residual_grid(self) -> tuple[torch.Tensor, tuple[float, ...]] | None:
+        """(prediction - target) on the signal's regular grid (grid dims..., channels) and the grid
+        spacing per dimension, or None when the signal has no grid."""
+        getter = getattr(self.signal, "residual_grid", None)
+        return None if getter is None or self.network is None else getter(self.network)
+
+
 class DensificationPolicy(abc.ABC):
     """Picks which input frequencies to add."""
 
     @abc.abstractmethod
-    def propose(self, network: Network, encoding: Encoding, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def propose(self, network: Network, encoding: Encoding, k: int,
+                context: DensifyContext | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Stored-form (weight rows, biases) of up to k new input neurons."""
 
 

@@ -10,6 +10,7 @@ AssertionError with a message saying which promise broke.
 
 from __future__ import annotations
 
+import copy
 import pickle
 import tempfile
 from pathlib import Path
@@ -65,7 +66,12 @@ def check_densification_policy(policy: DensificationPolicy) -> None:
         x = torch.rand(64, 2, dtype=torch.float64) * 2 - 1
         f0 = net(x).detach()
         bound = rounding_bound(net, x)
-        rows, bias = policy.propose(net, net.encoding, 3)
+        from aire.interfaces import DensifyContext
+        from aire.signals.image import ImageSignal, synthetic_image
+
+        signal = ImageSignal(image=synthetic_image(16, seed=seed))
+        net_f32 = copy.deepcopy(net).float()
+        rows, bias = policy.propose(net, net.encoding, 3, DensifyContext(signal, net_f32, None))
         assert rows.dim() == 2 and rows.shape[1] == 2 and rows.shape[0] <= 3, f"bad row shape {tuple(rows.shape)}"
         assert bias.shape == (rows.shape[0],), "one bias per proposed row"
         assert torch.isfinite(rows).all() and torch.isfinite(bias).all(), "proposals must be finite"

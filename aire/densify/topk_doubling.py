@@ -10,14 +10,15 @@ from __future__ import annotations
 import torch
 
 from aire.hookspecs import hookimpl
-from aire.interfaces import DensificationPolicy, Encoding, Network
+from aire.interfaces import DensificationPolicy, DensifyContext, Encoding, Network
 from aire.pruning.column_l1 import column_l1
 
 
 class TopKDoubling(DensificationPolicy):
     """Double the K input frequencies with the largest outgoing-column L1 norm."""
 
-    def propose(self, network: Network, encoding: Encoding, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def propose(self, network: Network, encoding: Encoding, k: int,
+                context: DensifyContext | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         scores = column_l1(network, 0)
         k = max(0, min(int(k), scores.numel()))
         top = torch.argsort(scores, descending=True, stable=True)[:k]

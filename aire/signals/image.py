@@ -108,6 +108,11 @@ class ImageSignal(Signal):
         """The model's image in [-1, 1] as (N, C), evaluated in chunks."""
         return torch.cat([model(c) for c in self.coords.split(chunk)])
 
+    def residual_grid(self, model: torch.nn.Module) -> tuple[torch.Tensor, tuple[float, float]]:
+        """(prediction - target) as (H, W, C) and the pixel spacing (2/(H-1), 2/(W-1)) in coordinate units."""
+        residual = (self.predict(model) - self.values).reshape(self.height, self.width, self.out_features)
+        return residual, (2.0 / (self.height - 1), 2.0 / (self.width - 1))
+
     def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
         return {"psnr": psnr(self.predict(model), self.values)}
 

@@ -18,8 +18,9 @@ import torch
 from tqdm.auto import tqdm
 
 from aire.config import ScheduleConfig, TrainConfig
-from aire.interfaces import DensificationPolicy, Encoding, PruningCriterion, Signal
+from aire.interfaces import Backend, DensificationPolicy, DensifyContext, Encoding, PruningCriterion, Signal
 from aire.nn.sine_mlp import SineMLP
+from aire.pruning.compensate import least_squares_compensation
 from aire.plugins import PluginRegistry, get_registry
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
@@ -56,8 +57,10 @@ class Trainer:
         criterion: PruningCriterion | None = None,
         policy: DensificationPolicy | None = None,
         registry: PluginRegistry | None = None,
+        backend: Backend | None = None,
     ) -> None:
         self.registry = registry or get_registry()
+        self.backend = backend
         self.signal = signal
         self.network = network
         self.train_config = train
@@ -75,6 +78,7 @@ class Trainer:
         self.twd_phase: tuple[int, int] | None = None  # (start step, length)
         self.protected: torch.Tensor = torch.empty(0, dtype=torch.long)  # input neurons born this cycle
         self.generator = torch.Generator().manual_seed(train.seed)
+        self._lr_origin = 0  # step where the current lr decay began
 
     # --------------------------------------------------------------- schedule
     def prunable_layers(self) -> list[int]:
@@ -99,7 +103,8 @@ class Trainer:
         """Densify, then choose the TWD targets and reset their Adam moments."""
         self.protected = torch.empty(0, dtype=torch.long)
         if self.schedule.densify_k > 0:
-            rows, bias = self.policy.propose(self.network, self.encoding, self.schedule.densify_k)
+            context = DensifyContext(self.signal, self.network, self.backend)
+            rows, bias = self.policy.propose(self.network, self.encoding, self.schedule.densify_k, context)
             before = self.network.widths()[0]
             self.network.insert_input_frequencies(rows, bias, self.optimizer)
             self.protected = torch.arange(before, before + rows.shape[0])
@@ -154,12 +159,17 @@ class Trainer:
             residual = float(norms[neurons].sum())
             bound = pruning_bound(self.network, layer, neurons.cpu().numpy())
             self.registry.emit("aire_before_prune", trainer=self, layer=layer, neurons=neurons)
+            if self.schedule.compensate:
+                x, _ = self.signal.sample(4096, self.generator)
+                least_squares_compensation(self.network, layer, neurons, x)
             self.network.remove_neurons(layer, neurons, self.optimizer)
             self._event("prune", layer=layer, removed=int(neurons.numel()), residual_column_l1=residual,
                         theorem2_bound=bound)
             self.registry.emit("aire_after_prune", trainer=self, layer=layer, removed=int(neurons.numel()))
         self.twd_targets = {}
         self.twd_phase = None
+        if self.schedule.lr_rewind:
+            self._lr_origin = self.step
 
     def _event(self, kind: str, **info: Any) -> None:
         self.events.append({"step": self.step, "event": kind, "params": self.network.num_parameters(),
@@ -167,8 +177,10 @@ class Trainer:
 
     # ------------------------------------------------------------------- loop
     def _lr(self, step: int) -> float:
+        """Exponential decay lr -> lr_final over the run, restarted at the last cut with lr_rewind."""
         cfg = self.train_config
-        return cfg.lr * (cfg.lr_final / cfg.lr) ** (step / max(1, cfg.steps))
+        start = self._lr_origin
+        return cfg.lr * (cfg.lr_final / cfg.lr) ** ((step - start) / max(1, cfg.steps - start))
 
     def _twd_update(self) -> None:
         """After the optimizer step: decay the targeted columns (their grads were zeroed before)."""
