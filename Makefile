@@ -8,12 +8,12 @@ STAMP   = $(VENV)/.aire-installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml plugins/aire-inout-criterion/pyproject.toml
+$(STAMP): pyproject.toml plugins/aire-inout-criterion/pyproject.toml backends/aire-cupy/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/aire-inout-criterion
+	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/aire-inout-criterion -e backends/aire-cupy
 	touch $(STAMP)
 
 demo: setup

@@ -61,8 +61,13 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     sc.add_argument("--alpha-max", type=float, default=defaults.alpha_max)
     sc.add_argument("--epsilon", type=float, default=defaults.epsilon)
     sc.add_argument("--prune-fraction", type=float, default=defaults.prune_fraction)
-    sc.add_argument("--prune-layers", type=int, nargs="+", help="sine layers to prune (0 = input frequencies; default: all)")
-    sc.add_argument("--densify-k", type=int, default=defaults.densify_k, help="input frequencies added per cycle")
+    sc.add_argument("--prune-layers", type=int, nargs="+", help="sine layers to prune (0 = input frequencies; default: the hidden layers)")
+    sc.add_argument("--densify-k", type=int, default=defaults.densify_k,
+                    help="input frequencies added per cycle (0 disables; default: --densify-fraction of the input width)")
+    sc.add_argument("--densify-fraction", type=float, default=defaults.densify_fraction)
+    sc.add_argument("--lr-rewind", action=argparse.BooleanOptionalAction, default=defaults.lr_rewind,
+                    help="restart the learning-rate decay after each cut")
+    sc.add_argument("--compensate", action="store_true", help="least-squares refit of kept columns at each cut")
     sc.add_argument("--criterion", default=defaults.criterion, help="pruning criterion plugin")
     sc.add_argument("--policy", default=defaults.policy, help="densification policy plugin")
 
@@ -109,6 +114,7 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
         kind=args.schedule, warmup=args.warmup, cycles=args.cycles, twd_length=args.twd_length,
         cycle_gap=args.cycle_gap, alpha_max=args.alpha_max, epsilon=args.epsilon, target_params=args.target_params,
         prune_fraction=args.prune_fraction, prune_layers=args.prune_layers, densify_k=args.densify_k,
+        densify_fraction=args.densify_fraction, lr_rewind=args.lr_rewind, compensate=args.compensate,
         criterion=args.criterion, policy=args.policy)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {args.device}: no CUDA device is available")

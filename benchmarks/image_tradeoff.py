@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--timing-steps", type=int, default=20)
     p.add_argument("--timing-repeats", type=int, default=3)
     p.add_argument("--no-timing", action="store_true")
+    p.add_argument("--timing-only", action="store_true", help="only the step-time comparison")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--cache", type=Path, help="JSON file caching from-scratch rows between invocations")
     p.add_argument("--out", type=Path, default=HERE / "results" / "image_tradeoff-cpu.json")
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> dict:
     rows, gaps = [], {}
     print(f"image {image_name} {signal.height}x{signal.width}, widths {args.widths}, {args.steps} steps", flush=True)
     large = None
+    if args.timing_only:
+        variants = {}
+        args.skip_large = True
     if not args.skip_large:
         large = fit_row("large", signal, args.widths, args, aire.ScheduleConfig(kind="none"))
         rows.append(large)

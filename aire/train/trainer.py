@@ -17,7 +17,7 @@ import attrs
 import torch
 from tqdm.auto import tqdm
 
-from aire.config import ScheduleConfig, TrainConfig
+from aire.config import ConfigError, ScheduleConfig, TrainConfig
 from aire.interfaces import Backend, DensificationPolicy, DensifyContext, Encoding, PruningCriterion, Signal
 from aire.nn.sine_mlp import SineMLP
 from aire.pruning.compensate import least_squares_compensation
@@ -84,7 +84,7 @@ class Trainer:
     def prunable_layers(self) -> list[int]:
         n = self.network.num_sine_layers
         layers = self.schedule.prune_layers
-        chosen = list(range(n)) if layers is None else [int(i) for i in layers]
+        chosen = (list(range(1, n)) or [0]) if layers is None else [int(i) for i in layers]
         bad = [i for i in chosen if i >= n]
         if bad:
             raise ValueError(f"prune_layers {bad} do not exist: the network has sine layers 0..{n - 1}")
@@ -102,9 +102,12 @@ class Trainer:
     def begin_cycle(self, cycle: sched.Cycle, n_cycles: int) -> None:
         """Densify, then choose the TWD targets and reset their Adam moments."""
         self.protected = torch.empty(0, dtype=torch.long)
-        if self.schedule.densify_k > 0:
+        k_new = self.schedule.densify_k
+        if k_new is None:
+            k_new = int(round(self.schedule.densify_fraction * self.network.widths()[0]))
+        if k_new > 0:
             context = DensifyContext(self.signal, self.network, self.backend)
-            rows, bias = self.policy.propose(self.network, self.encoding, self.schedule.densify_k, context)
+            rows, bias = self.policy.propose(self.network, self.encoding, k_new, context)
             before = self.network.widths()[0]
             self.network.insert_input_frequencies(rows, bias, self.optimizer)
             self.protected = torch.arange(before, before + rows.shape[0])
@@ -201,9 +204,28 @@ class Trainer:
         self.registry.emit("aire_evaluate", trainer=self, step=self.step, metrics=metrics)
         return row
 
+    def check_budget(self, n_cycles: int) -> None:
+        """Fail early, naming the setting, when the budget cannot be met by pruning the chosen layers."""
+        if self.schedule.target_params is None or n_cycles == 0:
+            return
+        widths = self.network.widths()[:-1]
+        for _ in range(n_cycles):  # the input width after every densification
+            k = self.schedule.densify_k
+            widths[0] += int(round(self.schedule.densify_fraction * widths[0])) if k is None else k
+        layers = self.prunable_layers()
+        smallest = [1 if i in layers else w for i, w in enumerate(widths)]
+        minimum = sched.count_parameters(self.network.weights[0].shape[1], smallest, self.signal.out_features)
+        target = self.schedule.target_params * self.initial_params
+        if minimum > target:
+            raise ConfigError(
+                f"target_params {self.schedule.target_params} is out of reach: pruning sine layers {layers} "
+                f"(with densification) leaves at least {minimum} of {self.initial_params} parameters; "
+                "add layers to prune_layers (0 = input frequencies) or lower densification")
+
     def fit(self) -> FitResult:
         cfg = self.train_config
         cycles = sched.plan(self.schedule, cfg.steps)
+        self.check_budget(len(cycles))
         starts = {c.start: c for c in cycles}
         prunes = {c.prune for c in cycles}
         step_hook = self.registry.has_impls("aire_step_end")

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import aire
+from aire.config import ConfigError
 from aire.signals.image import ImageSignal, synthetic_image
 from aire.testing import rounding_bound
 from aire.theory import pruning_bound
@@ -60,7 +61,7 @@ def test_twd_drives_targets_to_zero_and_the_cut_obeys_theorem_2():
     signal = _signal()
     net = aire.build_network(signal, [12, 12, 12])
     schedule = aire.ScheduleConfig(warmup=0.2, cycles=2, twd_length=0.2, cycle_gap=0.1, alpha_max=0.5,
-                                   prune_fraction=0.25)
+                                   prune_fraction=0.25, prune_layers=(0, 1, 2), densify_k=0)
     probe = Probe()
     reg = aire.get_registry()
     reg.pm.register(probe, name="probe")
@@ -90,12 +91,21 @@ def test_parameter_budget_is_respected(budget, cycles, densify, widths):
     net = aire.build_network(signal, widths)
     schedule = aire.ScheduleConfig(target_params=budget, cycles=cycles, warmup=0.1, twd_length=0.1, cycle_gap=0.1,
                                    densify_k=densify)
+    initial = net.num_parameters()
+    grown = widths[0]
+    for _ in range(len(sched.plan(schedule, 60))):
+        grown += densify
+    minimal = sched.count_parameters(2, [grown] + [1] * (len(widths) - 1), 3) if len(widths) > 1 \
+        else sched.count_parameters(2, [1], 3)
+    if minimal > budget * initial:  # hidden layers alone cannot reach it: a clear error, before any step
+        with pytest.raises(ConfigError, match="target_params .* out of reach"):
+            aire.fit(signal, net, steps=60, eval_every=30, progress=False, schedule=schedule)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short TWD phases warn that targets are cut above epsilon
         result = aire.fit(signal, net, steps=60, eval_every=30, progress=False, schedule=schedule)
     m = result.metrics
-    minimal = sched.count_parameters(2, [1] * len(widths), 3)
-    assert m["params_final"] <= max(budget * m["params_initial"], minimal)
+    assert m["params_final"] <= budget * m["params_initial"]
     assert m["params_final"] == sum(p.numel() for p in result.network.parameters())
     assert m["architecture_final"] == result.network.widths()
 
@@ -122,7 +132,8 @@ def test_densification_adds_doubled_frequencies_with_zero_outgoing_weights():
     try:
         aire.fit(signal, net, steps=30, eval_every=30, progress=False,
                  schedule=aire.ScheduleConfig(warmup=0.0, cycles=1, twd_length=0.3, cycle_gap=0.0,
-                                              densify_k=3, prune_fraction=0.0, criterion="column-l1"),
+                                              densify_k=3, prune_fraction=0.0, criterion="column-l1",
+                                              prune_layers=(0, 1)),
                  lr=1e-12, lr_final=1e-12)  # a frozen fit: the scores at densify time are the initial ones
     finally:
         reg.pm.unregister(name="grab")
@@ -151,3 +162,41 @@ def test_same_seed_same_result_on_cpu():
         runs.append(aire.fit(signal, net, steps=40, eval_every=20, progress=False, seed=4, batch_size=64,
                              schedule=aire.ScheduleConfig(target_params=0.6, cycles=1)).metrics)
     assert runs[0]["psnr"] == runs[1]["psnr"] and runs[0]["architecture_final"] == runs[1]["architecture_final"]
+
+
+def test_default_schedule_prunes_hidden_layers_and_densifies_a_quarter_of_the_input_width():
+    signal = _signal()
+    net = aire.build_network(signal, [16, 12, 12])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = aire.fit(signal, net, steps=100, eval_every=50, progress=False,
+                          schedule=aire.ScheduleConfig(target_params=0.7))
+    densify = [e for e in result.events if e["event"] == "densify"]
+    assert [e["added"] for e in densify] == [4, 5]  # 25 % of 16, then of 20
+    assert {e["layer"] for e in result.events if e["event"] == "prune"} <= {1, 2}
+    assert result.metrics["architecture_final"][0] == 16 + 4 + 5
+    assert result.metrics["params_final"] <= 0.7 * result.metrics["params_initial"]
+
+
+def test_lr_rewind_restarts_the_decay_at_each_cut():
+    signal = _signal(8)
+    net = aire.build_network(signal, [8, 8])
+    lrs = []
+
+    class Spy:
+        @aire.hookimpl
+        def aire_step_end(self, trainer, step, loss):
+            lrs.append(trainer.optimizer.param_groups[0]["lr"])
+
+    reg = aire.get_registry()
+    reg.pm.register(Spy(), name="spy")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            aire.fit(signal, net, steps=100, eval_every=100, progress=False, lr=1e-3, lr_final=1e-4,
+                     schedule=aire.ScheduleConfig(cycles=1, warmup=0.2, twd_length=0.1, cycle_gap=0.0, densify_k=0))
+    finally:
+        reg.pm.unregister(name="spy")
+    assert lrs[0] == pytest.approx(1e-3) and lrs[29] < 1e-3
+    assert lrs[30] == pytest.approx(1e-3)  # the cut happens before step 30
+    assert lrs[-1] == pytest.approx(1e-3 * 0.1 ** (69 / 70))
