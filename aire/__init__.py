@@ -19,7 +19,10 @@ def get_backend(name: str = "auto", **settings):
         if cupy is not None and getattr(cupy.factory, "available", lambda: False)():
             return create("backend", "cupy", **settings)
         return create("backend", "torch", **settings)
-    return create("backend", name, **settings)
+    try:
+        return create("backend", name, **settings)
+    except RuntimeError as exc:  # e.g. cupy without a GPU: a user-facing one-liner
+        raise InputError(f"backend {name!r} is not usable here: {exc}") from exc
 
 
 __all__ = [

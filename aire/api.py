@@ -42,8 +42,14 @@ def build_network(signal: Signal, widths: Sequence[int], *, omega0: float = 30.0
 
 def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, schedule: ScheduleConfig | None = None,
         criterion: PruningCriterion | str | None = None, policy: DensificationPolicy | str | None = None,
-        backend: Backend | str | None = None, **train_settings: Any) -> FitResult:
-    """Fit `network` to `signal` with the AIRe schedule (or `ScheduleConfig(kind='none')`)."""
+        backend: Backend | str | None = None, resume: dict[str, Any] | None = None,
+        checkpoint_dir: str | Path | None = None, checkpoint_extra: dict[str, Any] | None = None,
+        **train_settings: Any) -> FitResult:
+    """Fit `network` to `signal` with the AIRe schedule (or `ScheduleConfig(kind='none')`).
+
+    `resume` is a state from `aire.train.state.load_checkpoint(DIR)`; with `checkpoint_dir` and
+    `train.checkpoint_every`, checkpoints are written there as the fit goes.
+    """
     train = train or TrainConfig(**train_settings)
     schedule = schedule or ScheduleConfig()
     if isinstance(criterion, str):
@@ -56,7 +62,8 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
     device = torch.device(train.device)
     signal.to(device)
     network.to(device)
-    return Trainer(signal, network, train, schedule, criterion=criterion, policy=policy, backend=backend).fit()
+    trainer = Trainer(signal, network, train, schedule, criterion=criterion, policy=policy, backend=backend)
+    return trainer.fit(resume=resume, checkpoint_dir=checkpoint_dir, checkpoint_extra=checkpoint_extra)
 
 
 def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,

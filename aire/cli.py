@@ -28,10 +28,13 @@ SIGNAL_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def _add_fit_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("signal", help="signal plugin: image (more with plugins; see `aire plugins`)")
-    p.add_argument("path", help="input file or folder")
-    p.add_argument("--out", required=True, type=Path, help="output folder (refused if it exists, unless --overwrite)")
+    p.add_argument("signal", nargs="?", help="signal plugin: image (more with plugins; see `aire plugins`)")
+    p.add_argument("path", nargs="?", help="input file or folder")
+    p.add_argument("--out", type=Path, help="output folder (refused if it exists, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="write OUT/checkpoint.pt every N steps (atomically), for --resume")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the interrupted fit whose checkpoint is in DIR")
     net = p.add_argument_group("network")
     net.add_argument("--hidden", type=int, nargs="+", metavar="W",
                      help="widths of the sine layers, the first being the number of input frequencies (image: 256 256 256 256)")
@@ -105,11 +108,27 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
     import aire
     from aire.plugins import create
 
+    from aire.train.state import load_checkpoint
+
+    resume_state = None
+    if args.resume is not None:
+        resume_state = load_checkpoint(args.resume)
+        saved = resume_state.get("extra", {}).get("cli_args")
+        if not saved:
+            raise InputError(f"checkpoint in {args.resume} was not written by `aire fit`; resume it with aire.fit(resume=...)")
+        args = argparse.Namespace(**{**saved, "out": args.resume, "overwrite": True, "resume": args.resume,
+                                     "quiet": args.quiet or saved["quiet"]})
+        print(f"aire: resuming {args.resume} at step {resume_state['step']} with architecture "
+              f"{[w.shape[0] for w in resume_state['weights']]}", file=sys.stderr)
+    elif args.signal is None or args.path is None or args.out is None:
+        raise InputError("fit needs SIGNAL PATH --out DIR, or --resume DIR")
     defaults = SIGNAL_DEFAULTS.get(args.signal, {"hidden": [256, 256, 256], "omega0": 30.0, "steps": 2000})
-    aire.check_out_dir(args.out, args.overwrite)
+    if resume_state is None:
+        aire.check_out_dir(args.out, args.overwrite)
     steps = args.steps if args.steps is not None else defaults["steps"]
     train = TrainConfig(steps=steps, lr=args.lr, lr_final=args.lr_final, batch_size=args.batch_size,
-                        eval_every=args.eval_every, seed=args.seed, device=args.device, progress=not args.quiet)
+                        eval_every=args.eval_every, seed=args.seed, device=args.device, progress=not args.quiet,
+                        checkpoint_every=args.checkpoint_every)
     schedule = ScheduleConfig(
         kind=args.schedule, warmup=args.warmup, cycles=args.cycles, twd_length=args.twd_length,
         cycle_gap=args.cycle_gap, alpha_max=args.alpha_max, epsilon=args.epsilon, target_params=args.target_params,
@@ -127,15 +146,23 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
                                  omega0_hidden=args.omega0_hidden, network=args.network, encoding=args.encoding,
                                  seed=args.seed)
     backend = aire.get_backend(args.backend)
+    cli_args = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     result = aire.fit(signal, network, train=train, schedule=schedule, criterion=criterion, policy=policy,
-                      backend=backend)
+                      backend=backend, resume=resume_state,
+                      checkpoint_dir=args.out if args.checkpoint_every else None,
+                      checkpoint_extra={"cli_args": cli_args})
     settings = {"command": "fit", "signal": args.signal, "path": str(args.path),
                 "network": {"widths": list(args.hidden or defaults["hidden"]), "omega0": omega0,
                             "omega0_hidden": args.omega0_hidden or omega0, "network": args.network,
                             "encoding": args.encoding, "backend": backend.name},
                 "train": to_dict(train), "schedule": to_dict(schedule)}
-    out = aire.save_run(result, signal, args.out, overwrite=args.overwrite, settings=settings, extra_files=extra_files)
+    # with checkpoints the folder holds only our checkpoint (it was checked to be new at the start)
+    out = aire.save_run(result, signal, args.out, overwrite=args.overwrite or bool(args.checkpoint_every),
+                        settings=settings, extra_files=extra_files)
     m = result.metrics
+    if m.get("diverged"):
+        print(f"aire: warning: training diverged; stopped at step {m['steps_completed']} with the last good model",
+              file=sys.stderr)
     quality = "  ".join(f"{k} {m[k]:.3f}" for k in ("psnr", "chamfer_l1", "psnr_test") if k in m)
     print(f"{quality}  params {m['params_initial']} -> {m['params_final']} "
           f"({100 * m['params_final'] / m['params_initial']:.0f} %)  {m['architecture_initial']} -> "

@@ -110,6 +110,12 @@ class TrainConfig:
     seed: int = attrs.field(default=0, validator=_non_negative)
     device: str = attrs.field(default="cpu")
     progress: bool = attrs.field(default=True)
+    checkpoint_every: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive), metadata={"help": "write a checkpoint every N steps (needs a checkpoint folder)"})
+    guard: bool = attrs.field(default=True, metadata={"help": "divergence guard: roll back and lower the lr on NaN/Inf or exploding loss"})
+    guard_factor: float = attrs.field(default=1e3, validator=_positive, metadata={"help": "a loss this many times the best seen counts as divergence"})
+    guard_max_failures: int = attrs.field(default=3, validator=_non_negative, metadata={"help": "rollbacks before the fit stops with the last good model"})
+    guard_lr_factor: float = attrs.field(default=0.5, validator=_positive, metadata={"help": "lr multiplier after each rollback"})
+    guard_check_every: int = attrs.field(default=10, validator=_positive, metadata={"help": "steps between loss checks (each is a device sync)"})
 
 
 def to_dict(config: Any) -> dict[str, Any]:

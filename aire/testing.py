@@ -29,7 +29,7 @@ def small_network(widths=(7, 6, 5), in_features: int = 2, out_features: int = 3,
     """A small random sine MLP (float64 by default) for contract and property tests."""
     config = NetworkConfig(in_features=in_features, out_features=out_features, widths=tuple(widths),
                            omega0_first=30.0, omega0_hidden=30.0)
-    return SineMLP(config, SirenEncoding(), activation=activation, seed=seed).to(dtype)
+    return SineMLP(config, SirenEncoding(), activation=activation, seed=seed, dtype=dtype)
 
 
 def check_pruning_criterion(criterion: PruningCriterion) -> None:

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+import torch
+
 from aire.signals.image import synthetic_image
+
+# unit tests run tiny tensors: one thread avoids OpenMP start-up and oversubscription costs
+torch.set_num_threads(1)
 
 settings.register_profile("default", deadline=None, max_examples=25,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -104,3 +104,25 @@ def test_plugins_json(capsys):
     assert main(["plugins", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {"name", "kind", "distribution", "status", "error"} <= set(rows[0])
+
+
+def test_lattice_fit_then_spectrum_and_verify(image_path, tmp_path, capsys):
+    out = tmp_path / "lat"
+    code, err = _run(capsys, "fit", "image", image_path, "--out", out, *FAST, "--encoding", "lattice",
+                     "--policy", "residual-spectrum", "--target-params", "0.8", "--backend", "torch")
+    assert code == 0, err
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert settings["network"]["encoding"] == "lattice" and settings["schedule"]["policy"] == "residual-spectrum"
+    code = main(["spectrum", str(out), "--top", "3"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "periodic" in printed and (out / "spectrum.png").is_file()
+    assert len([line for line in printed.splitlines() if line.strip() and line.strip()[0].isdigit()]) == 3
+    assert main(["verify", str(out)]) == 0
+    assert "model: stability bound" in capsys.readouterr().out
+
+
+def test_unusable_backend_is_one_line(image_path, tmp_path, capsys):
+    code, err = _run(capsys, "fit", "image", image_path, "--out", tmp_path / "o", *FAST, "--backend", "cupy")
+    assert code == 2 and len(err) == 1 and "cupy" in err[0]
+    code, err = _run(capsys, "fit", "image", image_path, "--out", tmp_path / "o", *FAST, "--backend", "cpuy")
+    assert code == 2 and "did you mean 'cupy'" in err[0]

@@ -29,7 +29,8 @@ def finer_activation(z: torch.Tensor, omega0: float) -> torch.Tensor:
 class SineMLP(Network):
     """A SIREN/FINER MLP whose layers are plain parameter tensors that surgery can resize."""
 
-    def __init__(self, config: NetworkConfig, encoding: Encoding, activation: str = "sine", seed: int = 0) -> None:
+    def __init__(self, config: NetworkConfig, encoding: Encoding, activation: str = "sine", seed: int = 0,
+                 dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
@@ -43,8 +44,8 @@ class SineMLP(Network):
         self.biases = nn.ParameterList()
         gen = torch.Generator().manual_seed(int(seed))
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            w = torch.empty(n_out, n_in)
-            b = torch.empty(n_out)
+            w = torch.empty(n_out, n_in, dtype=torch.float64)  # initialised in float64, then cast
+            b = torch.empty(n_out, dtype=torch.float64)
             if i == 0:
                 encoding.initialize(w, b, self.omega0_first, gen)
                 if config.first_bias_scale is not None:
@@ -53,8 +54,8 @@ class SineMLP(Network):
                 bound = math.sqrt(6.0 / n_in) / self.omega0_hidden
                 w.uniform_(-bound, bound, generator=gen)
                 b.uniform_(-1.0 / math.sqrt(n_in), 1.0 / math.sqrt(n_in), generator=gen)
-            self.weights.append(nn.Parameter(w, requires_grad=(i > 0 or encoding.trainable)))
-            self.biases.append(nn.Parameter(b, requires_grad=(i > 0 or encoding.trainable)))
+            self.weights.append(nn.Parameter(w.to(dtype), requires_grad=(i > 0 or encoding.trainable)))
+            self.biases.append(nn.Parameter(b.to(dtype), requires_grad=(i > 0 or encoding.trainable)))
 
     # ----------------------------------------------------------------- evaluation
     def omega(self, layer: int) -> float:

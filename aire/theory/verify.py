@@ -105,43 +105,13 @@ def _with_canonical_layer(net: Any, layer: int, weight: np.ndarray, bias: np.nda
     return other
 
 
-def check_stability(net: Any, layer: int, scale: float, seed: int = 0, n_points: int = 2048) -> CheckResult:
-    """Theorem 2: a random perturbation of one layer moves f by at most stability_bound."""
-    net = copy.deepcopy(net).double()
-    w, b = net.canonical()[layer]
-    rng = np.random.default_rng(seed)
-    new_w = w + scale * rng.standard_normal(w.shape) * (np.abs(w).mean() + 1e-3)
-    new_b = b + scale * rng.standard_normal(b.shape) * (np.abs(b).mean() + 1e-3)
-    bound = stability_bound(net, layer, new_w, new_b)
-    other = _with_canonical_layer(net, layer, new_w, new_b)
-    d = w.shape[1] if layer == 0 else net.weights[0].shape[1]
-
-    def diff(x: torch.Tensor) -> torch.Tensor:
-        return (net(x) - other(x)).abs().max(dim=1).values
-
-    x = _points(d, n_points, seed)
-    with torch.no_grad():
-        first = diff(x)
-    starts = x[torch.argsort(first, descending=True)[:16]]
-    x_best = _ascent(diff, starts)
-    with torch.no_grad():
-        worst_pts = torch.cat([x, x_best])
-        observed = diff(worst_pts)
-        slack = rounding_bound(net, worst_pts) + rounding_bound(other, worst_pts)
-    ratio = float((observed / (bound + slack)).max())
-    return CheckResult("stability bound (Theorem 2)", ratio, f"layer {layer}: max change {float(observed.max()):.2e} <= {bound:.2e}")
-
-
-def check_pruning(net: Any, layer: int, neurons: list[int], seed: int = 0, n_points: int = 2048) -> CheckResult:
-    """Removing neurons changes f by at most pruning_bound (random points and gradient ascent)."""
-    net = copy.deepcopy(net).double()
-    bound = pruning_bound(net, layer, neurons)
-    pruned = copy.deepcopy(net)
-    pruned.remove_neurons(layer, torch.tensor(neurons))
+def _worst_ratio(net: Any, other: Any, bound: float, seed: int, n_points: int) -> tuple[float, float]:
+    """Largest |f - f~|_inf over random points and gradient-ascent refinements of the 16 worst,
+    and its ratio to `bound` plus both networks' rounding bounds."""
     d = net.weights[0].shape[1]
 
     def diff(x: torch.Tensor) -> torch.Tensor:
-        return (net(x) - pruned(x)).abs().max(dim=1).values
+        return (net(x) - other(x)).abs().max(dim=1).values
 
     x = _points(d, n_points, seed)
     with torch.no_grad():
@@ -150,9 +120,30 @@ def check_pruning(net: Any, layer: int, neurons: list[int], seed: int = 0, n_poi
     with torch.no_grad():
         pts = torch.cat([x, x_best])
         observed = diff(pts)
-        slack = rounding_bound(net, pts) + rounding_bound(pruned, pts)
-    ratio = float((observed / (bound + slack)).max())
-    return CheckResult("pruning bound", ratio, f"layer {layer}, {len(neurons)} neurons: {float(observed.max()):.2e} <= {bound:.2e}")
+        slack = rounding_bound(net, pts) + rounding_bound(other, pts)
+    return float((observed / (bound + slack)).max()), float(observed.max())
+
+
+def check_stability(net: Any, layer: int, scale: float, seed: int = 0, n_points: int = 2048) -> CheckResult:
+    """Theorem 2: a random perturbation of one layer moves f by at most stability_bound."""
+    net = copy.deepcopy(net).double()
+    w, b = net.canonical()[layer]
+    rng = np.random.default_rng(seed)
+    new_w = w + scale * rng.standard_normal(w.shape) * (np.abs(w).mean() + 1e-3)
+    new_b = b + scale * rng.standard_normal(b.shape) * (np.abs(b).mean() + 1e-3)
+    bound = stability_bound(net, layer, new_w, new_b)
+    ratio, worst = _worst_ratio(net, _with_canonical_layer(net, layer, new_w, new_b), bound, seed, n_points)
+    return CheckResult("stability bound (Theorem 2)", ratio, f"layer {layer}: max change {worst:.2e} <= {bound:.2e}")
+
+
+def check_pruning(net: Any, layer: int, neurons: list[int], seed: int = 0, n_points: int = 2048) -> CheckResult:
+    """Removing neurons changes f by at most pruning_bound (random points and gradient ascent)."""
+    net = copy.deepcopy(net).double()
+    bound = pruning_bound(net, layer, neurons)
+    pruned = copy.deepcopy(net)
+    pruned.remove_neurons(layer, torch.tensor(neurons))
+    ratio, worst = _worst_ratio(net, pruned, bound, seed, n_points)
+    return CheckResult("pruning bound", ratio, f"layer {layer}, {len(neurons)} neurons: {worst:.2e} <= {bound:.2e}")
 
 
 def check_surgery(net: Any, seed: int = 0) -> CheckResult:

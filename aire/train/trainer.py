@@ -24,6 +24,7 @@ from aire.pruning.compensate import least_squares_compensation
 from aire.plugins import PluginRegistry, get_registry
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
+from aire.train.state import capture, restore, save_checkpoint
 
 
 @attrs.define
@@ -79,6 +80,12 @@ class Trainer:
         self.protected: torch.Tensor = torch.empty(0, dtype=torch.long)  # input neurons born this cycle
         self.generator = torch.Generator().manual_seed(train.seed)
         self._lr_origin = 0  # step where the current lr decay began
+        self.lr_scale = 1.0  # lowered by the divergence guard
+        self.rollbacks = 0
+        self.best_loss = math.inf
+        self.diverged = False
+        self._elapsed_offset = 0.0
+        self._t0 = time.perf_counter()
 
     # --------------------------------------------------------------- schedule
     def prunable_layers(self) -> list[int]:
@@ -183,7 +190,14 @@ class Trainer:
         """Exponential decay lr -> lr_final over the run, restarted at the last cut with lr_rewind."""
         cfg = self.train_config
         start = self._lr_origin
-        return cfg.lr * (cfg.lr_final / cfg.lr) ** ((step - start) / max(1, cfg.steps - start))
+        return self.lr_scale * cfg.lr * (cfg.lr_final / cfg.lr) ** ((step - start) / max(1, cfg.steps - start))
+
+    def elapsed(self) -> float:
+        """Seconds of fitting so far, across resumes."""
+        return self._elapsed_offset + time.perf_counter() - self._t0
+
+    def set_elapsed(self, seconds: float) -> None:
+        self._elapsed_offset, self._t0 = seconds, time.perf_counter()
 
     def _twd_update(self) -> None:
         """After the optimizer step: decay the targeted columns (their grads were zeroed before)."""
@@ -199,7 +213,7 @@ class Trainer:
         metrics = self.signal.evaluate(self.network)
         self.network.train()
         row = {"step": self.step, "loss": loss, "params": self.network.num_parameters(), **metrics,
-               "seconds": time.perf_counter() - self._t0}
+               "seconds": self.elapsed()}
         self.history.append(row)
         self.registry.emit("aire_evaluate", trainer=self, step=self.step, metrics=metrics)
         return row
@@ -222,25 +236,63 @@ class Trainer:
                 f"(with densification) leaves at least {minimum} of {self.initial_params} parameters; "
                 "add layers to prune_layers (0 = input frequencies) or lower densification")
 
-    def fit(self) -> FitResult:
+    def _diverging(self, loss: torch.Tensor) -> bool:
+        """One device sync: is the loss NaN/Inf or guard_factor times the best seen?"""
+        value = float(loss.detach())
+        if not math.isfinite(value) or value > self.train_config.guard_factor * self.best_loss:
+            return True
+        self.best_loss = min(self.best_loss, value)
+        return False
+
+    def _roll_back(self, snapshot: dict[str, Any], at_step: int) -> bool:
+        """Restore the last good state with a lower lr; False once the failures are used up."""
+        cfg = self.train_config
+        rollbacks = self.rollbacks + 1
+        restore(self, snapshot)
+        self.rollbacks = rollbacks
+        self._event("rollback", failed_at=at_step, to_step=self.step)
+        if rollbacks > cfg.guard_max_failures:
+            warnings.warn(f"training diverged {rollbacks} times (last at step {at_step}); stopping with the last "
+                          f"good model from step {self.step}", stacklevel=1)
+            self.diverged = True
+            return False
+        self.lr_scale = snapshot["schedule_state"]["lr_scale"] * cfg.guard_lr_factor
+        warnings.warn(f"loss diverged at step {at_step}; rolled back to step {self.step}, learning rate x{self.lr_scale:g}",
+                      stacklevel=1)
+        return True
+
+    def fit(self, resume: dict[str, Any] | None = None, checkpoint_dir: Any = None,
+            checkpoint_extra: dict[str, Any] | None = None) -> FitResult:
+        """Run (or, given a state from `aire.train.state`, continue) the fit.
+
+        With `checkpoint_dir` and `train.checkpoint_every`, a checkpoint is written atomically every
+        that many steps; `resume` continues exactly from one.
+        """
         cfg = self.train_config
         cycles = sched.plan(self.schedule, cfg.steps)
         self.check_budget(len(cycles))
         starts = {c.start: c for c in cycles}
         prunes = {c.prune for c in cycles}
         step_hook = self.registry.has_impls("aire_step_end")
-        self._t0 = time.perf_counter()
-        self.registry.emit("aire_fit_start", trainer=self)
-        self.evaluate()
-        bar = tqdm(total=cfg.steps, disable=not cfg.progress, desc="fit", unit="step", dynamic_ncols=True, leave=False)
-        net, opt, signal = self.network, self.optimizer, self.signal
+        if resume is not None:
+            restore(self, resume)
+        else:
+            self.set_elapsed(0.0)
+            self.registry.emit("aire_fit_start", trainer=self)
+            self.evaluate()
+        snapshot = capture(self) if cfg.guard else None
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, desc="fit", unit="step",
+                   dynamic_ncols=True, leave=False)
+        signal = self.signal
         loss = None
-        for step in range(cfg.steps):
+        step = self.step
+        while step < cfg.steps:
             self.step = step
             if step in prunes:
                 self.prune()
             if step in starts:
                 self.begin_cycle(starts[step], len(cycles))
+            net, opt = self.network, self.optimizer
             for group in opt.param_groups:
                 group["lr"] = self._lr(step)
             x, y = signal.sample(cfg.batch_size, self.generator)
@@ -257,16 +309,27 @@ class Trainer:
                 self._twd_update()
             if step_hook:
                 self.registry.emit("aire_step_end", trainer=self, step=step, loss=loss)
-            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-                self.step = step + 1
+            boundary = (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps
+            if cfg.guard and ((step + 1) % cfg.guard_check_every == 0 or boundary) and self._diverging(loss):
+                if not self._roll_back(snapshot, step):
+                    break
+                step = self.step
+                bar.update(step - bar.n)
+                continue
+            step += 1
+            self.step = step
+            if boundary:
                 row = self.evaluate(float(loss.detach()))
                 bar.set_postfix({k: f"{v:.2f}" for k, v in row.items() if k in ("psnr", "chamfer")} | {"params": row["params"]})
-                bar.update(step + 1 - bar.n)
+                bar.update(step - bar.n)
+                if cfg.guard and all(math.isfinite(v) for v in row.values() if isinstance(v, float)):
+                    snapshot = capture(self)
+            if checkpoint_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                save_checkpoint(capture(self), checkpoint_dir, checkpoint_extra)
         bar.close()
-        if self.twd_targets:  # a TWD phase that ran to the last step still ends in a cut
+        if self.twd_targets and not self.diverged:  # a TWD phase that ran to the last step still ends in a cut
             self.prune()
             self.evaluate(None if loss is None else float(loss.detach()))
-        self.step = cfg.steps
         final = self.history[-1]
         metrics = {k: v for k, v in final.items() if k not in ("step", "loss", "params", "seconds")}
         metrics.update({
@@ -275,7 +338,10 @@ class Trainer:
             "architecture_initial": self.initial_architecture,
             "architecture_final": self.network.widths(),
             "steps": cfg.steps,
-            "seconds": time.perf_counter() - self._t0,
+            "steps_completed": self.step,
+            "seconds": self.elapsed(),
+            "rollbacks": self.rollbacks,
+            "diverged": self.diverged,
             "final_loss": None if loss is None else float(loss.detach()),
         })
         self.registry.emit("aire_fit_end", trainer=self, metrics=metrics)

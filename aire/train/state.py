@@ -1,0 +1,113 @@
+"""Trainer state as plain data: snapshots for the divergence guard, checkpoints for resume.
+
+A state is taken at the top of a step (before that step's prune/densify events) and holds the
+network tensors (their shapes are the architecture), the optimizer's state, the schedule's state,
+the history and both RNG states, so a restored trainer continues bit-for-bit on the same device.
+Checkpoints are written atomically: to a temporary file in the same folder, then renamed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+CHECKPOINT_FILE = "checkpoint.pt"
+FORMAT_VERSION = 1
+
+
+def capture(trainer: Any) -> dict[str, Any]:
+    """A deep copy of everything the loop needs to continue from the top of `trainer.step`."""
+    net = trainer.network
+    return {
+        "format_version": FORMAT_VERSION,
+        "step": trainer.step,
+        "architecture": net.architecture(),
+        "weights": [w.detach().clone() for w in net.weights],
+        "biases": [b.detach().clone() for b in net.biases],
+        "optimizer": copy.deepcopy(trainer.optimizer.state_dict()),
+        "schedule_state": {
+            "twd_targets": {k: v.clone() for k, v in trainer.twd_targets.items()},
+            "twd_phase": trainer.twd_phase,
+            "protected": trainer.protected.clone(),
+            "lr_origin": trainer._lr_origin,
+            "lr_scale": trainer.lr_scale,
+            "rollbacks": trainer.rollbacks,
+            "best_loss": trainer.best_loss,
+        },
+        "history": copy.deepcopy(trainer.history),
+        "events": copy.deepcopy(trainer.events),
+        "initial_params": trainer.initial_params,
+        "initial_architecture": list(trainer.initial_architecture),
+        "elapsed": trainer.elapsed(),
+        "rng": {"torch": torch.get_rng_state(), "generator": trainer.generator.get_state()},
+    }
+
+
+def restore(trainer: Any, state: dict[str, Any]) -> None:
+    """Put `state` back into `trainer`: tensors of the saved shapes, a fresh optimizer loaded with
+    the saved moments, the schedule state, history and RNGs."""
+    from aire.train.trainer import make_optimizer
+
+    net = trainer.network
+    device = net.weights[0].device
+    if len(state["weights"]) != len(net.weights):
+        raise ValueError("checkpoint has a different number of layers than the network")
+    for i, (w, b) in enumerate(zip(state["weights"], state["biases"])):
+        grad = net.weights[i].requires_grad
+        net.weights[i] = nn.Parameter(w.clone().to(device), requires_grad=grad)
+        net.biases[i] = nn.Parameter(b.clone().to(device), requires_grad=grad)
+    trainer.optimizer = make_optimizer(net, trainer.train_config.lr)
+    trainer.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
+    s = state["schedule_state"]
+    trainer.twd_targets = {int(k): v.clone().to(device) for k, v in s["twd_targets"].items()}
+    trainer.twd_phase = None if s["twd_phase"] is None else tuple(s["twd_phase"])
+    trainer.protected = s["protected"].clone()
+    trainer._lr_origin = s["lr_origin"]
+    trainer.lr_scale = s["lr_scale"]
+    trainer.rollbacks = s["rollbacks"]
+    trainer.best_loss = s["best_loss"]
+    trainer.history = copy.deepcopy(state["history"])
+    trainer.events = copy.deepcopy(state["events"])
+    trainer.initial_params = state["initial_params"]
+    trainer.initial_architecture = list(state["initial_architecture"])
+    trainer.step = state["step"]
+    trainer.set_elapsed(state["elapsed"])
+    torch.set_rng_state(state["rng"]["torch"])
+    trainer.generator.set_state(state["rng"]["generator"])
+
+
+def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write state (+ extra, e.g. the command's settings) to DIR/checkpoint.pt atomically."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".checkpoint.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        torch.save({**state, "extra": extra or {}}, tmp)
+        os.replace(tmp, directory / CHECKPOINT_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return directory / CHECKPOINT_FILE
+
+
+def load_checkpoint(directory: str | Path) -> dict[str, Any]:
+    """Read DIR/checkpoint.pt (raises InputError when missing or unreadable)."""
+    from aire.errors import InputError
+
+    path = Path(directory) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise InputError(f"no checkpoint to resume in {directory} (expected {CHECKPOINT_FILE})")
+    try:
+        state = torch.load(path, weights_only=False)
+    except Exception as exc:
+        raise InputError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+    if state.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"checkpoint {path} has format {state.get('format_version')}, expected {FORMAT_VERSION}")
+    return state
