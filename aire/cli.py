@@ -75,10 +75,17 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     sc.add_argument("--policy", default=defaults.policy, help="densification policy plugin")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2) like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"aire: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aire", description="Adaptive implicit neural representations (AIRe).")
+    parser = OneLineParser(prog="aire", description="Adaptive implicit neural representations (AIRe).")
     parser.add_argument("--version", action="version", version=f"aire {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     fit = sub.add_parser("fit", help="fit a signal adaptively and write a report")
     _add_fit_options(fit)
     demo = sub.add_parser("demo", help="adaptive fit of a generated image: the two-minute tour")
@@ -137,6 +144,8 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
         criterion=args.criterion, policy=args.policy)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {args.device}: no CUDA device is available")
+    if args.size is not None and args.size < 2:
+        raise InputError(f"--size must be at least 2 pixels, got {args.size}")
     signal_settings = {"size": args.size} if args.size is not None else {}
     signal = create("signal", args.signal, args.path, **signal_settings)
     criterion = create("criterion", schedule.criterion)
@@ -250,7 +259,10 @@ COMMANDS = {"fit": cmd_fit, "plugins": cmd_plugins, "demo": cmd_demo, "verify": 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed as one line
+        return int(exc.code or 0)
     warnings.formatwarning = lambda message, category, *_a, **_k: f"aire: warning: {message}\n"
     try:
         return COMMANDS[args.command](args)

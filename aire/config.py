@@ -35,6 +35,15 @@ def _widths(instance: Any, attribute: attrs.Attribute, value: tuple[int, ...]) -
             raise ConfigError(f"{attribute.name} must be integers >= 1, got {list(value)!r}")
 
 
+def _device(attribute: attrs.Attribute, value: str) -> None:
+    import torch
+
+    try:
+        torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"{attribute.name} must be a torch device such as cpu or cuda:0, got {value!r}") from None
+
+
 def _to_int_tuple(value: Any) -> tuple[int, ...]:
     try:
         return tuple(int(v) if float(v) == int(v) else v for v in value)
@@ -108,7 +117,7 @@ class TrainConfig:
     batch_size: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive), metadata={"help": "samples per step; None = full batch"})
     eval_every: int = attrs.field(default=100, validator=_positive)
     seed: int = attrs.field(default=0, validator=_non_negative)
-    device: str = attrs.field(default="cpu")
+    device: str = attrs.field(default="cpu", validator=lambda i, a, v: _device(a, v))
     progress: bool = attrs.field(default=True)
     checkpoint_every: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive), metadata={"help": "write a checkpoint every N steps (needs a checkpoint folder)"})
     guard: bool = attrs.field(default=True, metadata={"help": "divergence guard: roll back and lower the lr on NaN/Inf or exploding loss"})
