@@ -205,6 +205,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from aire.signals.image import synthetic_image
 
+    if args.size < 8:
+        raise InputError(f"--size must be at least 8 pixels, got {args.size}")
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / "input.png"
         iio.imwrite(image, (synthetic_image(args.size) * 255).round().astype(np.uint8))
@@ -237,6 +239,10 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
     import aire
     from aire.theory.spectrum import network_spectrum, plot_spectrum
 
+    if args.resolution is not None and args.resolution < 8:
+        raise InputError(f"--resolution must be at least 8, got {args.resolution}")
+    if args.top < 1:
+        raise InputError(f"--top must be at least 1, got {args.top}")
     net = aire.load(args.model)
     if not 0 <= args.channel < net.widths()[-1]:
         raise InputError(f"--channel {args.channel}: the model has {net.widths()[-1]} output channels")
@@ -271,7 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aire: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("aire: interrupted; nothing was written", file=sys.stderr)
+        out = getattr(args, "out", None)
+        if out is not None and (Path(out) / "checkpoint.pt").exists():
+            print(f"aire: interrupted; resume with `aire fit --resume {out}`", file=sys.stderr)
+        else:
+            print("aire: interrupted; nothing was written", file=sys.stderr)
         return 130
 
 

@@ -126,3 +126,18 @@ def test_unusable_backend_is_one_line(image_path, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "cupy" in err[0]
     code, err = _run(capsys, "fit", "image", image_path, "--out", tmp_path / "o", *FAST, "--backend", "cpuy")
     assert code == 2 and "did you mean 'cupy'" in err[0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["spectrum", "{tmp}/nothing"], "no fitted model"),
+    (["verify", "{tmp}/nothing"], "no fitted model"),
+    (["demo", "--out", "{tmp}/d", "--size", "2"], "--size"),
+    (["demo", "--out", "{tmp}/d", "--steps", "0"], "steps"),
+    (["fit", "image"], "fit needs SIGNAL PATH"),
+    (["fit", "--resume", "{tmp}"], "no checkpoint"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_every_command_validates_its_input(tmp_path, capsys, argv, message):
+    code, err = _run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "d").exists()

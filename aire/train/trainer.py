@@ -97,6 +97,11 @@ class Trainer:
             raise ValueError(f"prune_layers {bad} do not exist: the network has sine layers 0..{n - 1}")
         return chosen
 
+    def densify_count(self, input_width: int) -> int:
+        """Input frequencies a cycle adds: densify_k, or densify_fraction of the input width."""
+        k = self.schedule.densify_k
+        return int(round(self.schedule.densify_fraction * input_width)) if k is None else int(k)
+
     def _k_per_layer(self, cycle: sched.Cycle, n_cycles: int) -> dict[int, int]:
         widths = self.network.widths()[:-1]
         layers = self.prunable_layers()
@@ -109,9 +114,7 @@ class Trainer:
     def begin_cycle(self, cycle: sched.Cycle, n_cycles: int) -> None:
         """Densify, then choose the TWD targets and reset their Adam moments."""
         self.protected = torch.empty(0, dtype=torch.long)
-        k_new = self.schedule.densify_k
-        if k_new is None:
-            k_new = int(round(self.schedule.densify_fraction * self.network.widths()[0]))
+        k_new = self.densify_count(self.network.widths()[0])
         if k_new > 0:
             context = DensifyContext(self.signal, self.network, self.backend)
             rows, bias = self.policy.propose(self.network, self.encoding, k_new, context)
@@ -224,8 +227,7 @@ class Trainer:
             return
         widths = self.network.widths()[:-1]
         for _ in range(n_cycles):  # the input width after every densification
-            k = self.schedule.densify_k
-            widths[0] += int(round(self.schedule.densify_fraction * widths[0])) if k is None else k
+            widths[0] += self.densify_count(widths[0])
         layers = self.prunable_layers()
         smallest = [1 if i in layers else w for i, w in enumerate(widths)]
         minimum = sched.count_parameters(self.network.weights[0].shape[1], smallest, self.signal.out_features)
