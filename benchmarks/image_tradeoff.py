@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
         signal = ImageSignal(image=synthetic_image(args.size))
         image_name = "generated"
     variants = {}
-    for spec in args.variant or ["aire={}"]:
+    for spec in args.variant or ["default={}"]:
         name, _, js = spec.partition("=")
         variants[name] = json.loads(js or "{}")
     rows, gaps = [], {}
@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     args.out.with_suffix(".md").write_text(markdown(result))
-    plot(result, args.out.with_suffix(".png"))
+    if rows:
+        plot(result, args.out.with_suffix(".png"))
     print(markdown(result))
     return result
 
