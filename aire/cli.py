@@ -270,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed as one line
         return int(exc.code or 0)
     warnings.formatwarning = lambda message, category, *_a, **_k: f"aire: warning: {message}\n"
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # libraries' notices are not the user's business
     try:
         return COMMANDS[args.command](args)
     except (InputError, ConfigError, UnknownComponentError, PluginError, FileNotFoundError, ValueError, TypeError) as exc:
