@@ -40,6 +40,20 @@ def build_network(signal: Signal, widths: Sequence[int], *, omega0: float = 30.0
     return create("network", network, config, enc, seed=seed)
 
 
+def get_backend(name: str = "auto", **settings: Any) -> Backend:
+    """A backend plugin instance by name: 'torch', 'cupy' (when installed), or 'auto' (cupy when it
+    and a GPU are present, else torch)."""
+    if name == "auto":
+        cupy = get_registry().components("backend").get("cupy")
+        if cupy is not None and getattr(cupy.factory, "available", lambda: False)():
+            return create("backend", "cupy", **settings)
+        return create("backend", "torch", **settings)
+    try:
+        return create("backend", name, **settings)
+    except RuntimeError as exc:  # e.g. cupy without a GPU: a user-facing one-liner
+        raise InputError(f"backend {name!r} is not usable here: {exc}") from exc
+
+
 def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, schedule: ScheduleConfig | None = None,
         criterion: PruningCriterion | str | None = None, policy: DensificationPolicy | str | None = None,
         backend: Backend | str | None = None, resume: dict[str, Any] | None = None,
@@ -57,7 +71,7 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
     if isinstance(policy, str):
         policy = create("policy", policy)
     if isinstance(backend, str):
-        backend = create("backend", backend) if backend != "auto" else None
+        backend = get_backend(backend)
     torch.manual_seed(train.seed)
     device = torch.device(train.device)
     signal.to(device)
@@ -113,5 +127,5 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-__all__ = ["build_network", "fit", "save_run", "check_out_dir", "NetworkConfig", "ScheduleConfig",
+__all__ = ["build_network", "fit", "get_backend", "save_run", "check_out_dir", "NetworkConfig", "ScheduleConfig",
            "TrainConfig", "ConfigError", "get_registry", "to_dict"]
