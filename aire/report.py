@@ -24,8 +24,10 @@ def plot_training(history: Sequence[dict[str, Any]], events: Sequence[dict[str, 
         ax_l = ax_q.twinx()
         ax_l.semilogy(*zip(*loss_rows), color="tab:gray", alpha=0.6, label="loss")
         ax_l.set_ylabel("loss")
-    counts = sorted([(h["step"], h["params"]) for h in history] + [(e["step"], e["params"]) for e in events
-                                                                     if e["event"] in ("prune", "densify")])
+    # the count changes only at events, recorded in the order they happened
+    counts = [(history[0]["step"], history[0]["params"])]
+    counts += [(e["step"], e["params"]) for e in events if e["event"] in ("prune", "densify", "rollback")]
+    counts.append((history[-1]["step"], history[-1]["params"]))
     ax_p.step([s for s, _ in counts], [p for _, p in counts], where="post", color="tab:green")
     ax_p.set_ylabel("parameters")
     ax_p.set_xlabel("step")
