@@ -22,6 +22,7 @@ from aire.config import ConfigError, NetworkConfig, ScheduleConfig, TrainConfig,
 from aire.errors import InputError
 from aire.interfaces import Backend, DensificationPolicy, PruningCriterion, Signal
 from aire.io import save_network
+from aire.nn.factory import network_from_config
 from aire.nn.sine_mlp import SineMLP
 from aire.plugins import create, get_registry
 from aire.report import plot_training
@@ -35,9 +36,7 @@ def build_network(signal: Signal, widths: Sequence[int], *, omega0: float = 30.0
     config = NetworkConfig(in_features=signal.in_features, out_features=signal.out_features, widths=tuple(widths),
                            omega0_first=omega0, omega0_hidden=omega0 if omega0_hidden is None else omega0_hidden,
                            network=network, encoding=encoding, first_bias_scale=first_bias_scale)
-    enc = create("encoding", encoding, **encoding_settings)
-    torch.manual_seed(seed)
-    return create("network", network, config, enc, seed=seed)
+    return network_from_config(config, seed=seed, **encoding_settings)
 
 
 def get_backend(name: str = "auto", **settings: Any) -> Backend:

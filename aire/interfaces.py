@@ -56,6 +56,10 @@ class Encoding(abc.ABC):
     def initialize(self, weight: torch.Tensor, bias: torch.Tensor, omega0: float, generator: torch.Generator) -> None:
         """Fill the stored (unscaled) first-layer weight (m x d) and bias (m) in place."""
 
+    def settings(self) -> dict[str, Any]:
+        """Keyword arguments that rebuild this encoding (saved with a model)."""
+        return {"frozen": not self.trainable}
+
     def doubled(self, weight_rows: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows for new input neurons of frequency 2 * omega_j (the AIRe densification rule)."""
         return 2.0 * weight_rows, bias.clone()
@@ -90,9 +94,11 @@ class PruningCriterion(abc.ABC):
     def scores(self, network: Network, layer: int) -> torch.Tensor:
         """One non-negative score per neuron of sine layer `layer`; low = contributes least."""
 
-    def select(self, network: Network, layer: int, k: int) -> torch.Tensor:
-        """Indices of the k lowest-scoring neurons (the TWD targets)."""
-        scores = self.scores(network, layer)
+    def select(self, network: Network, layer: int, k: int, exclude: torch.Tensor | None = None) -> torch.Tensor:
+        """Indices of the k lowest-scoring neurons (the TWD targets), never any in `exclude`."""
+        scores = self.scores(network, layer).clone()
+        if exclude is not None and exclude.numel():
+            scores[exclude] = float("inf")
         k = max(0, min(int(k), scores.numel()))
         return torch.argsort(scores, stable=True)[:k]
 

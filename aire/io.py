@@ -28,14 +28,14 @@ def save_network(network: SineMLP, out_dir: str | Path, extra: dict[str, Any] | 
     model_path, config_path = out_dir / MODEL_FILE, out_dir / CONFIG_FILE
     save_file(tensors, str(model_path), metadata={"format": "aire", "version": str(FORMAT_VERSION)})
     config = {"format_version": FORMAT_VERSION, **network.architecture(),
-              "encoding_trainable": bool(network.encoding.trainable), **(extra or {})}
+              "encoding_settings": network.encoding.settings(), **(extra or {})}
     config_path.write_text(json.dumps(config, indent=2))
     return [model_path, config_path]
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> SineMLP:
     """Load a fitted network from a run directory (or its model.safetensors) as a torch Module."""
-    from aire.plugins import create
+    from aire.nn.factory import network_from_config
 
     path = Path(path)
     run_dir = path.parent if path.suffix == ".safetensors" else path
@@ -53,9 +53,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> SineMLP:
         omega0_first=config["omega0_first"], omega0_hidden=config["omega0_hidden"],
         network=config.get("network", "siren"), encoding=config.get("encoding", "siren"),
     )
-    encoding = create("encoding", net_config.encoding)
-    encoding.trainable = config.get("encoding_trainable", True)
-    network = create("network", net_config.network, net_config, encoding, seed=0)
+    network = network_from_config(net_config, seed=0, **config.get("encoding_settings", {}))
     with torch.no_grad():
         for i in range(n_layers):
             network.weights[i].data = tensors[f"layers.{i}.weight"].clone()

@@ -99,20 +99,18 @@ class PluginRegistry:
         except Exception as exc:
             record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
             return
-        unknown = [impl.name for impl in self._impls_of(ep.name) if impl.name not in _spec_names()]
+        hooks = self._hooks_of(ep.name)
+        unknown = [h for h in hooks if h not in _spec_names()]
         if unknown:
             self.pm.unregister(name=ep.name)
             record.status = "error"
             record.error = f"hookimpl {', '.join(sorted(unknown))} has no matching hookspec (API {hookspecs.API_VERSION})"
             return
-        record.kinds = sorted({KINDS[h] for h in self._hook_names_of(ep.name) if h in KINDS})
+        record.kinds = sorted({KINDS[h] for h in hooks if h in KINDS})
 
-    def _impls_of(self, name: str) -> list[Any]:
-        plugin = self.pm.get_plugin(name)
-        return [caller for caller in self.pm.get_hookcallers(plugin) or []]
-
-    def _hook_names_of(self, name: str) -> list[str]:
-        return [caller.name for caller in self._impls_of(name)]
+    def _hooks_of(self, name: str) -> list[str]:
+        """Names of the hooks plugin `name` implements (with or without a spec)."""
+        return [caller.name for caller in self.pm.get_hookcallers(self.pm.get_plugin(name)) or []]
 
     # -------------------------------------------------------------- components
     def components(self, kind: str) -> dict[str, Component]:

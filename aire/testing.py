@@ -49,6 +49,10 @@ def check_pruning_criterion(criterion: PruningCriterion) -> None:
                 picked = criterion.select(net, layer, k)
                 assert picked.numel() == k and picked.unique().numel() == k, f"select({k}) must give {k} distinct indices"
                 assert bool(((picked >= 0) & (picked < width)).all()), "select returned an index out of range"
+            if width > 2:
+                exclude = criterion.select(net, layer, 2)
+                again = criterion.select(net, layer, width - 2, exclude)
+                assert not set(again.tolist()) & set(exclude.tolist()), "select must never return excluded neurons"
         assert all(torch.equal(a, b) for a, b in zip(before, net.parameters())), "scoring must not change the network"
         for layer in range(net.num_sine_layers):
             width = net.widths()[layer]

@@ -62,9 +62,7 @@ def fit_row(name: str, signal: ImageSignal, widths: list[int], args: argparse.Na
     prunes = [e for e in result.events if e["event"] == "prune"]
     if prunes:
         row["max_theorem2_bound_at_cut"] = max(e["theorem2_bound"] for e in prunes)
-        before_after = [(h["step"], h["psnr"]) for h in result.history]
         row["events"] = [{k: e[k] for k in ("step", "event", "params")} for e in result.events]
-        row["psnr_trace"] = before_after
     print(f"  {name:<28} psnr {row['psnr']:7.3f}  params {row['params']:7d}  {row['architecture']}  "
           f"{row['seconds']:.0f} s", flush=True)
     return row

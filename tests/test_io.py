@@ -32,3 +32,16 @@ def test_missing_or_corrupt_model(tmp_path):
     (tmp_path / "model.json").write_text("{}")
     with pytest.raises(InputError, match="cannot read model"):
         aire.load(tmp_path)
+
+
+def test_lattice_settings_survive_save_and_load(tmp_path):
+    import aire
+    from aire.signals.image import ImageSignal, synthetic_image
+
+    signal = ImageSignal(image=synthetic_image(8))
+    net = aire.build_network(signal, [6, 4], encoding="lattice", period=4.0, frozen=False)
+    save_network(net, tmp_path)
+    loaded = aire.load(tmp_path)
+    assert loaded.encoding.period == 4.0 and loaded.encoding.trainable and loaded.weights[0].requires_grad
+    x = torch.rand(10, 2) * 2 - 1
+    assert torch.equal(loaded(x), net(x))

@@ -40,6 +40,10 @@ class LatticeEncoding(Encoding):
         self.low_band = low_band
         self.trainable = not frozen
 
+    def settings(self) -> dict:
+        return {"period": self.period, "bandlimit": self.bandlimit, "low_band": self.low_band,
+                "frozen": not self.trainable}
+
     @property
     def base(self) -> float:
         """The lattice spacing 2*pi/period in radians per unit."""

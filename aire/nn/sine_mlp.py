@@ -66,25 +66,27 @@ class SineMLP(Network):
     def num_sine_layers(self) -> int:
         return len(self.weights) - 1
 
+    def sine_layer(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        """Output of sine layer i given its input h."""
+        w0 = self.omega(i)
+        if self.activation == "sine":
+            # omega_0 folded into the (small) weight instead of the (large) activation: one
+            # elementwise pass fewer per layer forward and backward, same function.
+            return torch.sin(F.linear(h, self.weights[i] * w0, self.biases[i] * w0))
+        return finer_activation(F.linear(h, self.weights[i], self.biases[i]), w0)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x
         last = len(self.weights) - 1
         for i in range(last):
-            if self.activation == "sine":
-                # omega_0 folded into the (small) weight instead of the (large) activation: one
-                # elementwise pass fewer per layer forward and backward, same function.
-                w0 = self.omega(i)
-                h = torch.sin(F.linear(h, self.weights[i] * w0, self.biases[i] * w0))
-            else:
-                h = finer_activation(F.linear(h, self.weights[i], self.biases[i]), self.omega(i))
+            h = self.sine_layer(i, h)
         return F.linear(h, self.weights[last], self.biases[last])
 
     def hidden_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Outputs of every sine layer (for theory checks and criteria that look at activations)."""
         outs, h = [], x
         for i in range(len(self.weights) - 1):
-            z = F.linear(h, self.weights[i], self.biases[i])
-            h = torch.sin(self.omega(i) * z) if self.activation == "sine" else finer_activation(z, self.omega(i))
+            h = self.sine_layer(i, h)
             outs.append(h)
         return outs
 

@@ -129,10 +129,8 @@ class Trainer:
             k = min(k, width - 1)
             if k <= 0:
                 continue
-            scores = self.criterion.scores(self.network, layer).clone()
-            if layer == 0 and self.protected.numel():
-                scores[self.protected] = math.inf
-            targets = torch.argsort(scores, stable=True)[:k].to(self.network.weights[0].device)
+            exclude = self.protected if layer == 0 else None
+            targets = self.criterion.select(self.network, layer, k, exclude).to(self.network.weights[0].device)
             self.twd_targets[layer] = targets
             self._reset_moments(layer, targets)
         self.twd_phase = (cycle.start, cycle.prune - cycle.start)
