@@ -94,7 +94,7 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         result.network.eval()
         save_network(result.network, tmp)
         signal.export(result.network, tmp)
-        quality = "psnr" if "psnr" in result.metrics else next(iter(result.metrics))
+        quality = getattr(signal, "quality_key", "psnr")
         plot_training(result.history, result.events, tmp / "training.png", quality_key=quality)
         (tmp / "history.json").write_text(json.dumps({"history": result.history, "events": result.events}, indent=1))
         metrics = {**result.metrics, "signal": signal.describe(), "settings": settings or {}}

@@ -7,6 +7,8 @@ stderr and exit status 2, with nothing written to the output folder.
 from __future__ import annotations
 
 import argparse
+
+import attrs
 import json
 import math
 import sys
@@ -21,54 +23,90 @@ from aire.plugins import PluginError, UnknownComponentError
 
 EXIT_USAGE = 2
 
-#: signal-specific defaults of the common options
-SIGNAL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "image": {"hidden": [256, 256, 256, 256], "omega0": 30.0, "steps": 2000},
+#: defaults of the network/training options for a signal that declares none
+FALLBACK_DEFAULTS: dict[str, Any] = {
+    "hidden": [256, 256, 256], "omega0": 30.0, "steps": 2000, "lr": 5e-4, "lr_final": 5e-5,
+    **{k: v for k, v in attrs.asdict(ScheduleConfig()).items() if k not in ("kind", "criterion", "policy")},
 }
 
 
+def signal_defaults(name: str, preset: str | None) -> dict[str, Any]:
+    """The option defaults a signal class declares (`cli_defaults`), overlaid with a named preset
+    (`presets[preset]`); keys are option names with underscores (hidden, omega0, steps, prune_layers...)."""
+    from aire.plugins import get_registry
+
+    component = get_registry().components("signal").get(name)
+    factory = getattr(component, "factory", None)
+    defaults = {**FALLBACK_DEFAULTS, **getattr(factory, "cli_defaults", {})}
+    if preset is not None:
+        presets = getattr(factory, "presets", {})
+        if preset not in presets:
+            known = ", ".join(sorted(presets)) or "none"
+            raise InputError(f"--preset {preset!r}: signal {name!r} has no such preset (known: {known})")
+        defaults.update(presets[preset])
+    return defaults
+
+
+def parse_settings(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """KEY=VALUE strings to keyword arguments; values are read as JSON when they parse (numbers,
+    true/false, lists), else kept as strings."""
+    settings: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            settings[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key.strip().replace("-", "_")] = value
+    return settings
+
+
 def _add_fit_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("signal", nargs="?", help="signal plugin: image (more with plugins; see `aire plugins`)")
+    p.add_argument("signal", nargs="?", help="signal plugin: image, sdf, nerf (more with plugins; see `aire plugins`)")
     p.add_argument("path", nargs="?", help="input file or folder")
     p.add_argument("--out", type=Path, help="output folder (refused if it exists, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="write OUT/checkpoint.pt every N steps (atomically), for --resume")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the interrupted fit whose checkpoint is in DIR")
+    p.add_argument("--preset", help="named settings of the signal (e.g. sdf: paper); explicit options still win")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="signal_settings",
+                   help="a setting of the signal plugin, e.g. --set samples=200000 (repeatable)")
     net = p.add_argument_group("network")
     net.add_argument("--hidden", type=int, nargs="+", metavar="W",
-                     help="widths of the sine layers, the first being the number of input frequencies (image: 256 256 256 256)")
-    net.add_argument("--omega0", type=float, help="omega_0 of the first layer (image: 30)")
+                     help="widths of the sine layers, the first being the number of input frequencies (default per signal)")
+    net.add_argument("--omega0", type=float, help="omega_0 of the first layer (image: 30, sdf: 30)")
     net.add_argument("--omega0-hidden", type=float, help="omega_0 of hidden layers (default: --omega0)")
     net.add_argument("--network", default="siren", help="network plugin: siren or finer")
     net.add_argument("--encoding", default="siren", help="input-layer encoding plugin: siren or lattice")
     net.add_argument("--backend", default="auto", help="backend for spectra and Bessel maths: auto, torch, cupy")
     tr = p.add_argument_group("training")
-    tr.add_argument("--steps", type=int, help="optimizer steps (image: 2000)")
-    tr.add_argument("--lr", type=float, default=5e-4, help="initial Adam learning rate")
-    tr.add_argument("--lr-final", type=float, default=5e-5, help="learning rate at the last step (exponential decay)")
+    tr.add_argument("--steps", type=int, help="optimizer steps (default per signal; image: 2000)")
+    tr.add_argument("--lr", type=float, help="initial Adam learning rate (default 5e-4)")
+    tr.add_argument("--lr-final", type=float, help="learning rate at the last step, exponential decay (default 5e-5)")
     tr.add_argument("--batch-size", type=int, help="samples per step (default: full batch)")
     tr.add_argument("--eval-every", type=int, default=100)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    tr.add_argument("--size", type=int, help="image: resize so the longer side has this many pixels")
+    tr.add_argument("--size", type=int, help="image, nerf: resize so the longer side has this many pixels")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     sc = p.add_argument_group("AIRe schedule (fractions are of --steps)")
     defaults = ScheduleConfig()
     sc.add_argument("--schedule", choices=("aire", "none"), default="aire")
     sc.add_argument("--target-params", type=float, help="end with at most this fraction of the starting parameters, in (0, 1]")
-    sc.add_argument("--warmup", type=float, default=defaults.warmup)
-    sc.add_argument("--cycles", type=int, default=defaults.cycles)
-    sc.add_argument("--twd-length", type=float, default=defaults.twd_length)
-    sc.add_argument("--cycle-gap", type=float, default=defaults.cycle_gap)
-    sc.add_argument("--alpha-max", type=float, default=defaults.alpha_max)
-    sc.add_argument("--epsilon", type=float, default=defaults.epsilon)
-    sc.add_argument("--prune-fraction", type=float, default=defaults.prune_fraction)
+    sc.add_argument("--warmup", type=float, help=f"(default {defaults.warmup})")
+    sc.add_argument("--cycles", type=int, help=f"(default {defaults.cycles})")
+    sc.add_argument("--twd-length", type=float, help=f"(default {defaults.twd_length})")
+    sc.add_argument("--cycle-gap", type=float, help=f"(default {defaults.cycle_gap})")
+    sc.add_argument("--alpha-max", type=float, help=f"(default {defaults.alpha_max})")
+    sc.add_argument("--epsilon", type=float, help=f"(default {defaults.epsilon})")
+    sc.add_argument("--prune-fraction", type=float, help=f"(default {defaults.prune_fraction})")
     sc.add_argument("--prune-layers", type=int, nargs="+", help="sine layers to prune (0 = input frequencies; default: the hidden layers)")
-    sc.add_argument("--densify-k", type=int, default=defaults.densify_k,
+    sc.add_argument("--densify-k", type=int,
                     help="input frequencies added per cycle (0 disables; default: --densify-fraction of the input width)")
-    sc.add_argument("--densify-fraction", type=float, default=defaults.densify_fraction)
-    sc.add_argument("--lr-rewind", action=argparse.BooleanOptionalAction, default=defaults.lr_rewind,
+    sc.add_argument("--densify-fraction", type=float, help=f"(default {defaults.densify_fraction})")
+    sc.add_argument("--lr-rewind", action=argparse.BooleanOptionalAction,
                     help="restart the learning-rate decay after each cut")
     sc.add_argument("--compensate", action="store_true", help="least-squares refit of kept columns at each cut")
     sc.add_argument("--criterion", default=defaults.criterion, help="pruning criterion plugin")
@@ -129,7 +167,10 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
               f"{[w.shape[0] for w in resume_state['weights']]}", file=sys.stderr)
     elif args.signal is None or args.path is None or args.out is None:
         raise InputError("fit needs SIGNAL PATH --out DIR, or --resume DIR")
-    defaults = SIGNAL_DEFAULTS.get(args.signal, {"hidden": [256, 256, 256], "omega0": 30.0, "steps": 2000})
+    defaults = signal_defaults(args.signal, getattr(args, "preset", None))
+    for key, value in defaults.items():  # explicit options win over the preset and the signal's defaults
+        if key != "signal_settings" and getattr(args, key, None) is None:
+            setattr(args, key, value)
     if resume_state is None:
         aire.check_out_dir(args.out, args.overwrite)
     steps = args.steps if args.steps is not None else defaults["steps"]
@@ -146,7 +187,9 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
         raise InputError(f"--device {args.device}: no CUDA device is available")
     if args.size is not None and args.size < 2:
         raise InputError(f"--size must be at least 2 pixels, got {args.size}")
-    signal_settings = {"size": args.size} if args.size is not None else {}
+    signal_settings = {**defaults.get("signal_settings", {}), **parse_settings(getattr(args, "signal_settings", None))}
+    if args.size is not None:
+        signal_settings["size"] = args.size
     signal = create("signal", args.signal, args.path, **signal_settings)
     criterion = create("criterion", schedule.criterion)
     policy = create("policy", schedule.policy)
@@ -160,7 +203,8 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
                       backend=backend, resume=resume_state,
                       checkpoint_dir=args.out if args.checkpoint_every else None,
                       checkpoint_extra={"cli_args": cli_args})
-    settings = {"command": "fit", "signal": args.signal, "path": str(args.path),
+    settings = {"command": "fit", "signal": args.signal, "path": str(args.path), "preset": getattr(args, "preset", None),
+                "signal_settings": signal_settings,
                 "network": {"widths": list(args.hidden or defaults["hidden"]), "omega0": omega0,
                             "omega0_hidden": args.omega0_hidden or omega0, "network": args.network,
                             "encoding": args.encoding, "backend": backend.name},

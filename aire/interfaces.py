@@ -37,6 +37,29 @@ class Signal(abc.ABC):
     def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
         """Write the task's reconstruction files into out_dir; return their paths."""
 
+    #: the metric shown in progress bars and plots, and whether higher is better
+    quality_key: str = "psnr"
+    higher_is_better: bool = True
+
+    def training_loss(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Loss of one step. The default is loss(model(inputs), targets); signals whose loss needs
+        more than the network's output (an eikonal term, volume rendering) override it."""
+        return self.loss(model(inputs), targets)
+
+    def network_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n coordinates in the network's input space (for least-squares compensation at a cut)."""
+        return self.sample(n, generator)[0]
+
+    def extra_modules(self) -> list[torch.nn.Module]:
+        """Trainable modules outside the adaptive network (e.g. NeRF's colour head): optimised,
+        checkpointed and saved alongside it, never pruned."""
+        return []
+
+    def final_metrics(self, model: torch.nn.Module) -> dict[str, float]:
+        """Metrics too costly for every evaluation (e.g. Chamfer on an extracted mesh), computed once
+        at the end of a fit and merged into its metrics."""
+        return {}
+
     def to(self, device: torch.device | str) -> "Signal":
         """Move cached tensors to a device; returns self."""
         return self

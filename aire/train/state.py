@@ -31,6 +31,7 @@ def capture(trainer: Any) -> dict[str, Any]:
         "weights": [w.detach().clone() for w in net.weights],
         "biases": [b.detach().clone() for b in net.biases],
         "optimizer": copy.deepcopy(trainer.optimizer.state_dict()),
+        "extra_modules": [copy.deepcopy(m.state_dict()) for m in trainer.signal.extra_modules()],
         "schedule_state": {
             "twd_targets": {k: v.clone() for k, v in trainer.twd_targets.items()},
             "twd_phase": trainer.twd_phase,
@@ -62,7 +63,10 @@ def restore(trainer: Any, state: dict[str, Any]) -> None:
         grad = net.weights[i].requires_grad
         net.weights[i] = nn.Parameter(w.clone().to(device), requires_grad=grad)
         net.biases[i] = nn.Parameter(b.clone().to(device), requires_grad=grad)
-    trainer.optimizer = make_optimizer(net, trainer.train_config.lr)
+    extra = trainer.signal.extra_modules()
+    for module, saved in zip(extra, state.get("extra_modules", [])):
+        module.load_state_dict(saved)
+    trainer.optimizer = make_optimizer(net, trainer.train_config.lr, extra)
     trainer.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
     s = state["schedule_state"]
     trainer.twd_targets = {int(k): v.clone().to(device) for k, v in s["twd_targets"].items()}

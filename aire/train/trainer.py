@@ -37,9 +37,11 @@ class FitResult:
     events: list[dict[str, Any]]
 
 
-def make_optimizer(network: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
-    """Adam over the trainable parameters; the fused kernel where this torch has it."""
+def make_optimizer(network: torch.nn.Module, lr: float, extra: Any = ()) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters of the network and of the signal's extra modules; the
+    fused kernel where this torch has it."""
     params = [p for p in network.parameters() if p.requires_grad]
+    params += [p for m in extra for p in m.parameters() if p.requires_grad]
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError):
@@ -69,7 +71,7 @@ class Trainer:
         self.criterion = criterion or self.registry.create("criterion", schedule.criterion)
         self.policy = policy or self.registry.create("policy", schedule.policy)
         self.encoding: Encoding = network.encoding
-        self.optimizer = make_optimizer(network, train.lr)
+        self.optimizer = make_optimizer(network, train.lr, signal.extra_modules())
         self.history: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.step = 0
@@ -171,7 +173,7 @@ class Trainer:
             bound = pruning_bound(self.network, layer, neurons.cpu().numpy())
             self.registry.emit("aire_before_prune", trainer=self, layer=layer, neurons=neurons)
             if self.schedule.compensate:
-                x, _ = self.signal.sample(4096, self.generator)
+                x = self.signal.network_inputs(4096, self.generator)
                 least_squares_compensation(self.network, layer, neurons, x)
             self.network.remove_neurons(layer, neurons, self.optimizer)
             self._event("prune", layer=layer, removed=int(neurons.numel()), residual_column_l1=residual,
@@ -296,7 +298,7 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = self._lr(step)
             x, y = signal.sample(cfg.batch_size, self.generator)
-            loss = signal.loss(net(x), y)
+            loss = signal.training_loss(net, x, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.twd_targets:
@@ -320,7 +322,7 @@ class Trainer:
             self.step = step
             if boundary:
                 row = self.evaluate(float(loss.detach()))
-                bar.set_postfix({k: f"{v:.2f}" for k, v in row.items() if k in ("psnr", "chamfer")} | {"params": row["params"]})
+                bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k == signal.quality_key} | {"params": row["params"]})
                 bar.update(step - bar.n)
                 if cfg.guard and all(math.isfinite(v) for v in row.values() if isinstance(v, float)):
                     snapshot = capture(self)
@@ -332,6 +334,9 @@ class Trainer:
             self.evaluate(None if loss is None else float(loss.detach()))
         final = self.history[-1]
         metrics = {k: v for k, v in final.items() if k not in ("step", "loss", "params", "seconds")}
+        self.network.eval()
+        metrics.update(self.signal.final_metrics(self.network))
+        self.network.train()
         metrics.update({
             "params_initial": self.initial_params,
             "params_final": self.network.num_parameters(),
