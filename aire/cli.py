@@ -142,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     spectrum.add_argument("--channel", type=int, default=0)
     spectrum.add_argument("--top", type=int, default=10)
     spectrum.add_argument("--out", type=Path, help="plot file (default: MODEL_DIR/spectrum.png)")
+    export = sub.add_parser("export-mesh", help="extract the zero level set of a fitted SDF model as a mesh")
+    export.add_argument("model", type=Path, help="a `fit sdf` output folder or its model.safetensors")
+    export.add_argument("--out", type=Path, required=True, help="mesh file: .ply, .obj, .off, .stl or .glb")
+    export.add_argument("--resolution", type=int, default=256, help="grid points per axis (512 works: chunked)")
+    export.add_argument("--normalised", action="store_true", help="keep the unit-cube frame instead of the mesh's original one")
+    export.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    export.add_argument("--quiet", action="store_true", help="no progress bar")
     plugins = sub.add_parser("plugins", help="list installed plugins and those that failed to load")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -304,7 +312,42 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"fit": cmd_fit, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
+def cmd_export_mesh(args: argparse.Namespace) -> int:
+    """Grid evaluation (chunked), marching cubes, back to the original frame, written atomically."""
+    import trimesh
+
+    import aire
+    from aire.geometry.extract import extract_mesh
+    from aire.geometry.mesh_io import MESH_SUFFIXES, write_mesh_atomic
+    from aire.signals.sdf import read_frame
+
+    if not 8 <= args.resolution <= 2048:
+        raise InputError(f"--resolution must be in [8, 2048], got {args.resolution}")
+    if args.out.suffix.lower() not in MESH_SUFFIXES:
+        raise InputError(f"--out {args.out}: use one of {', '.join(MESH_SUFFIXES)}")
+    if args.out.exists() and not args.overwrite:
+        raise InputError(f"{args.out} already exists; pass --overwrite to replace it")
+    net = aire.load(args.model, device=args.device)
+    in_features = net.weights[0].shape[1]
+    if net.widths()[-1] != 1 or in_features != 3:
+        raise InputError(f"{args.model} is not an SDF model (3 inputs, 1 output); it maps {in_features} -> {net.widths()[-1]}")
+    run_dir = args.model.parent if args.model.suffix else args.model
+    frame = None if args.normalised else read_frame(run_dir)
+    if frame is None and not args.normalised:
+        print(f"aire: warning: no signal.json in {run_dir}; writing the mesh in the normalised frame", file=sys.stderr)
+    mesh = extract_mesh(net, args.resolution, progress=not args.quiet)
+    if len(mesh.faces) == 0:
+        raise InputError(f"the model's zero level set does not cross the {args.resolution}^3 grid: no surface to export")
+    if frame is not None:
+        mesh = trimesh.Trimesh(frame.to_original(mesh.vertices), mesh.faces, process=False)
+    write_mesh_atomic(mesh, args.out)
+    print(f"mesh: {args.out}  ({len(mesh.vertices)} vertices, {len(mesh.faces)} faces, "
+          f"{'watertight' if mesh.is_watertight else 'not watertight'}, "
+          f"{'normalised' if frame is None else 'original'} frame)")
+    return 0
+
+
+COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,3 +38,9 @@ def image_path(tmp_path):
     path = tmp_path / "synthetic.png"
     iio.imwrite(path, (synthetic_image(32) * 255).round().astype(np.uint8))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Sample caches go to a per-session folder, never the user's ~/.cache."""
+    monkeypatch.setenv("AIRE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "aire-cache"))

@@ -1,0 +1,58 @@
+"""Geometric metrics of a reconstruction against the ground-truth mesh (normalised frame).
+
+Chamfer distance: N area-uniform samples on each surface, nearest neighbours both ways with a
+k-d tree (scipy's cKDTree built with compact_nodes=False, balanced_tree=False: 14x faster on far
+queries, issue 4); reported as the mean of the two directions' mean L1 distance and mean squared
+distance. Normal consistency: mean |cos| between each sample's face normal and its nearest
+neighbour's, both ways. IoU: of inside/outside occupancy on the same points.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import trimesh
+from scipy.spatial import cKDTree
+
+from aire.geometry.sampling import surface_samples
+
+
+def _tree(points: np.ndarray) -> cKDTree:
+    return cKDTree(points, compact_nodes=False, balanced_tree=False)
+
+
+def chamfer(reconstruction: trimesh.Trimesh, reference: trimesh.Trimesh, samples: int = 100_000,
+            seed: int = 0) -> dict[str, float]:
+    """chamfer_l1, chamfer_l2 (mean squared), each direction, and normal_consistency.
+
+    An empty reconstruction has no distances: every value is None."""
+    keys = ("chamfer_l1", "chamfer_l2", "chamfer_l1_to_reference", "chamfer_l1_from_reference", "normal_consistency")
+    if len(reconstruction.faces) == 0 or not reconstruction.area > 0:
+        return dict.fromkeys(keys)
+    rec_pts, rec_nrm = surface_samples(reconstruction, samples, seed)
+    ref_pts, ref_nrm = surface_samples(reference, samples, seed + 1)
+    d_to, i_to = _tree(ref_pts).query(rec_pts, workers=-1)
+    d_from, i_from = _tree(rec_pts).query(ref_pts, workers=-1)
+    cos_to = np.abs(np.einsum("ij,ij->i", rec_nrm, ref_nrm[i_to]))
+    cos_from = np.abs(np.einsum("ij,ij->i", ref_nrm, rec_nrm[i_from]))
+    return {
+        "chamfer_l1": float(0.5 * (d_to.mean() + d_from.mean())),
+        "chamfer_l2": float(0.5 * ((d_to ** 2).mean() + (d_from ** 2).mean())),
+        "chamfer_l1_to_reference": float(d_to.mean()),
+        "chamfer_l1_from_reference": float(d_from.mean()),
+        "normal_consistency": float(0.5 * (cos_to.mean() + cos_from.mean())),
+    }
+
+
+def iou(predicted: np.ndarray, reference: np.ndarray) -> float:
+    """|A and B| / |A or B| of two boolean occupancy arrays (1.0 when both are empty)."""
+    predicted, reference = np.asarray(predicted, bool), np.asarray(reference, bool)
+    union = np.logical_or(predicted, reference).sum()
+    return 1.0 if union == 0 else float(np.logical_and(predicted, reference).sum() / union)
+
+
+def sampling_spacing(area: float, samples: int) -> float:
+    """Typical distance between neighbouring samples of `samples` uniform points on `area`:
+    the side of the square each sample owns, sqrt(area / samples)."""
+    return math.sqrt(area / samples)

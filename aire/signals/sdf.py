@@ -1,0 +1,235 @@
+"""SDF signal: points of the normalised cube [-1, 1]^3 mapped to signed distances to a mesh.
+
+Contract: the mesh is moved into the unit cube with a margin (aire.geometry.mesh_io.Frame, recorded
+in signal.json so exports return to the original frame); distances are negative inside and measured
+in normalised units. Loss: L1 (default) or L2 regression of the distance on a cached pool of
+near-surface and uniform samples, plus optional eikonal (| |grad f| - 1 |) and normal-alignment
+(1 - cos(grad f, n) near the surface) terms, both off by default: with exact distances at dense
+samples the regression already pins the gradient, and either term costs a double backward pass.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import trimesh
+
+from aire.errors import InputError
+from aire.geometry import distance as gdist
+from aire.geometry.extract import evaluate_grid, extract_mesh, marching_cubes
+from aire.geometry.mesh_io import Frame, load_mesh, validate_mesh, write_mesh_atomic
+from aire.geometry.metrics import chamfer, iou
+from aire.geometry.render import plot_distance_views
+from aire.geometry.sampling import SampleSpec, grid_points, sdf_samples, surface_samples
+from aire.hookspecs import hookimpl
+from aire.interfaces import Signal
+
+SIGNAL_FILE = "signal.json"
+#: colour scale of the distance picture: dark red at this fraction of the bounding-box diagonal
+PICTURE_DISTANCE_FRACTION = 0.01
+
+
+class SDFSignal(Signal):
+    """Fit a signed distance function: coordinates (N, 3) -> distance (N, 1)."""
+
+    quality_key = "iou"
+    #: defaults of `aire fit sdf` (sized for a CPU: a few minutes)
+    cli_defaults = {"hidden": [128, 128, 128, 128], "omega0": 30.0, "steps": 2000, "batch_size": 8192,
+                    "lr": 2e-4, "lr_final": 2e-5}
+    presets = {
+        # the paper's SDF setting as far as it is published: SIREN, omega_0 = 60, a large start whose
+        # hidden layers are pruned (the paper prunes hidden layers for SDFs) towards about [64, 64, 256]
+        "paper": {"hidden": [256, 256, 256, 256], "omega0": 60.0, "steps": 10000, "batch_size": 16384,
+                  "lr": 1e-4, "lr_final": 1e-5, "target_params": 0.35, "prune_layers": [1, 2, 3]},
+    }
+
+    def __init__(self, path: str | Path | None = None, *, mesh: trimesh.Trimesh | None = None, samples: int = 250_000,
+                 near_fraction: float = 0.8, scales: tuple[float, ...] = (0.002, 0.01, 0.05), margin: float = 0.1,
+                 sign_method: str = "auto", loss: str = "l1", eikonal_weight: float = 0.0, normal_weight: float = 0.0,
+                 eval_resolution: int = 128, mesh_resolution: int = 256, chamfer_samples: int = 100_000,
+                 validation_samples: int = 20_000, picture_views: int = 3, up: str = "y", cache: bool = True,
+                 seed: int = 0) -> None:
+        if (path is None) == (mesh is None):
+            raise ValueError("give exactly one of path or mesh")
+        self._check_settings(samples=samples, near_fraction=near_fraction, scales=scales, loss=loss,
+                             eikonal_weight=eikonal_weight, normal_weight=normal_weight, eval_resolution=eval_resolution,
+                             mesh_resolution=mesh_resolution, chamfer_samples=chamfer_samples, sign_method=sign_method)
+        self.path = Path(path) if path is not None else None
+        original = load_mesh(path) if mesh is None else validate_mesh(mesh)
+        self.frame = Frame.fit(np.asarray(original.vertices), margin)
+        self.mesh = trimesh.Trimesh(self.frame.to_normalised(original.vertices), np.asarray(original.faces), process=False)
+        self.sign_method = gdist.sign_method_for(self.mesh, sign_method)
+        self.in_features, self.out_features = 3, 1
+        self.loss_kind, self.eikonal_weight, self.normal_weight = loss, float(eikonal_weight), float(normal_weight)
+        self.eval_resolution, self.mesh_resolution = int(eval_resolution), int(mesh_resolution)
+        self.chamfer_samples, self.picture_views, self.seed = int(chamfer_samples), int(picture_views), int(seed)
+        if up not in ("x", "y", "z"):
+            raise InputError(f"up must be x, y or z (the mesh's vertical axis, for pictures), got {up!r}")
+        self.up = up
+        self.spec = SampleSpec(count=int(samples), near_fraction=near_fraction, scales=tuple(scales), seed=seed,
+                               sign_method=self.sign_method)
+        pool = sdf_samples(self.mesh, self.spec, use_cache=cache)
+        validation = sdf_samples(self.mesh, SampleSpec(count=int(validation_samples), near_fraction=0.5,
+                                                       scales=tuple(scales), seed=seed + 10_000,
+                                                       sign_method=self.sign_method), use_cache=cache)
+        self.points = torch.as_tensor(pool["points"], dtype=torch.float32)
+        self.sdf = torch.as_tensor(pool["sdf"], dtype=torch.float32)[:, None]
+        self.val_points = torch.as_tensor(validation["points"], dtype=torch.float32)
+        self.val_sdf = torch.as_tensor(validation["sdf"], dtype=torch.float32)
+        self.val_near = torch.arange(len(self.val_sdf)) < int(round(0.5 * len(self.val_sdf)))
+        self.normals = self._normals_of_pool() if normal_weight > 0 else None
+        self._grid_occupancy: np.ndarray | None = None
+
+    @staticmethod
+    def _check_settings(**s: Any) -> None:
+        if s["samples"] < 1000:
+            raise InputError(f"samples must be at least 1000, got {s['samples']}")
+        if not 0.0 <= s["near_fraction"] <= 1.0:
+            raise InputError(f"near_fraction must be in [0, 1], got {s['near_fraction']}")
+        if not s["scales"] or any(not (float(x) > 0) for x in s["scales"]):
+            raise InputError(f"scales must be positive noise levels, got {s['scales']}")
+        if s["loss"] not in ("l1", "l2"):
+            raise InputError(f"loss must be l1 or l2, got {s['loss']!r}")
+        for key in ("eikonal_weight", "normal_weight"):
+            if not float(s[key]) >= 0:
+                raise InputError(f"{key} must be >= 0, got {s[key]}")
+        for key in ("eval_resolution", "mesh_resolution"):
+            if not 8 <= int(s[key]) <= 2048:
+                raise InputError(f"{key} must be in [8, 2048], got {s[key]}")
+        if s["chamfer_samples"] < 100:
+            raise InputError(f"chamfer_samples must be at least 100, got {s['chamfer_samples']}")
+        if s["sign_method"] not in gdist.SIGN_METHODS:
+            raise InputError(f"sign_method must be one of {', '.join(gdist.SIGN_METHODS)}, got {s['sign_method']!r}")
+
+    def _normals_of_pool(self) -> torch.Tensor:
+        """Unit normals of the nearest surface point for pool samples (zero for uniform samples)."""
+        near = int(round(self.spec.count * self.spec.near_fraction))
+        _, normals = surface_samples(self.mesh, near, self.spec.seed)  # the same draw as the pool's base points
+        out = np.zeros((self.spec.count, 3))
+        out[:near] = normals
+        return torch.as_tensor(out, dtype=torch.float32)
+
+    # ------------------------------------------------------------ training
+    def to(self, device: torch.device | str) -> "SDFSignal":
+        for name in ("points", "sdf", "val_points", "val_sdf", "val_near", "normals"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value.to(device))
+        return self
+
+    def sample(self, batch_size: int | None, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(points, targets): targets are (B, 1) distances, or (B, 4) distance + normal with normal_weight."""
+        targets = self.sdf if self.normals is None else torch.cat([self.sdf, self.normals], dim=1)
+        if batch_size is None or batch_size >= self.points.shape[0]:
+            return self.points, targets
+        idx = torch.randint(0, self.points.shape[0], (batch_size,), generator=generator).to(self.points.device)
+        return self.points[idx], targets[idx]
+
+    def network_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.sample(n, generator)[0]
+
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        error = prediction[:, :1] - target[:, :1]
+        return error.abs().mean() if self.loss_kind == "l1" else (error ** 2).mean()
+
+    def training_loss(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.eikonal_weight == 0 and self.normal_weight == 0:
+            return self.loss(model(inputs), targets)
+        inputs = inputs.detach().requires_grad_(True)
+        prediction = model(inputs)
+        grad = torch.autograd.grad(prediction[:, 0].sum(), inputs, create_graph=True)[0]
+        total = self.loss(prediction, targets)
+        if self.eikonal_weight:
+            total = total + self.eikonal_weight * (grad.norm(dim=1) - 1.0).abs().mean()
+        if self.normal_weight:
+            normals = targets[:, 1:4]
+            band = (normals.abs().sum(dim=1) > 0) & (targets[:, 0].abs() < 0.01)
+            if bool(band.any()):
+                cos = torch.nn.functional.cosine_similarity(grad[band], normals[band], dim=1)
+                total = total + self.normal_weight * (1.0 - cos).mean()
+        return total
+
+    # ------------------------------------------------------------ metrics
+    @torch.no_grad()
+    def predict(self, model: torch.nn.Module, points: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
+        return torch.cat([model(c)[:, 0] for c in points.split(chunk)])
+
+    def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
+        """Cheap metrics on held-out points: sdf_mae near the surface and a Monte-Carlo volume IoU
+        (occupancy of the uniform held-out points)."""
+        pred = self.predict(model, self.val_points)
+        mae = float((pred[self.val_near] - self.val_sdf[self.val_near]).abs().mean())
+        far = ~self.val_near
+        return {"sdf_mae": mae, "iou": iou((pred[far] < 0).cpu().numpy(), (self.val_sdf[far] < 0).cpu().numpy())}
+
+    def grid_occupancy(self) -> np.ndarray:
+        """Ground-truth inside/outside on the eval_resolution^3 grid (computed once)."""
+        if self._grid_occupancy is None:
+            points = grid_points(self.eval_resolution)
+            self._grid_occupancy = gdist.occupancy(self.mesh, points, self.sign_method).reshape((self.eval_resolution,) * 3)
+        return self._grid_occupancy
+
+    def final_metrics(self, model: torch.nn.Module) -> dict[str, float]:
+        """Chamfer (L1, squared), normal consistency on an extracted mesh, and IoU on the grid."""
+        volume = evaluate_grid(model, self.eval_resolution)
+        reconstruction = marching_cubes(volume)
+        metrics = chamfer(reconstruction, self.mesh, self.chamfer_samples, seed=self.seed)
+        metrics["iou_grid"] = iou(volume < 0, self.grid_occupancy())
+        metrics["eval_resolution"] = self.eval_resolution
+        return metrics
+
+    # ------------------------------------------------------------ export
+    def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
+        """mesh.ply (original frame), distance.png (coloured by distance to the ground truth), signal.json."""
+        out_dir = Path(out_dir)
+        normalised = extract_mesh(model, self.mesh_resolution)
+        paths = [write_signal_info(out_dir, self.frame, self.describe())]
+        if len(normalised.faces) == 0:
+            import warnings
+
+            warnings.warn("the fitted SDF has no zero level set on the grid: no mesh written", stacklevel=2)
+            return paths
+        mesh = trimesh.Trimesh(self.frame.to_original(normalised.vertices), normalised.faces, process=False)
+        paths.append(write_mesh_atomic(mesh, out_dir / "mesh.ply"))
+        distance = gdist.unsigned_distance(self.mesh, normalised.vertices)
+        vmax = PICTURE_DISTANCE_FRACTION * float(np.linalg.norm(np.ptp(self.mesh.vertices, axis=0)))
+        paths.append(plot_distance_views(normalised, distance, vmax, out_dir / "distance.png", views=self.picture_views, up=self.up,
+                                         title=f"distance to ground truth (dark red >= {PICTURE_DISTANCE_FRACTION:g} "
+                                               "of the bounding-box diagonal)"))
+        return paths
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "sdf", "path": str(self.path) if self.path else None, "vertices": int(len(self.mesh.vertices)),
+                "faces": int(len(self.mesh.faces)), "watertight": bool(self.mesh.is_watertight),
+                "sign_method": self.sign_method, "frame": self.frame.as_dict(), "samples": self.spec.count,
+                "near_fraction": self.spec.near_fraction, "scales": list(self.spec.scales), "loss": self.loss_kind,
+                "eikonal_weight": self.eikonal_weight, "normal_weight": self.normal_weight,
+                "eval_resolution": self.eval_resolution, "mesh_resolution": self.mesh_resolution}
+
+
+def write_signal_info(out_dir: Path, frame: Frame, description: dict[str, Any]) -> Path:
+    """signal.json: what `aire export-mesh` needs to put a mesh back in the original frame."""
+    path = Path(out_dir) / SIGNAL_FILE
+    path.write_text(json.dumps({**description, "frame": frame.as_dict()}, indent=2))
+    return path
+
+
+def read_frame(run_dir: Path) -> Frame | None:
+    """The normalisation frame recorded next to a fitted SDF model, if any."""
+    path = Path(run_dir) / SIGNAL_FILE
+    if not path.is_file():
+        return None
+    try:
+        frame = json.loads(path.read_text())["frame"]
+        return Frame(centre=tuple(frame["centre"]), scale=float(frame["scale"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InputError(f"cannot read the frame in {path}: {exc}") from None
+
+
+@hookimpl
+def aire_add_signals() -> dict:
+    return {"sdf": SDFSignal}

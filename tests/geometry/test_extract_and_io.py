@@ -1,0 +1,76 @@
+"""Mesh extraction, the normalisation frame and mesh files."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from hypothesis import given, strategies as st
+
+from aire.errors import InputError
+from aire.geometry.extract import evaluate_grid, extract_mesh, marching_cubes
+from aire.geometry.mesh_io import Frame, load_mesh, write_mesh_atomic
+from tests.geometry.shapes import SphereSDF
+
+
+@given(st.lists(st.floats(-1e3, 1e3), min_size=3, max_size=3), st.floats(1e-3, 1e3), st.floats(0.0, 0.5))
+def test_frame_round_trips_and_fits_the_cube(centre, size, margin):
+    rng = np.random.default_rng(0)
+    points = np.asarray(centre) + size * rng.uniform(-1, 1, size=(50, 3))
+    frame = Frame.fit(points, margin)
+    normalised = frame.to_normalised(points)
+    assert np.abs(normalised).max() <= (1 - margin) * (1 + 1e-12)
+    np.testing.assert_allclose(frame.to_original(normalised), points, rtol=1e-12, atol=1e-12 * (np.abs(points).max() + size))
+
+
+def test_sphere_extraction_is_closed_outward_and_the_right_size():
+    radius, resolution = 0.6, 64
+    mesh = extract_mesh(SphereSDF(radius), resolution)
+    spacing = 2.0 / (resolution - 1)
+    assert mesh.is_watertight and mesh.volume > 0
+    radii = np.linalg.norm(mesh.vertices, axis=1)
+    # marching cubes interpolates linearly along grid edges: vertices sit within a spacing of the sphere
+    assert np.abs(radii - radius).max() < spacing
+    assert math.isclose(mesh.volume, 4 / 3 * math.pi * radius ** 3, rel_tol=3 * spacing / radius)
+
+
+def test_surface_cut_by_the_grid_boundary_is_closed():
+    # a sphere larger than the cube: padding closes it on the boundary faces
+    mesh = extract_mesh(SphereSDF(1.2), 24)
+    assert len(mesh.faces) and mesh.is_watertight
+
+
+def test_grid_evaluation_in_chunks_equals_one_pass():
+    model = SphereSDF(0.5, centre=(0.1, -0.2, 0.05))
+    whole = evaluate_grid(model, 20, chunk=1 << 20)
+    chunked = evaluate_grid(model, 20, chunk=500)  # chunk smaller than one slab
+    assert np.array_equal(whole, chunked)
+    axis = np.linspace(-1, 1, 20)
+    assert math.isclose(whole[3, 7, 11], np.linalg.norm([axis[3] - 0.1, axis[7] + 0.2, axis[11] - 0.05]) - 0.5, abs_tol=1e-6)
+
+
+def test_no_level_set_gives_an_empty_mesh():
+    assert len(marching_cubes(np.ones((8, 8, 8), np.float32)).faces) == 0
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".obj", ".off", ".stl"])
+def test_mesh_files_round_trip(tmp_path, suffix):
+    box = trimesh.creation.box(extents=(1.0, 2.0, 3.0))
+    path = write_mesh_atomic(box, tmp_path / f"box{suffix}")
+    back = load_mesh(path)
+    assert math.isclose(back.volume, 6.0, rel_tol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
+
+
+def test_bad_meshes_are_one_line_errors(tmp_path):
+    cases = {"empty.off": "", "garbage.ply": "this is not a mesh\x00\x01",
+             "nofaces.off": "OFF\n3 0 0\n0 0 0\n1 0 0\n0 1 0\n",
+             "nan.off": "OFF\n3 1 0\n0 0 0\nnan 0 0\n0 1 0\n3 0 1 2\n"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError) as info:
+            load_mesh(tmp_path / name)
+        assert "\n" not in str(info.value), name
+    with pytest.raises(InputError, match="not found"):
+        load_mesh(tmp_path / "missing.obj")
