@@ -364,6 +364,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"aire: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `aire plugins | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         out = getattr(args, "out", None)
         if out is not None and (Path(out) / "checkpoint.pt").exists():
