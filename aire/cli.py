@@ -224,7 +224,8 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
     if m.get("diverged"):
         print(f"aire: warning: training diverged; stopped at step {m['steps_completed']} with the last good model",
               file=sys.stderr)
-    quality = "  ".join(f"{k} {m[k]:.3f}" for k in ("psnr", "chamfer_l1", "psnr_test") if k in m)
+    quality = "  ".join(f"{k} {m[k]:.4g}" for k in ("psnr", "chamfer_l1", "iou_grid", "psnr_test")
+                        if isinstance(m.get(k), (int, float)))
     print(f"{quality}  params {m['params_initial']} -> {m['params_final']} "
           f"({100 * m['params_final'] / m['params_initial']:.0f} %)  {m['architecture_initial']} -> "
           f"{m['architecture_final']}  {m['seconds']:.1f} s")

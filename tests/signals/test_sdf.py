@@ -142,3 +142,21 @@ def test_export_returns_to_the_original_frame(tmp_path):
     spacing = 2.0 / (48 - 1) / signal.frame.scale  # one grid step in original units
     np.testing.assert_allclose(mesh.vertices.mean(axis=0), centre, atol=spacing)
     assert np.abs(np.linalg.norm(mesh.vertices - centre, axis=1) - radius).max() < spacing
+
+
+def test_a_model_without_surface_has_undefined_chamfer_and_zero_iou(tmp_path):
+    signal = SDFSignal(mesh=box_mesh(), **SMALL)
+
+    class Outside(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.offset = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return self.offset.expand(x.shape[0], 1)
+
+    metrics = signal.final_metrics(Outside())
+    assert metrics["chamfer_l1"] is None and metrics["iou_grid"] == 0.0
+    with pytest.warns(UserWarning, match="no zero level set"):
+        files = signal.export(Outside(), tmp_path)
+    assert [f.name for f in files] == ["signal.json"]
