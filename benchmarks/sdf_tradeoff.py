@@ -77,16 +77,21 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {r['run']} | {r['chamfer_l1']:.5f} | {r['chamfer_l2']:.3g} | {r['iou_grid']:.4f} | "
                      f"{r['normal_consistency']:.4f} | {r['params']} | {r['architecture']} | {r['seconds']} |")
     rows = {r["run"]: r for r in result["rows"]}
-    if "aire" in rows and "scratch" in rows:
-        a, b = rows["aire"]["chamfer_l1"], rows["scratch"]["chamfer_l1"]
-        lines.append(f"\nAIRe vs the same architecture from scratch: Chamfer L1 {a:.5f} vs {b:.5f} "
-                     f"({100 * (a - b) / b:+.1f} %)")
+    for name, row in rows.items():
+        twin = rows.get(name.replace("aire", "scratch", 1))
+        if name.startswith("aire") and twin is not None:
+            a, b = row["chamfer_l1"], twin["chamfer_l1"]
+            lines.append(f"\n{name} vs the same architecture from scratch: Chamfer L1 {a:.5f} vs {b:.5f} "
+                         f"({100 * (a - b) / b:+.1f} %); schedule settings {row.get('schedule') or 'defaults'}")
     return "\n".join(lines) + "\n"
 
 
 def run(size: str = "cpu", device: str = "cpu", out_dir: Path = HERE / "results", mesh: Path = DEFAULT_MESH,
-        quiet: bool = True, pictures: bool = True, **overrides: Any) -> dict[str, Any]:
-    """Run the suite at a protocol size; writes sdf-<size>-<device>.{json,md} into out_dir and returns the result."""
+        quiet: bool = True, pictures: bool = True, variants: dict[str, dict[str, Any]] | None = None,
+        **overrides: Any) -> dict[str, Any]:
+    """Run the suite at a protocol size; writes sdf-<size>-<device>.{json,md} into out_dir and returns the result.
+
+    `variants` maps a name to ScheduleConfig settings; each gets an AIRe row and its own from-scratch row."""
     s = {"seed": 0, "eval_every": 250, "lr": 2e-4, "lr_final": 2e-5, **SIZES[size], **overrides, "mesh": str(mesh)}
     signal = SDFSignal(mesh, samples=s["samples"], eval_resolution=s["eval_resolution"],
                        mesh_resolution=s["eval_resolution"], chamfer_samples=s["chamfer_samples"])
@@ -96,14 +101,19 @@ def run(size: str = "cpu", device: str = "cpu", out_dir: Path = HERE / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     pictures_dir = out_dir / tag if pictures else None  # pictures: <tag>-<run>.png
     large = fit_row("large", signal, s["widths"], s, aire.ScheduleConfig(kind="none"), device, pictures_dir, quiet)
+    rows = [large]
     hidden = list(range(1, len(s["widths"])))
-    adaptive = fit_row("aire", signal, s["widths"], s, aire.ScheduleConfig(target_params=s["budget"], prune_layers=hidden),
-                       device, pictures_dir, quiet)
-    scratch = fit_row("scratch", signal, adaptive["architecture"][:-1], s, aire.ScheduleConfig(kind="none"), device,
-                      pictures_dir, quiet)
+    for name, settings in (variants or {"": {}}).items():
+        suffix = f"-{name}" if name else ""
+        schedule = aire.ScheduleConfig(**{"target_params": s["budget"], "prune_layers": hidden, **settings})
+        adaptive = fit_row(f"aire{suffix}", signal, s["widths"], s, schedule, device, pictures_dir, quiet)
+        adaptive["schedule"] = settings
+        scratch = fit_row(f"scratch{suffix}", signal, adaptive["architecture"][:-1], s, aire.ScheduleConfig(kind="none"),
+                          device, pictures_dir, quiet)
+        rows += [adaptive, scratch]
     result = {"suite": "sdf", "size": size, "device": cpu_name(), "torch": torch.__version__,
               "date": datetime.date.today().isoformat(), "settings": s, "signal": signal.describe(),
-              "params_initial": large["params"], "rows": [large, adaptive, scratch]}
+              "params_initial": large["params"], "rows": rows}
     (out_dir / f"{tag}.json").write_text(json.dumps(result, indent=1))
     (out_dir / f"{tag}.md").write_text(markdown(result))
     print(markdown(result))
@@ -124,14 +134,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--eval-resolution", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--lr-final", type=float)
+    p.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                   help="schedule settings to compare (JSON of ScheduleConfig fields); default: the defaults")
     p.add_argument("--no-pictures", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--out-dir", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items()
-                 if v is not None and k not in ("size", "mesh", "device", "no_pictures", "quiet", "out_dir")}
+                 if v is not None and k not in ("size", "mesh", "device", "no_pictures", "quiet", "out_dir", "variant")}
+    variants = {}
+    for spec in args.variant:
+        name, _, js = spec.partition("=")
+        variants[name] = json.loads(js or "{}")
     return run(args.size, args.device, args.out_dir, args.mesh, quiet=args.quiet, pictures=not args.no_pictures,
-               **overrides)
+               variants=variants or None, **overrides)
 
 
 if __name__ == "__main__":
