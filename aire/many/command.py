@@ -23,11 +23,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("spec", nargs="+", help="input folder(s), glob(s) or files; or one TOML file with inputs and a grid")
     p.add_argument("--out", type=Path, required=True, help="collection folder (created; reused on reruns)")
     p.add_argument("--signal", help="signal plugin for folder/glob inputs (default: the TOML's, else image)")
-    p.add_argument("--executor", choices=("local", "ray", "serial"), default="local",
-                   help="local: a process pool on this machine (default); ray: Ray, local or a cluster; serial: in this process")
+    p.add_argument("--executor", choices=("local", "ray", "serial"),
+                   help="local: a process pool on this machine (default); ray: Ray, local or a cluster "
+                        "(the default with --ray-address); serial: one by one in this process")
     p.add_argument("--workers", type=int, help="jobs at once (default: CPUs / threads per worker)")
     p.add_argument("--threads-per-worker", type=int, default=1, help="torch threads per job (default 1)")
-    p.add_argument("--ray-address", metavar="HOST:PORT", help="join this Ray cluster (implies nothing else: add --executor ray)")
+    p.add_argument("--ray-address", metavar="HOST:PORT", help="join this Ray cluster (implies --executor ray)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     fit = p.add_argument_group("fit options applied to every job (override the TOML's [defaults])")
     fit.add_argument("--steps", type=int)
@@ -60,7 +61,8 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
         raise InputError(f"--out {args.out} exists and is not a folder")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with make_executor(args.executor, workers=args.workers, threads=args.threads_per_worker,
+        executor_name = args.executor or ("ray" if args.ray_address else "local")
+        with make_executor(executor_name, workers=args.workers, threads=args.threads_per_worker,
                            address=args.ray_address) as executor:
             summary = run_collection(jobs, args.out, executor, progress=not args.quiet)
     except KeyboardInterrupt:

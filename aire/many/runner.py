@@ -39,16 +39,17 @@ def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, 
             shutil.rmtree(stale, ignore_errors=True)
     state: dict[str, Any] = {
         "executor": executor.name, "slots": executor.slots, "started": time.time(),
-        "skipped": [j.id for j in skipped], "ran": [], "records": {}, "running": 0, "interrupted": False}
+        "skipped": [j.id for j in skipped], "ran": [], "running": 0, "interrupted": False}
     last_plot = [0.0]
+    rows = {j.id: job_row(out, j, None) for j in jobs}  # a row changes only when its job finishes
 
     def refresh(final: bool = False) -> dict[str, Any]:
         plot = final or time.monotonic() - last_plot[0] >= plot_every
         if plot:
             last_plot[0] = time.monotonic()
-        return write_summary(out, [job_row(out, j, state["records"].get(j.id)) for j in jobs], state, plot=plot)
+        return write_summary(out, list(rows.values()), state, plot=plot)
 
-    write_summary(out, [job_row(out, j, None) for j in jobs], state, plot=False)
+    write_summary(out, list(rows.values()), state, plot=False)
     bar = _bar(len(jobs), len(skipped), progress)
     counts = {"done": len(skipped), "failed": 0}
     tasks = [{"job": j.to_dict(), "out": str(out), "threads": getattr(executor, "threads", None)} for j in todo]
@@ -67,7 +68,7 @@ def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, 
                           "error_type": type(exc).__name__}
             if record["status"] == "done" and not is_finished(out, job):
                 record.update(status="failed", error="the fit returned but wrote no metrics.json")
-            state["records"][job.id] = record
+            rows[job.id] = job_row(out, job, record)
             state["ran"].append(job.id)
             error_file = out / f"{job.id}{ERROR_SUFFIX}"
             if record["status"] == "failed":

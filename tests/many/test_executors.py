@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -49,3 +50,9 @@ def test_local_pool_is_sized_to_the_machine_and_validated():
         make_executor("local", address="127.0.0.1:6379")
     with pytest.raises(InputError, match="unknown executor"):
         make_executor("dask")
+
+
+def test_ray_missing_is_one_clear_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(InputError, match=r"pip install 'aire\[ray\]'"):
+        make_executor("ray")
