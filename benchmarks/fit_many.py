@@ -30,8 +30,6 @@ from aire.many import load_jobs, make_executor, run_collection
 from aire.many.executors import available_cpus
 from aire.signals.image import synthetic_image
 
-RESULTS = Path(__file__).parent / "results"
-
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,7 +40,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--executors", nargs="+", default=["serial-1", "serial", "local", "ray"],
                    help="serial-1 (one thread), serial (torch's default threads), local, ray")
-    p.add_argument("--out", type=Path, default=RESULTS / "fit_many-cpu")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/fit_many-cpu"), help="results file stem")
     args = p.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="aire-fit-many-bench-"))

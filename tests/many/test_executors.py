@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -56,3 +57,16 @@ def test_ray_missing_is_one_clear_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     with pytest.raises(InputError, match=r"pip install 'aire\[ray\]'"):
         make_executor("ray")
+
+
+def test_ray_is_imported_only_when_chosen():
+    code = "import sys, aire.cli, aire.many; aire.cli.build_parser(); assert 'ray' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_cuda_jobs_ask_for_one_gpu():
+    from aire.many.runner import _gpus
+
+    assert _gpus({"job": {"options": {"device": "cuda"}}}) == 1.0
+    assert _gpus({"job": {"options": {"device": "cuda:1"}}}) == 1.0
+    assert _gpus({"job": {"options": {}}}) == 0.0

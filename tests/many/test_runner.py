@@ -64,10 +64,12 @@ def check_collection(out: Path, collection) -> dict:
     return summary
 
 
-def test_serial_collection_matches_aire_fit_and_reruns_only_the_failed_job(collection, tmp_path):
+def test_serial_collection_matches_aire_fit_and_reruns_only_the_failed_job(collection, tmp_path, capsys):
     out = tmp_path / "runs"
     jobs = load_jobs([collection["spec"]])
-    first = run_collection(jobs, out, SerialExecutor(), progress=False)
+    first = run_collection(jobs, out, SerialExecutor(), progress=True)
+    bar = capsys.readouterr().err  # one bar for the collection: jobs done / failed / running, time left
+    assert "3/3" in bar and "done=2, failed=1, running=0" in bar and "<00:00" in bar
     check_collection(out, collection)
     assert sorted(first["run"]["ran"]) == sorted(j.id for j in jobs) and first["run"]["skipped"] == []
     done = [r["id"] for r in first["jobs"] if r["status"] == "done"]
