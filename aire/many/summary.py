@@ -76,7 +76,7 @@ def write_summary(out: Path, rows: Sequence[dict[str, Any]], state: dict[str, An
 
 def to_markdown(document: dict[str, Any]) -> str:
     c, run = document["counts"], document["run"]
-    lines = [f"# fit-many summary", "",
+    lines = ["# fit-many summary", "",
              f"{c['done']} done, {c['failed']} failed, {c['pending']} pending of {c['total']} jobs; this run "
              f"({run['executor']}, {run['slots']} at once): {len(run['ran'])} ran, {len(run['skipped'])} skipped "
              f"as finished{', interrupted' if run['interrupted'] else ''}.", "",
