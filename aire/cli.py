@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     fit = sub.add_parser("fit", help="fit a signal adaptively and write a report")
     _add_fit_options(fit)
+    from aire.many.command import add_parser as add_fit_many
+
+    add_fit_many(sub)
     demo = sub.add_parser("demo", help="adaptive fit of a generated image: the two-minute tour")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
     demo.add_argument("--overwrite", action="store_true")
@@ -313,6 +316,12 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit_many(args: argparse.Namespace) -> int:
+    from aire.many.command import cmd_fit_many as run
+
+    return run(args)
+
+
 def cmd_export_mesh(args: argparse.Namespace) -> int:
     """Grid evaluation (chunked), marching cubes, back to the original frame, written atomically."""
     import trimesh
@@ -348,7 +357,7 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
+COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

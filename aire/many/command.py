@@ -1,0 +1,85 @@
+"""`aire fit-many`: the command-line face of aire.many (spec -> jobs -> executor -> summary)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from aire.errors import InputError
+
+#: fit options that can be set for every job from the command line (the TOML [defaults] holds the rest)
+PASS_THROUGH = ("steps", "eval_every", "hidden", "target_params", "network", "encoding", "omega0", "seed", "device", "size",
+                "preset", "lr", "batch_size")
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register `fit-many` on the `aire` sub-command parser."""
+    p = sub.add_parser("fit-many", help="fit a collection of inputs x a grid of settings, resumably, in parallel",
+                       description="Each job is one `aire fit` writing DIR/<job-id>/; DIR/summary.{json,md,csv,png} "
+                                   "follow as jobs finish. Rerunning the same command skips finished jobs.")
+    p.add_argument("spec", nargs="+", help="input folder(s), glob(s) or files; or one TOML file with inputs and a grid")
+    p.add_argument("--out", type=Path, required=True, help="collection folder (created; reused on reruns)")
+    p.add_argument("--signal", help="signal plugin for folder/glob inputs (default: the TOML's, else image)")
+    p.add_argument("--executor", choices=("local", "ray", "serial"),
+                   help="local: a process pool on this machine (default); ray: Ray, local or a cluster "
+                        "(the default with --ray-address); serial: one by one in this process")
+    p.add_argument("--workers", type=int, help="jobs at once (default: CPUs / threads per worker)")
+    p.add_argument("--threads-per-worker", type=int, default=1, help="torch threads per job (default 1)")
+    p.add_argument("--ray-address", metavar="HOST:PORT", help="join this Ray cluster (implies --executor ray)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit = p.add_argument_group("fit options applied to every job (override the TOML's [defaults])")
+    fit.add_argument("--steps", type=int)
+    fit.add_argument("--eval-every", type=int)
+    fit.add_argument("--hidden", type=int, nargs="+", metavar="W")
+    fit.add_argument("--target-params", type=float)
+    fit.add_argument("--network")
+    fit.add_argument("--encoding")
+    fit.add_argument("--omega0", type=float)
+    fit.add_argument("--seed", type=int)
+    fit.add_argument("--device")
+    fit.add_argument("--size", type=int)
+    fit.add_argument("--preset")
+    fit.add_argument("--lr", type=float)
+    fit.add_argument("--batch-size", type=int)
+    fit.add_argument("--set", action="append", metavar="KEY=VALUE", dest="signal_settings",
+                     help="a signal setting for every job (repeatable)")
+    return p
+
+
+def cmd_fit_many(args: argparse.Namespace) -> int:
+    from aire.cli import parse_settings
+    from aire.many.executors import make_executor
+    from aire.many.runner import run_collection
+    from aire.many.spec import load_jobs
+
+    overrides = {k: getattr(args, k) for k in PASS_THROUGH if getattr(args, k) is not None}
+    jobs = load_jobs(args.spec, signal=args.signal, defaults=overrides, settings=parse_settings(args.signal_settings))
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(f"--out {args.out} exists and is not a folder")
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        executor_name = args.executor or ("ray" if args.ray_address else "local")
+        with make_executor(executor_name, workers=args.workers, threads=args.threads_per_worker,
+                           address=args.ray_address) as executor:
+            summary = run_collection(jobs, args.out, executor, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"aire: interrupted; finished jobs are kept in {args.out}, rerun the same command to do the rest",
+              file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    c, run = summary["counts"], summary["run"]
+    print(f"{c['done']} done, {c['failed']} failed of {c['total']} jobs ({len(run['ran'])} ran, "
+          f"{len(run['skipped'])} skipped as finished) in {run['seconds']:.1f} s")
+    for row in summary["jobs"]:
+        if row["status"] == "failed":
+            print(f"  failed: {row['id']}: {row.get('error')}", file=sys.stderr)
+    print(f"summary: {args.out / 'summary.md'}  (also summary.json, summary.csv, summary.png)")
+    return 1 if c["failed"] else 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

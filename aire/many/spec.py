@@ -1,0 +1,270 @@
+"""A collection of fits: inputs (folder, glob, files or a TOML file) times a grid of settings, as Jobs.
+
+A Job is one ordinary `aire fit SIGNAL INPUT` with a dict of `aire fit` options and `--set` signal
+settings. Its id is a readable slug (input stem + the grid settings) plus a short hash of the whole
+job, so ids are unique and stay the same across reruns of the same spec.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import hashlib
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import attrs
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from aire.errors import InputError
+
+#: `aire fit` options a collection decides itself (per-job output folder, no progress bar per job)
+RESERVED = frozenset({"signal", "path", "out", "overwrite", "resume", "checkpoint_every", "quiet", "help"})
+SETTINGS_KEY = "set"
+GLOB_CHARS = frozenset("*?[")
+TOML_KEYS = frozenset({"signal", "inputs", "defaults", "grid"})
+
+
+@attrs.frozen
+class Job:
+    """One fit: a signal plugin, an input path, `aire fit` options and signal settings."""
+
+    signal: str
+    input: str
+    options: Mapping[str, Any] = attrs.field(converter=lambda d: dict(sorted(d.items())))
+    settings: Mapping[str, Any] = attrs.field(converter=lambda d: dict(sorted(d.items())))
+    varied: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Canonical JSON of everything that decides the fit's result."""
+        return json.dumps({"signal": self.signal, "input": self.input, "options": self.options,
+                           "set": self.settings}, sort_keys=True)
+
+    @property
+    def id(self) -> str:
+        """Readable, unique and stable: `<input stem>_<grid key=value...>_<8 hex of the key's hash>`."""
+        digest = hashlib.sha256(self.key.encode()).hexdigest()[:8]
+        parts = [Path(self.input).stem or Path(self.input).name]
+        for name in self.varied:
+            value = self.settings[name[len(SETTINGS_KEY) + 1:]] if name.startswith(SETTINGS_KEY + ".") else self.options[name]
+            parts.append(f"{name}={_short(value)}")
+        return _slug("_".join(parts))[:100] + "_" + digest
+
+    def argv(self, out: str | Path) -> list[str]:
+        """The `aire fit` command line of this job, writing into `out`."""
+        return ["fit", self.signal, self.input, "--out", str(out), "--overwrite", "--quiet",
+                *options_to_argv(self.options), *(a for k, v in self.settings.items() for a in ("--set", f"{k}={json.dumps(v)}"))]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "signal": self.signal, "input": self.input, "options": dict(self.options),
+                "set": dict(self.settings), "varied": list(self.varied)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Job":
+        return cls(data["signal"], data["input"], data["options"], data["set"], tuple(data.get("varied", ())))
+
+
+def load_jobs(specs: Sequence[str | Path], *, signal: str | None = None, defaults: Mapping[str, Any] | None = None,
+              settings: Mapping[str, Any] | None = None) -> list[Job]:
+    """Jobs from a TOML spec, or from input folders/globs/files (one job each).
+
+    `signal`, `defaults` (fit options) and `settings` (signal settings) come from the command line and
+    win over the TOML's; a key that the TOML's grid varies cannot also be given there.
+    """
+    specs = [str(s) for s in specs]
+    if not specs:
+        raise InputError("fit-many needs at least one SPEC (a folder, glob, files, or a .toml file)")
+    tomls = [s for s in specs if s.endswith(".toml")]
+    if tomls and len(specs) > 1:
+        raise InputError(f"a TOML spec must be the only SPEC, got {len(specs)}: {' '.join(specs)}")
+    if tomls:
+        table = _read_toml(Path(tomls[0]))
+        base = Path(tomls[0]).resolve().parent
+        unknown = sorted(set(table) - TOML_KEYS)
+        if unknown:
+            raise InputError(f"{tomls[0]}: unknown key {unknown[0]!r} (known: {', '.join(sorted(TOML_KEYS))})")
+        inputs = table.get("inputs")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
+            raise InputError(f"{tomls[0]}: 'inputs' must be a non-empty list of paths or globs")
+        file_signal = table.get("signal")
+        if file_signal is not None and not isinstance(file_signal, str):
+            raise InputError(f"{tomls[0]}: 'signal' must be a string, got {file_signal!r}")
+        toml_defaults, grid = _table(table, "defaults", tomls[0]), _table(table, "grid", tomls[0])
+    else:
+        inputs, base, file_signal, toml_defaults, grid = specs, Path.cwd(), None, {}, {}
+
+    options, signal_settings = _split(toml_defaults, "defaults")
+    grid_options, grid_settings = _split(grid, "grid")
+    options.update(_normalise(defaults or {}, "option"))
+    signal_settings.update(_normalise(settings or {}, "--set"))
+    for name, values in [*grid_options.items(), *((f"{SETTINGS_KEY}.{k}", v) for k, v in grid_settings.items())]:
+        if not isinstance(values, list) or not values:
+            raise InputError(f"grid key {name!r} must be a non-empty list of values, got {values!r}")
+        plain = name.removeprefix(SETTINGS_KEY + ".")
+        if (plain in (defaults or {}) and not name.startswith(SETTINGS_KEY)) or (
+                name.startswith(SETTINGS_KEY) and plain in (settings or {})):
+            raise InputError(f"grid key {name!r} is also given on the command line; drop one of them")
+    _check_options(options, "defaults")
+    for name, values in grid_options.items():
+        for value in values:
+            _check_options({name: value}, "grid")
+
+    paths = expand_inputs(inputs, base)
+    signal_name = signal or file_signal or "image"
+    axes = [(name, values) for name, values in grid_options.items()] + \
+           [(f"{SETTINGS_KEY}.{name}", values) for name, values in grid_settings.items()]
+    varied = tuple(name for name, _ in axes)
+    jobs = []
+    for path in paths:
+        for combo in itertools.product(*(values for _, values in axes)):
+            job_options, job_settings = dict(options), dict(signal_settings)
+            for (name, _), value in zip(axes, combo):
+                if name.startswith(SETTINGS_KEY + "."):
+                    job_settings[name[len(SETTINGS_KEY) + 1:]] = value
+                else:
+                    job_options[name] = value
+            jobs.append(Job(signal_name, str(path), job_options, job_settings, varied))
+    ids = [j.id for j in jobs]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise InputError(f"job {dup} appears twice; a grid key lists the same value more than once")
+    return jobs
+
+
+def expand_inputs(inputs: Iterable[str], base: Path) -> list[Path]:
+    """Inputs from paths, folders and globs, relative to `base`, absolute, without duplicates, in the
+    order given (sorted within a folder or glob). A folder stands for its non-hidden entries, files
+    and sub-folders alike (a folder of images, or a folder of NeRF scene folders)."""
+    found: list[Path] = []
+    for item in inputs:
+        pattern = Path(item).expanduser()
+        pattern = pattern if pattern.is_absolute() else base / pattern
+        if GLOB_CHARS & set(item):
+            matches = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if not Path(p).name.startswith("."))
+            if not matches:
+                raise InputError(f"input glob {item!r} matches nothing")
+            found.extend(matches)
+        elif pattern.is_dir():
+            matches = sorted(p for p in pattern.iterdir() if not p.name.startswith("."))
+            if not matches:
+                raise InputError(f"input folder {item} is empty")
+            found.extend(matches)
+        elif pattern.exists():
+            found.append(pattern)
+        else:
+            raise InputError(f"input not found: {item}")
+    unique = dict.fromkeys(p.resolve() for p in found)
+    return list(unique)
+
+
+def options_to_argv(options: Mapping[str, Any]) -> list[str]:
+    """`aire fit` options as command-line words, through the fit parser's own option table."""
+    actions = fit_actions()
+    argv: list[str] = []
+    for name, value in options.items():
+        action = actions[name]
+        flag = action.option_strings[0]
+        if value is None:
+            continue
+        if action.nargs == 0:  # store_true or --x/--no-x
+            if not isinstance(value, bool):
+                raise InputError(f"option {name!r} is a switch: give true or false, got {value!r}")
+            if value:
+                argv.append(flag)
+            elif len(action.option_strings) > 1:
+                argv.append(action.option_strings[1])
+        elif action.nargs in ("+", "*"):
+            argv += [flag, *(str(v) for v in (value if isinstance(value, list) else [value]))]
+        else:
+            if isinstance(value, (list, dict)):
+                raise InputError(f"option {name!r} takes one value, got {value!r}")
+            argv += [flag, str(value)]
+    return argv
+
+
+def fit_actions() -> dict[str, Any]:
+    """The `aire fit` parser's actions by destination name (steps, hidden, target_params, ...)."""
+    import argparse
+
+    from aire.cli import _add_fit_options
+
+    parser = argparse.ArgumentParser(add_help=False)
+    _add_fit_options(parser)
+    return {a.dest: a for a in parser._actions if a.option_strings and a.dest not in RESERVED and a.dest != "signal_settings"}
+
+
+def _check_options(options: Mapping[str, Any], where: str) -> None:
+    """Unknown keys and values `aire fit` would refuse fail here, naming the key, before any job runs."""
+    import argparse
+
+    from aire.cli import _add_fit_options
+
+    actions = fit_actions()
+    for name in options:
+        if name not in actions:
+            close = difflib.get_close_matches(name, list(actions), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"{where}: {name!r} is not an `aire fit` option{hint}")
+
+    class Strict(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            raise InputError(f"{where}: {message}")
+
+    parser = Strict(add_help=False)
+    _add_fit_options(parser)
+    parser.parse_args(["sig", "path", *options_to_argv(options)])
+
+
+def _split(table: Mapping[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A defaults/grid table as (fit options, signal settings from its `set` sub-table)."""
+    options = {k: v for k, v in table.items() if k != SETTINGS_KEY}
+    settings = table.get(SETTINGS_KEY, {})
+    if not isinstance(settings, dict):
+        raise InputError(f"[{where}.{SETTINGS_KEY}] must be a table of signal settings, got {settings!r}")
+    options = _normalise(options, where)
+    for name in options:
+        if name in RESERVED:
+            raise InputError(f"[{where}] key {name!r} is decided by fit-many and cannot be set")
+    return options, _normalise(settings, f"{where}.{SETTINGS_KEY}")
+
+
+def _normalise(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    return {str(k).strip().replace("-", "_"): v for k, v in table.items()}
+
+
+def _table(table: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
+    value = table.get(key, {})
+    if not isinstance(value, dict):
+        raise InputError(f"{source}: [{key}] must be a table, got {value!r}")
+    return value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(f"spec file not found: {path}")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read spec {path}: {str(exc).splitlines()[0]}") from None
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        return "x".join(_short(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "-", text).strip("-") or "job"

@@ -1,0 +1,155 @@
+"""The collection's summary: one row per job, as summary.json, summary.md, summary.csv and a plot of
+quality against parameters (summary.png), each written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from aire.many.spec import Job
+
+COLUMNS = ("id", "input", "signal", "status", "this_run", "quality_key", "quality", "params_initial", "params_final",
+           "params_fraction", "architecture_final", "steps", "seconds", "error")
+
+
+def quality_key(signal: str) -> tuple[str, bool]:
+    """The metric a signal ranks fits by, and whether higher is better (from the signal class)."""
+    from aire.plugins import get_registry
+
+    component = get_registry().components("signal").get(signal)
+    factory = getattr(component, "factory", None)
+    return getattr(factory, "quality_key", "psnr"), getattr(factory, "higher_is_better", True)
+
+
+def job_row(out: Path, job: Job, record: dict[str, Any] | None) -> dict[str, Any]:
+    """The summary row of a job: its settings, status, and metrics.json's numbers when finished."""
+    key, higher = quality_key(job.signal)
+    row: dict[str, Any] = {"id": job.id, "input": job.input, "signal": job.signal,
+                           "settings": {**job.options, **{f"set.{k}": v for k, v in job.settings.items()}},
+                           "varied": {name: _varied_value(job, name) for name in job.varied},
+                           "quality_key": key, "higher_is_better": higher}
+    metrics_file = out / job.id / "metrics.json"
+    error_file = out / f"{job.id}.error.json"
+    if metrics_file.is_file():
+        m = json.loads(metrics_file.read_text())
+        row.update(status="done", quality=m.get(key), params_initial=m.get("params_initial"),
+                   params_final=m.get("params_final"), architecture_final=m.get("architecture_final"),
+                   steps=m.get("steps_completed", m.get("steps")), seconds=m.get("seconds"),
+                   diverged=bool(m.get("diverged", False)))
+        if row["params_initial"]:
+            row["params_fraction"] = row["params_final"] / row["params_initial"]
+    elif record is not None and record.get("status") == "failed":
+        row.update(status="failed", error=record.get("error"), error_type=record.get("error_type"))
+    elif error_file.is_file():  # failed in an earlier run; retried by this one
+        earlier = json.loads(error_file.read_text())
+        row.update(status="failed", error=earlier.get("error"), error_type=earlier.get("error_type"))
+    else:
+        row["status"] = "pending"
+    return row
+
+
+def write_summary(out: Path, rows: Sequence[dict[str, Any]], state: dict[str, Any], *, plot: bool = True) -> dict[str, Any]:
+    """Write out/summary.{json,md,csv} (and summary.png when `plot`); returns the JSON document."""
+    ran, skipped = set(state["ran"]), set(state["skipped"])
+    for row in rows:
+        row["this_run"] = "skipped" if row["id"] in skipped else "ran" if row["id"] in ran else "not yet"
+    counts = {"total": len(rows), **{s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "pending")},
+              "running": state.get("running", 0)}
+    document = {"counts": counts,
+                "run": {"executor": state["executor"], "slots": state["slots"],
+                        "seconds": time.time() - state["started"], "interrupted": state.get("interrupted", False),
+                        "ran": list(state["ran"]), "skipped": list(state["skipped"])},
+                "jobs": list(rows)}
+    write_atomic(out / "summary.json", json.dumps(document, indent=2, default=str))
+    write_atomic(out / "summary.md", to_markdown(document))
+    write_atomic(out / "summary.csv", to_csv(rows))
+    if plot:
+        plot_summary(rows, out / "summary.png")
+    return document
+
+
+def to_markdown(document: dict[str, Any]) -> str:
+    c, run = document["counts"], document["run"]
+    lines = ["# fit-many summary", "",
+             f"{c['done']} done, {c['failed']} failed, {c['pending']} pending of {c['total']} jobs; this run "
+             f"({run['executor']}, {run['slots']} at once): {len(run['ran'])} ran, {len(run['skipped'])} skipped "
+             f"as finished{', interrupted' if run['interrupted'] else ''}.", "",
+             "| job | status | quality | params | fraction | seconds | error |", "|---|---|---|---|---|---|---|"]
+    for r in document["jobs"]:
+        quality = f"{r['quality_key']} {r['quality']:.3f}" if isinstance(r.get("quality"), (int, float)) else ""
+        params = f"{r['params_initial']} -> {r['params_final']}" if r.get("params_final") is not None else ""
+        fraction = f"{r['params_fraction']:.0%}" if r.get("params_fraction") is not None else ""
+        seconds = f"{r['seconds']:.1f}" if isinstance(r.get("seconds"), (int, float)) else ""
+        error = (r.get("error") or "").replace("|", "\\|")
+        lines.append(f"| {r['id']} | {r['status']} | {quality} | {params} | {fraction} | {seconds} | {error} |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    varied = list(dict.fromkeys(name for r in rows for name in r["varied"]))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *varied], extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({**{k: r.get(k) for k in COLUMNS}, **{k: json.dumps(v) for k, v in r["varied"].items()}})
+    return buffer.getvalue()
+
+
+def plot_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    """Quality against final parameter count, one point per finished job, coloured by grid setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r["status"] == "done" and isinstance(r.get("quality"), (int, float))]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in done:
+        label = ", ".join(f"{k}={v}" for k, v in r["varied"].items()) or "all jobs"
+        groups.setdefault(label, []).append(r)
+    for label, members in groups.items():
+        ax.scatter([m["params_final"] for m in members], [m["quality"] for m in members], label=label, s=24)
+    if len(done) <= 12:
+        for r in done:
+            ax.annotate(Path(r["input"]).stem, (r["params_final"], r["quality"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    key = done[0]["quality_key"] if done else (rows[0]["quality_key"] if rows else "quality")
+    ax.set_xlabel("parameters after the fit")
+    ax.set_ylabel(key + ("" if not rows or rows[0]["higher_is_better"] else " (lower is better)"))
+    failed = sum(r["status"] == "failed" for r in rows)
+    ax.set_title(f"{len(done)} of {len(rows)} jobs done" + (f", {failed} failed" if failed else ""))
+    if 1 < len(groups) <= 12:
+        ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=110)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _varied_value(job: Job, name: str) -> Any:
+    return job.settings[name[4:]] if name.startswith("set.") else job.options[name]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write text to a temp sibling and rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

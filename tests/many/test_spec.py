@@ -1,0 +1,112 @@
+"""Collection specs: folders, globs and TOML grids become jobs with unique, stable ids; bad specs name the key."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from aire.errors import InputError
+from aire.many.spec import Job, load_jobs, options_to_argv
+
+from tests.many.conftest import write_images
+
+
+def test_folder_and_glob_give_one_job_per_input(tmp_path):
+    paths = write_images(tmp_path / "imgs", 3)
+    (tmp_path / "imgs" / ".hidden.png").write_bytes(b"x")
+    by_folder = load_jobs([tmp_path / "imgs"])
+    by_glob = load_jobs([str(tmp_path / "imgs" / "*.png")])
+    by_files = load_jobs([str(p) for p in paths])
+    assert [j.input for j in by_folder] == [str(p.resolve()) for p in paths]
+    assert [j.id for j in by_folder] == [j.id for j in by_glob] == [j.id for j in by_files]
+    assert all(j.signal == "image" for j in by_folder)
+
+
+def test_toml_grid_is_the_cartesian_product_with_readable_unique_stable_ids(tmp_path):
+    write_images(tmp_path / "imgs", 2)
+    spec = tmp_path / "grid.toml"
+    spec.write_text('inputs = ["imgs/*.png", "imgs/img0.png"]\n'  # overlapping inputs count once
+                    '[defaults]\nsteps = 50\nhidden = [8, 8]\n[defaults.set]\nsize = 12\n'
+                    '[grid]\ntarget_params = [0.6, 0.4]\nnetwork = ["siren", "finer"]\nseed = [0, 1]\n')
+    jobs = load_jobs([spec])
+    assert len(jobs) == 2 * 2 * 2 * 2
+    assert len({j.id for j in jobs}) == len(jobs)
+    assert [j.id for j in load_jobs([spec])] == [j.id for j in jobs]  # stable across loads (reruns)
+    first = jobs[0]
+    assert first.options == {"steps": 50, "hidden": [8, 8], "target_params": 0.6, "network": "siren", "seed": 0}
+    assert first.settings == {"size": 12}
+    assert first.id.startswith("img0_target_params=0.6_network=siren_seed=0_")
+    assert {(j.options["target_params"], j.options["network"], j.options["seed"]) for j in jobs[:8]} == {
+        (t, n, s) for t in (0.6, 0.4) for n in ("siren", "finer") for s in (0, 1)}
+
+
+def test_job_argv_is_an_aire_fit_command_line():
+    job = Job("image", "/data/a.png", {"hidden": [8, 8], "steps": 10, "lr_rewind": False, "compensate": True},
+              {"size": 12})
+    argv = job.argv("/runs/x")
+    assert argv[:7] == ["fit", "image", "/data/a.png", "--out", "/runs/x", "--overwrite", "--quiet"]
+    assert argv[7:] == ["--compensate", "--hidden", "8", "8", "--no-lr-rewind", "--steps", "10", "--set", "size=12"]
+
+
+def test_command_line_overrides_win_and_change_the_id(tmp_path):
+    write_images(tmp_path / "imgs", 1)
+    plain = load_jobs([tmp_path / "imgs"])[0]
+    over = load_jobs([tmp_path / "imgs"], signal="image", defaults={"steps": 7}, settings={"size": 8})[0]
+    assert over.options == {"steps": 7} and over.settings == {"size": 8}
+    assert over.id != plain.id
+
+
+@pytest.mark.parametrize("text, key", [
+    ('inputs = ["imgs/*.png"]\n[defaults]\nstepz = 5\n', "stepz"),
+    ('inputs = ["imgs/*.png"]\n[defaults]\nsteps = "many"\n', "--steps"),
+    ('inputs = ["imgs/*.png"]\n[defaults]\nout = "x"\n', "out"),
+    ('inputs = ["imgs/*.png"]\n[grid]\nseed = 3\n', "seed"),
+    ('inputs = ["imgs/*.png"]\n[grid]\nseed = []\n', "seed"),
+    ('inputs = ["imgs/*.png"]\n[grid]\nseed = [1, 1]\n', "twice"),
+    ('inputs = ["imgs/*.png"]\n[grid]\nhidden = [4, 4]\n[defaults]\ncompensate = 3\n', "compensate"),
+    ('inputs = ["imgs/*.png"]\nbudget = 3\n', "budget"),
+    ('inputs = ["nothing/*.png"]\n', "nothing/*.png"),
+    ('inputs = ["missing.png"]\n', "missing.png"),
+    ('inputs = []\n', "inputs"),
+    ('inputs = ["imgs/*.png"\n', "cannot read spec"),
+])
+def test_bad_specs_fail_before_any_job_naming_the_key(tmp_path, text, key):
+    write_images(tmp_path / "imgs", 1)
+    spec = tmp_path / "bad.toml"
+    spec.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_jobs([spec])
+    assert key in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_grid_key_given_on_the_command_line_too_is_refused(tmp_path):
+    write_images(tmp_path / "imgs", 1)
+    spec = tmp_path / "g.toml"
+    spec.write_text('inputs = ["imgs"]\n[grid]\nseed = [0, 1]\n')
+    with pytest.raises(InputError, match="seed"):
+        load_jobs([spec], defaults={"seed": 3})
+    with pytest.raises(InputError, match="only SPEC"):
+        load_jobs([spec, tmp_path / "imgs"])
+
+
+@given(st.dictionaries(st.sampled_from(["seed", "steps", "eval_every", "densify_k"]),
+                       st.lists(st.integers(1, 50), min_size=1, max_size=3, unique=True), max_size=3))
+def test_grid_cardinality_and_id_uniqueness(tmp_path_factory, grid):
+    folder = tmp_path_factory.mktemp("g")
+    write_images(folder / "imgs", 2, size=4)
+    lines = "\n".join(f"{k} = {v}" for k, v in grid.items())
+    (folder / "s.toml").write_text(f'inputs = ["imgs"]\n[grid]\n{lines}\n')
+    jobs = load_jobs([folder / "s.toml"])
+    assert len(jobs) == 2 * math.prod(len(v) for v in grid.values())
+    assert len({j.id for j in jobs}) == len(jobs)
+    assert all(Path(j.id).name == j.id and len(j.id) <= 109 for j in jobs)
+
+
+def test_switch_options_take_booleans():
+    with pytest.raises(InputError, match="compensate"):
+        options_to_argv({"compensate": "yes"})
+    assert options_to_argv({"lr_rewind": True, "compensate": False}) == ["--lr-rewind"]
