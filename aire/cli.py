@@ -327,6 +327,13 @@ COMMANDS = {"fit": cmd_fit, "bench": cmd_bench, "plugins": cmd_plugins, "demo": 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # everything after `bench` belongs to the benchmarks' own parser
+        try:
+            return cmd_bench(argparse.Namespace(bench_args=argv[1:]))
+        except InputError as exc:
+            print(f"aire: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

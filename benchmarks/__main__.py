@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, module in SUITES.items():
             print(f"{name:16} {module}")
         return 0
+    unknown = [name for name in args.suites if name not in SUITES]
+    if unknown:
+        p.error(f"unknown suite {', '.join(map(repr, unknown))} (known: {', '.join(SUITES)})")
     options = parse_set(args.set)
     failed = []
     for name in args.suites:
