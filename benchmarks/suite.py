@@ -60,10 +60,15 @@ def device_name(device: str) -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} thread{"s" if torch.get_num_threads() > 1 else ""})"
+                return f"{line.split(':', 1)[1].strip()} ({_threads()})"
     except OSError:
         pass
-    return f"{platform.processor() or platform.machine()} ({torch.get_num_threads()} thread{"s" if torch.get_num_threads() > 1 else ""})"
+    return f"{platform.processor() or platform.machine()} ({_threads()})"
+
+
+def _threads() -> str:
+    n = torch.get_num_threads()
+    return f"{n} thread" + ("s" if n > 1 else "")
 
 
 def device_slug(device: str) -> str:
