@@ -4,7 +4,8 @@
 #
 #     bash benchmarks/gpu.sh
 #
-# Stages, each with its own time limit; a failing or timed-out stage does not stop the next ones:
+# Stages, each with its own time limit (and all within DEADLINE, default 540 s); a failing or
+# timed-out stage does not stop the next ones:
 #   wheels   install .whl/*.whl (packages missing there, e.g. trimesh, embreex) into /tmp/site
 #   install  aire from this checkout (entry points for the plugin registry), no network
 #   tests    the GPU-relevant fast tests on --device cuda (precision, nn, cupy backend)
@@ -31,9 +32,14 @@ exec > >(tee -a "$LOG") 2>&1
 if [ -z "${AIRE_DATA:-}" ] && [ ! -d ../shared/data/div2k ] && [ -d .data/div2k ]; then export AIRE_DATA=$PWD/.data; fi
 T0=$(date +%s)
 
+DEADLINE=${DEADLINE:-540}  # seconds for the whole script; each stage gets at most what is left
+
 stage() {  # stage NAME LIMIT_SECONDS COMMAND...
     local name=$1 limit=$2; shift 2
     case " $STAGES " in *" $name "*) ;; *) return 0 ;; esac
+    local left=$(( DEADLINE - ($(date +%s) - T0) ))
+    if [ "$left" -lt 30 ]; then echo "=== $name skipped: ${left} s left of DEADLINE=${DEADLINE}"; return 0; fi
+    [ "$limit" -gt "$left" ] && limit=$left
     echo "=== $name (limit ${limit} s, at $(( $(date +%s) - T0 )) s)"
     timeout --kill-after=15 "$limit" "$@"
     local rc=$?

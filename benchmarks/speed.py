@@ -30,9 +30,10 @@ from benchmarks.plain_siren import plain_siren, plain_train
 SIZES = {
     "cpu": dict(size=96, width=64, warmup=10, timing=30, repeats=3, accuracy_steps=400, eval_every=25, target=25.0,
                 modes=["fp32", "bf16", "fp32+compile"], budget=0.4, aire_steps=400, aire_compile=False),
-    # one H100: ~3.5 min, most of it compilation (2 compiles per compiled mode, 5 in the compiled AIRe fit)
+    # one H100: ~3 min. aire_compile=true adds a compiled AIRe fit: 5 more compilations (~1-2 min); its
+    # recompile count (1 + 2 per cycle) is checked on CPU by tests/train/test_precision.py (slow)
     "gpu": dict(size=512, width=256, warmup=30, timing=150, repeats=2, accuracy_steps=1500, eval_every=50, target=30.0,
-                modes=["fp32", "tf32", "bf16", "bf16+compile"], budget=0.4, aire_steps=1500, aire_compile=True),
+                modes=["fp32", "tf32", "bf16", "bf16+compile"], budget=0.4, aire_steps=1500, aire_compile=False),
 }
 
 
