@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -31,6 +32,10 @@ def parse_set(pairs: Sequence[str]) -> dict:
     return options
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown suite {', '.join(map(repr, unknown))} (known: {', '.join(SUITES)})")
     options = parse_set(args.set)
+    signal.signal(signal.SIGTERM, _interrupt)  # `timeout` stops a suite: it still writes what it has
     failed = []
     for name in args.suites:
         print(f"== suite {name} ({args.size})", flush=True)

@@ -28,7 +28,22 @@ SIZES = {
 def run(size: str, device: str, options: dict[str, Any]) -> dict:
     s = {**SIZES[size], **options}
     widths = [int(s["width"])] * 4
-    rows = []
+    rows: list[dict] = []
+    try:
+        _fit_all(s, widths, device, rows)
+    except KeyboardInterrupt:  # stopped by a time limit: keep the rows finished so far
+        print(f"  interrupted after {len(rows)} rows", flush=True)
+    return {"settings": {k: s[k] for k in SIZES[size]} | {"widths": widths, "omega0": 30.0, "lr": 5e-4,
+                                                          "lr_final": 5e-5},
+            "rows": rows, "summary": summarize(rows), "interrupted": len(rows) < _expected_rows(s)}
+
+
+def _expected_rows(s: dict) -> int:
+    images, finer = int(s["images"]), min(int(s["finer_images"]), int(s["images"]))
+    return images * (1 + 2 * len(s["budgets"])) + finer * 3
+
+
+def _fit_all(s: dict, widths: list[int], device: str, rows: list[dict]) -> None:
     for index, (name, signal) in enumerate(div2k(int(s["images"]), int(s["size"]))):
         backbones = ["siren"] + (["finer"] if index < int(s["finer_images"]) else [])
         for backbone in backbones:
@@ -48,9 +63,6 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict:
                 adaptive = fit(f"aire@{budget:.0%}", widths, aire.ScheduleConfig(target_params=float(budget)), budget)
                 fit(f"scratch@{budget:.0%}", adaptive["architecture"][:-1], aire.ScheduleConfig(kind="none"), budget)
             del large
-    return {"settings": {k: s[k] for k in SIZES[size]} | {"widths": widths, "omega0": 30.0, "lr": 5e-4,
-                                                          "lr_final": 5e-5},
-            "rows": rows, "summary": summarize(rows)}
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -92,10 +104,14 @@ def markdown(result: dict) -> str:
     gaps = []
     for g in result["summary"]:
         if g["run"].startswith("aire@"):
-            scratch = next(x for x in result["summary"] if x["backbone"] == g["backbone"] and x["run"] == "scratch" + g["run"][4:])
+            scratch = next((x for x in result["summary"] if x["backbone"] == g["backbone"] and x["run"] == "scratch" + g["run"][4:]), None)
             large = next(x for x in result["summary"] if x["backbone"] == g["backbone"] and x["run"] == "large")
+            if scratch is None or scratch["images"] != g["images"]:
+                continue
             gaps.append(f"* {g['backbone']} {g['run']}: {g['psnr_mean'] - scratch['psnr_mean']:+.2f} dB vs its "
                         f"architecture from scratch, {g['psnr_mean'] - large['psnr_mean']:+.2f} dB vs the large network")
+    if result.get("interrupted"):
+        gaps.append("\n**Interrupted by its time limit: the rows above are the runs that finished.**")
     return "\n".join(lines + [""] + gaps) + "\n"
 
 

@@ -79,7 +79,17 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict:
     large = large_fit.network
     base = {"psnr": round(large_fit.metrics["psnr"], 3), "params": large_fit.metrics["params_final"]}
     print(f"  large {name}: {base['psnr']:.3f} dB, {base['params']} parameters", flush=True)
-    rows = []
+    rows: list[dict] = []
+    try:
+        _ablate(signal, large, base, s, device, rows)
+    except KeyboardInterrupt:  # stopped by a time limit: keep the finished rows
+        print(f"  interrupted after {len(rows)} rows", flush=True)
+    return {"settings": {**{k: s[k] for k in SIZES[size]}, "image_name": name, "widths": widths, "lr": LR,
+                         "lr_final": LR_FINAL},
+            "large": base, "rows": rows, "interrupted": len(rows) < len(s["fractions"])}
+
+
+def _ablate(signal, large, base: dict, s: dict, device: str, rows: list[dict]) -> None:
     for fraction in s["fractions"]:
         row = {"prune": fraction}
         for twd in (False, True):
@@ -91,9 +101,6 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict:
         print(f"  prune {fraction:.0%}: abrupt {row['abrupt_no_ft']:.2f} -> {row['abrupt_ft']:.2f}, "
               f"TWD {row['twd_no_ft']:.2f} -> {row['twd_ft']:.2f}  {row['architecture']}", flush=True)
         rows.append(row)
-    return {"settings": {**{k: s[k] for k in SIZES[size]}, "image_name": name, "widths": widths, "lr": LR,
-                         "lr_final": LR_FINAL},
-            "large": base, "rows": rows}
 
 
 def markdown(result: dict) -> str:
@@ -108,6 +115,8 @@ def markdown(result: dict) -> str:
     for r in result["rows"]:
         lines.append(f"| {r['pruned_fraction']:.0%} | {r['twd_params']:,} | {r['architecture'][:-1]} | "
                      f"{r['abrupt_no_ft']:.2f} | {r['abrupt_ft']:.2f} | {r['twd_no_ft']:.2f} | {r['twd_ft']:.2f} |")
+    if result.get("interrupted"):
+        lines.append("\n**Interrupted by its time limit: the rows above are the levels that finished.**")
     return "\n".join(lines) + "\n"
 
 

@@ -161,7 +161,24 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict:
     signal.to(device)
     widths = [int(s["width"])] * 4
     can_compile = compile_available(device)
-    rows = []
+    rows: list[dict] = []
+    pruned: list[dict] = []
+    try:
+        _measure(signal, widths, s, device, can_compile, rows, pruned)
+    except KeyboardInterrupt:  # stopped by a time limit: keep what was measured
+        print(f"  interrupted after {len(rows)} modes", flush=True)
+    base = next((r for r in rows if r["mode"] == "fp32" and "ours_ms" in r), None)
+    for r in rows:
+        if base and "ours_ms" in r:
+            r["speedup_vs_fp32"] = round(base["ours_ms"] / r["ours_ms"], 3)
+            r["psnr_vs_fp32"] = round(r["ours_psnr"] - base["ours_psnr"], 3)
+    return {"settings": {**{k: s[k] for k in SIZES[size]}, "image_name": name, "widths": widths,
+                         "threads": torch.get_num_threads()},
+            "rows": rows, "pruned": pruned, "interrupted": len(rows) < len(s["modes"]) or not pruned}
+
+
+def _measure(signal, widths: list[int], s: dict, device: str, can_compile: bool, rows: list[dict],
+             pruned: list[dict]) -> None:
     for mode in s["modes"]:
         precision, compile = _mode(mode)
         if compile and not can_compile:
@@ -195,13 +212,8 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict:
         print(f"  {mode:14} ours {o:8.2f} ms  plain {p:8.2f} ms  ratio {o / p:.3f}  psnr ours {acc['ours_psnr']} "
               f"plain {acc['plain_psnr']}  to {s['target']} dB: {acc['ours_to_target_s']} s vs {acc['plain_to_target_s']} s",
               flush=True)
-    base = next((r for r in rows if r["mode"] == "fp32" and "ours_ms" in r), None)
-    for r in rows:
-        if base and "ours_ms" in r:
-            r["speedup_vs_fp32"] = round(base["ours_ms"] / r["ours_ms"], 3)
-            r["psnr_vs_fp32"] = round(r["ours_psnr"] - base["ours_psnr"], 3)
     fast = "tf32" if torch.device(device).type == "cuda" else "fp32"
-    pruned = [pruned_steps(signal, widths, fast, False, s, device)]
+    pruned.append(pruned_steps(signal, widths, fast, False, s, device))
     if s["aire_compile"] and can_compile:
         try:
             pruned.append(pruned_steps(signal, widths, fast, True, s, device))
@@ -214,9 +226,6 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict:
             print(f"  AIRe {pr['precision']}{' +compile' if pr['compile'] else ''}: {pr['large_ms']} ms at "
                   f"{pr['large_params']} params -> {pr['pruned_ms']} ms at {pr['pruned_params']} "
                   f"(time x{pr['time_ratio']}, params x{pr['params_ratio']}), compiles {pr['compiles']}", flush=True)
-    return {"settings": {**{k: s[k] for k in SIZES[size]}, "image_name": name, "widths": widths,
-                         "threads": torch.get_num_threads()},
-            "rows": rows, "pruned": pruned}
 
 
 def markdown(result: dict) -> str:
@@ -251,6 +260,8 @@ def markdown(result: dict) -> str:
         lines.append(f"| {p['precision']} | {p['compile']} | {p['large_ms']:.2f} ({p['large_params']:,}) | "
                      f"{p['pruned_ms']:.2f} ({p['pruned_params']:,}) | {p['time_ratio']:.2f} | {p['params_ratio']:.2f} | "
                      f"{p['compiles']} | {p['psnr']:.2f} |")
+    if result.get("interrupted"):
+        lines.append("\n**Interrupted by its time limit: the tables hold what was measured before.**")
     return "\n".join(lines) + "\n"
 
 
