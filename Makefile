@@ -26,7 +26,7 @@ test-all: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/python benchmarks/image_tradeoff.py --help
+	$(BIN)/python -m benchmarks image prune-ablation speed --size cpu
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis

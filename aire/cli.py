@@ -91,6 +91,9 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     tr.add_argument("--size", type=int, help="image, nerf: resize so the longer side has this many pixels")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--precision", choices=("fp32", "tf32", "bf16"), default="fp32",
+                    help="fp32 (exact), tf32 (CUDA tensor cores) or bf16 autocast (first layer kept fp32)")
+    tr.add_argument("--compile", action="store_true", help="torch.compile the training step (recompiled after surgery)")
     sc = p.add_argument_group("AIRe schedule (fractions are of --steps)")
     defaults = ScheduleConfig()
     sc.add_argument("--schedule", choices=("aire", "none"), default="aire")
@@ -153,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     export.add_argument("--overwrite", action="store_true", help="replace an existing file")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
+    bench = sub.add_parser("bench", help="run a benchmark suite (source checkout only): image, prune-ablation, speed, ...",
+                           add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of `python -m benchmarks`")
     plugins = sub.add_parser("plugins", help="list installed plugins and those that failed to load")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -187,7 +193,8 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
     steps = args.steps if args.steps is not None else defaults["steps"]
     train = TrainConfig(steps=steps, lr=args.lr, lr_final=args.lr_final, batch_size=args.batch_size,
                         eval_every=args.eval_every, seed=args.seed, device=args.device, progress=not args.quiet,
-                        checkpoint_every=args.checkpoint_every)
+                        checkpoint_every=args.checkpoint_every,
+                        precision=getattr(args, "precision", "fp32"), compile=getattr(args, "compile", False))
     schedule = ScheduleConfig(
         kind=args.schedule, warmup=args.warmup, cycles=args.cycles, twd_length=args.twd_length,
         cycle_gap=args.cycle_gap, alpha_max=args.alpha_max, epsilon=args.epsilon, target_params=args.target_params,
@@ -357,10 +364,31 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
+def cmd_bench(args: argparse.Namespace) -> int:
+    """`python -m benchmarks ...` of the source checkout this package was imported from."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "__main__.py").is_file():
+        raise InputError("aire bench needs a source checkout (benchmarks/ next to the aire package); "
+                         "run it from a git clone, or use `python -m benchmarks` there")
+    sys.path.insert(0, str(root))
+    from benchmarks.__main__ import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
+
+
+COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "bench": cmd_bench, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # everything after `bench` belongs to the benchmarks' own parser
+        try:
+            return cmd_bench(argparse.Namespace(bench_args=argv[1:]))
+        except InputError as exc:
+            print(f"aire: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -107,6 +107,15 @@ class ScheduleConfig:
             raise ConfigError(f"prune_layers must be sine-layer indices >= 0, got {self.prune_layers!r}")
 
 
+#: TrainConfig.precision values; see aire.train.precision
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+def _precision(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value not in PRECISIONS:
+        raise ConfigError(f"{attribute.name} must be one of {', '.join(PRECISIONS)}, got {value!r}")
+
+
 @attrs.frozen
 class TrainConfig:
     """Optimisation settings shared by every signal."""
@@ -124,7 +133,9 @@ class TrainConfig:
     guard_factor: float = attrs.field(default=1e3, validator=_positive, metadata={"help": "a loss this many times the best seen counts as divergence"})
     guard_max_failures: int = attrs.field(default=3, validator=_non_negative, metadata={"help": "rollbacks before the fit stops with the last good model"})
     guard_lr_factor: float = attrs.field(default=0.5, validator=_positive, metadata={"help": "lr multiplier after each rollback"})
-    guard_check_every: int = attrs.field(default=10, validator=_positive, metadata={"help": "steps between loss checks (each is a device sync)"})
+    guard_check_every: int = attrs.field(default=10, validator=_positive, metadata={"help": "steps between on-device loss checks (no sync; the verdict is read at the next eval boundary)"})
+    precision: str = attrs.field(default="fp32", validator=_precision, metadata={"help": "fp32 (exact), tf32 (CUDA tensor-core matmuls) or bf16 (autocast of the hidden layers)"})
+    compile: bool = attrs.field(default=False, metadata={"help": "torch.compile the training forward (recompiled after each surgery)"})
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -67,7 +67,14 @@ class SineMLP(Network):
         return len(self.weights) - 1
 
     def sine_layer(self, i: int, h: torch.Tensor) -> torch.Tensor:
-        """Output of sine layer i given its input h."""
+        """Output of sine layer i given its input h (the first layer always in full precision)."""
+        if i == 0 and torch.is_autocast_enabled(h.device.type):
+            # under bf16 autocast the first pre-activation (up to ~omega_0 in size) would lose ~0.1 rad
+            with torch.autocast(h.device.type, enabled=False):
+                return self._sine_layer(i, h.float())
+        return self._sine_layer(i, h)
+
+    def _sine_layer(self, i: int, h: torch.Tensor) -> torch.Tensor:
         w0 = self.omega(i)
         if self.activation == "sine":
             # omega_0 folded into the (small) weight instead of the (large) activation: one

@@ -24,6 +24,7 @@ from aire.pruning.compensate import least_squares_compensation
 from aire.plugins import PluginRegistry, get_registry
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
+from aire.train.precision import autocast, matmul_precision
 from aire.train.state import capture, restore, save_checkpoint
 
 
@@ -86,6 +87,10 @@ class Trainer:
         self.rollbacks = 0
         self.best_loss = math.inf
         self.diverged = False
+        self.compiles = 0  # torch.compile (re)compilations: one per architecture with compile on
+        self._compiled: tuple[tuple[int, ...], torch.nn.Module] | None = None
+        self._guard_best: torch.Tensor | None = None  # on-device running best loss
+        self._guard_fail: torch.Tensor | None = None  # on-device first failing step, -1 while healthy
         self._elapsed_offset = 0.0
         self._t0 = time.perf_counter()
 
@@ -238,13 +243,42 @@ class Trainer:
                 f"(with densification) leaves at least {minimum} of {self.initial_params} parameters; "
                 "add layers to prune_layers (0 = input frequencies) or lower densification")
 
-    def _diverging(self, loss: torch.Tensor) -> bool:
-        """One device sync: is the loss NaN/Inf or guard_factor times the best seen?"""
-        value = float(loss.detach())
-        if not math.isfinite(value) or value > self.train_config.guard_factor * self.best_loss:
-            return True
-        self.best_loss = min(self.best_loss, value)
-        return False
+    def _guard_reset(self) -> None:
+        """Start the on-device guard state from the host's best loss (at start, resume, rollback)."""
+        device = self.network.weights[0].device
+        self._guard_best = torch.tensor(self.best_loss, dtype=torch.float32, device=device)
+        self._guard_fail = torch.tensor(-1, dtype=torch.long, device=device)
+
+    def _guard_observe(self, loss: torch.Tensor, step: int) -> None:
+        """Without a device sync: note `step` as the first failure if the loss is NaN/Inf or
+        guard_factor times the best seen, else lower the running best."""
+        value = loss.detach().float()
+        bad = ~torch.isfinite(value) | (value > self.train_config.guard_factor * self._guard_best)
+        healthy = self._guard_fail < 0
+        self._guard_fail = torch.where(healthy & bad, step, self._guard_fail)
+        self._guard_best = torch.where(healthy & ~bad, torch.minimum(self._guard_best, value), self._guard_best)
+
+    def _guard_verdict(self) -> int | None:
+        """One device sync (at eval boundaries only): the first failing step, or None; refreshes best_loss."""
+        best, fail = torch.stack([self._guard_best.double(), self._guard_fail.double()]).tolist()
+        if fail >= 0:
+            return int(fail)
+        self.best_loss = best
+        return None
+
+    def _training_model(self) -> torch.nn.Module:
+        """The module the training step calls: the network, or its torch.compile wrapper when
+        compile is on. Surgery and rollbacks replace parameters, so the compiled graph is dropped
+        (torch.compiler.reset) and rebuilt whenever the parameter objects change; `compiles` counts it."""
+        if not self.train_config.compile:
+            return self.network
+        key = tuple(id(p) for p in self.network.parameters())
+        if self._compiled is None or self._compiled[0] != key:
+            if self._compiled is not None:
+                torch.compiler.reset()
+            self._compiled = (key, torch.compile(self.network, dynamic=False))
+            self.compiles += 1
+        return self._compiled[1]
 
     def _roll_back(self, snapshot: dict[str, Any], at_step: int) -> bool:
         """Restore the last good state with a lower lr; False once the failures are used up."""
@@ -270,6 +304,10 @@ class Trainer:
         With `checkpoint_dir` and `train.checkpoint_every`, a checkpoint is written atomically every
         that many steps; `resume` continues exactly from one.
         """
+        with matmul_precision(self.train_config.precision):
+            return self._fit(resume, checkpoint_dir, checkpoint_extra)
+
+    def _fit(self, resume: dict[str, Any] | None, checkpoint_dir: Any, checkpoint_extra: dict[str, Any] | None) -> FitResult:
         cfg = self.train_config
         cycles = sched.plan(self.schedule, cfg.steps)
         self.check_budget(len(cycles))
@@ -283,6 +321,9 @@ class Trainer:
             self.registry.emit("aire_fit_start", trainer=self)
             self.evaluate()
         snapshot = capture(self) if cfg.guard else None
+        if cfg.guard:
+            self._guard_reset()
+        device = self.network.weights[0].device
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, desc="fit", unit="step",
                    dynamic_ncols=True, leave=False)
         signal = self.signal
@@ -298,7 +339,8 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = self._lr(step)
             x, y = signal.sample(cfg.batch_size, self.generator)
-            loss = signal.training_loss(net, x, y)
+            with autocast(cfg.precision, device):
+                loss = signal.training_loss(self._training_model(), x, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if self.twd_targets:
@@ -312,9 +354,16 @@ class Trainer:
             if step_hook:
                 self.registry.emit("aire_step_end", trainer=self, step=step, loss=loss)
             boundary = (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps
-            if cfg.guard and ((step + 1) % cfg.guard_check_every == 0 or boundary) and self._diverging(loss):
-                if not self._roll_back(snapshot, step):
+            # the guard observes on the device; its verdict (one sync) is read only where the host
+            # needs a good state anyway: eval boundaries (snapshots) and checkpoints
+            verdict = boundary or bool(checkpoint_dir is not None and cfg.checkpoint_every
+                                       and (step + 1) % cfg.checkpoint_every == 0)
+            if cfg.guard and ((step + 1) % cfg.guard_check_every == 0 or verdict):
+                self._guard_observe(loss, step)
+            if cfg.guard and verdict and (failed := self._guard_verdict()) is not None:
+                if not self._roll_back(snapshot, failed):
                     break
+                self._guard_reset()
                 step = self.step
                 bar.update(step - bar.n)
                 continue
@@ -347,6 +396,8 @@ class Trainer:
             "seconds": self.elapsed(),
             "rollbacks": self.rollbacks,
             "diverged": self.diverged,
+            "precision": cfg.precision,
+            "compiles": self.compiles,
             "final_loss": None if loss is None else float(loss.detach()),
         })
         self.registry.emit("aire_fit_end", trainer=self, metrics=metrics)

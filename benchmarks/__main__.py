@@ -1,0 +1,74 @@
+"""`python -m benchmarks SUITE [SUITE ...] --size cpu|gpu`: run named suites, write results/.
+
+    python -m benchmarks --list
+    python -m benchmarks image prune-ablation speed --size cpu
+    python -m benchmarks image --size gpu --device cuda --set images=1
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+from benchmarks.suite import RESULTS, SIZES, SUITES, run_suite
+
+
+def parse_set(pairs: Sequence[str]) -> dict:
+    import json
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"benchmarks: error: --set expects KEY=VALUE, got {pair!r}")
+        try:
+            options[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("suites", nargs="*", metavar="SUITE", help=f"one or more of: {', '.join(SUITES)}")
+    p.add_argument("--size", choices=SIZES, default="cpu", help="cpu: 30 min on 2 cores; gpu: 8 min on one H100")
+    p.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:1, ...")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a suite option (repeatable)")
+    p.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
+    p.add_argument("--list", action="store_true", help="list the suites and exit")
+    args = p.parse_args(argv)
+    if args.list or not args.suites:
+        for name, module in SUITES.items():
+            print(f"{name:16} {module}")
+        return 0
+    unknown = [name for name in args.suites if name not in SUITES]
+    if unknown:
+        p.error(f"unknown suite {', '.join(map(repr, unknown))} (known: {', '.join(SUITES)})")
+    options = parse_set(args.set)
+    signal.signal(signal.SIGTERM, _interrupt)  # `timeout` stops a suite: it still writes what it has
+    failed = []
+    for name in args.suites:
+        print(f"== suite {name} ({args.size})", flush=True)
+        try:
+            run_suite(name, args.size, args.device, options, args.out)
+        except SystemExit:
+            raise
+        except Exception:  # one broken suite must not cost the others' results
+            traceback.print_exc()
+            failed.append(name)
+    if failed:
+        print(f"benchmarks: failed suites: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

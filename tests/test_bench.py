@@ -1,0 +1,61 @@
+"""The benchmark suite framework (benchmarks/, source checkout): registry, protocol, result files."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from aire.cli import main as aire_main
+from aire.signals.image import synthetic_image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+suite = pytest.importorskip("benchmarks.suite")
+
+
+def test_every_registered_suite_follows_the_protocol():
+    for name, module_name in suite.SUITES.items():
+        module = importlib.import_module(module_name)
+        assert callable(module.run), name
+        assert set(module.SIZES) == set(suite.SIZES), name
+
+
+def test_aire_bench_lists_the_suites(capsys):
+    assert aire_main(["bench", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in suite.SUITES)
+
+
+def test_unknown_suite_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        aire_main(["bench", "no-such-suite"])
+    assert exc.value.code == 2 and "unknown suite" in capsys.readouterr().err
+
+
+def test_image_suite_writes_json_markdown_and_plot(tmp_path, monkeypatch):
+    data = tmp_path / "data" / "div2k"
+    data.mkdir(parents=True)
+    iio.imwrite(data / "00.png", (synthetic_image(16) * 255).round().astype(np.uint8))
+    monkeypatch.setenv("AIRE_DATA", str(tmp_path / "data"))
+    options = {"images": 1, "size": 16, "width": 8, "steps": 20, "eval_every": 10, "budgets": [0.5], "finer_images": 0}
+    path = suite.run_suite("image", "cpu", "cpu", options, tmp_path / "results")
+    assert path.name == "image-cpu-cpu.json"
+    result = json.loads(path.read_text())
+    assert result["torch"] and result["device_name"] and result["date"]
+    assert [r["run"] for r in result["rows"]] == ["large", "aire@50%", "scratch@50%"]
+    aire_row, scratch_row = result["rows"][1:]
+    assert aire_row["architecture"] == scratch_row["architecture"]  # scratch retrains AIRe's final architecture
+    assert aire_row["params"] <= 0.5 * result["rows"][0]["params"]
+    table = path.with_suffix(".md").read_text()
+    assert "| siren | aire@50% | 1 |" in table and path.with_suffix(".png").stat().st_size > 0
+
+
+def test_generic_markdown_lists_scalar_columns():
+    table = suite.generic_markdown({"rows": [{"a": 1.23456, "b": "x", "skip": [1]}, {"a": 2, "b": None, "skip": []}]})
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| 1.235 | x |", "| 2 |  |"]

@@ -1,0 +1,82 @@
+"""Precision and speed options of the trainer: the guard observes without syncing, bf16 keeps the first
+layer exact and stays within the documented accuracy of fp32, compile survives surgery."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import aire
+from aire.config import ConfigError
+from aire.signals.image import ImageSignal, synthetic_image
+from aire.train.precision import autocast, matmul_precision
+from aire.train.trainer import Trainer
+
+#: the documented bf16 contract (README, "Speed"): a short fit ends within this many dB of fp32
+BF16_PSNR_TOLERANCE_DB = 1.0
+
+
+def _fit(device="cpu", steps=120, schedule=None, **train):
+    signal = ImageSignal(image=synthetic_image(24))
+    net = aire.build_network(signal, [24, 24, 24])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return aire.fit(signal, net, steps=steps, eval_every=40, progress=False, device=device,
+                        schedule=schedule or aire.ScheduleConfig(kind="none"), **train)
+
+
+def test_precision_is_validated():
+    with pytest.raises(ConfigError, match="precision"):
+        aire.TrainConfig(precision="fp16")
+
+
+def test_guard_only_observes_and_is_read_once_per_eval_boundary(monkeypatch):
+    """The guard never changes a healthy fit, and its one sync happens at eval boundaries only."""
+    reads = []
+    verdict = Trainer._guard_verdict
+    monkeypatch.setattr(Trainer, "_guard_verdict", lambda self: reads.append(self.step) or verdict(self))
+    guarded = _fit(guard=True)
+    unguarded = _fit(guard=False)
+    assert reads == [39, 79, 119]  # read before the step counter advances at steps 40, 80, 120
+    for a, b in zip(guarded.network.parameters(), unguarded.network.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_bf16_autocast_keeps_the_first_layer_in_full_precision(device):
+    signal = ImageSignal(image=synthetic_image(16)).to(device)
+    net = aire.build_network(signal, [16, 16]).to(device)
+    exact = net.hidden_outputs(signal.coords)
+    with autocast("bf16", torch.device(device)):
+        mixed = net.hidden_outputs(signal.coords)
+        out = net(signal.coords)
+    assert mixed[0].dtype == torch.float32 and torch.equal(mixed[0], exact[0])
+    assert mixed[1].dtype == torch.bfloat16 and out.dtype == torch.bfloat16
+
+
+def test_bf16_fit_is_within_the_documented_tolerance_of_fp32(device):
+    fp32 = _fit(device, precision="fp32").metrics
+    bf16 = _fit(device, precision="bf16").metrics
+    assert bf16["precision"] == "bf16"
+    assert abs(bf16["psnr"] - fp32["psnr"]) <= BF16_PSNR_TOLERANCE_DB
+
+
+def test_matmul_precision_restores_the_global_switches():
+    before = torch.backends.cuda.matmul.allow_tf32
+    with matmul_precision("tf32"):
+        assert torch.backends.cuda.matmul.allow_tf32
+    with matmul_precision("fp32"):
+        assert not torch.backends.cuda.matmul.allow_tf32
+    assert torch.backends.cuda.matmul.allow_tf32 == before
+
+
+@pytest.mark.slow
+def test_compile_recompiles_once_per_architecture_and_matches_eager():
+    """Each surgery (densify, cut) replaces parameters, so the compiled graph is rebuilt: 1 + 2 per cycle."""
+    schedule = aire.ScheduleConfig(target_params=0.5, cycles=2)
+    eager = _fit(steps=200, schedule=schedule).metrics
+    compiled = _fit(steps=200, schedule=schedule, compile=True).metrics
+    assert compiled["compiles"] == 1 + 2 * 2 and eager["compiles"] == 0
+    assert compiled["architecture_final"] == eager["architecture_final"]
+    assert abs(compiled["psnr"] - eager["psnr"]) <= BF16_PSNR_TOLERANCE_DB
