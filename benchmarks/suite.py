@@ -40,6 +40,7 @@ SUITES: dict[str, str] = {
     "image": "benchmarks.image_suite",
     "prune-ablation": "benchmarks.prune_ablation",
     "speed": "benchmarks.speed",
+    "sdf": "benchmarks.sdf_tradeoff",
 }
 
 

@@ -59,3 +59,19 @@ def test_image_suite_writes_json_markdown_and_plot(tmp_path, monkeypatch):
 def test_generic_markdown_lists_scalar_columns():
     table = suite.generic_markdown({"rows": [{"a": 1.23456, "b": "x", "skip": [1]}, {"a": 2, "b": None, "skip": []}]})
     assert table.splitlines() == ["| a | b |", "|---|---|", "| 1.235 | x |", "| 2 |  |"]
+
+
+def test_sdf_suite_writes_rows_for_large_aire_and_scratch(tmp_path):
+    import trimesh
+
+    mesh = tmp_path / "box.ply"
+    trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(mesh)
+    options = {"mesh": str(mesh), "widths": [16, 16, 16], "steps": 100, "omega0": 10.0, "batch_size": 512, "samples": 2000,
+               "eval_resolution": 16, "chamfer_samples": 500, "budget": 0.7, "eval_every": 20, "pictures": False}
+    path = suite.run_suite("sdf", "cpu", "cpu", options, tmp_path / "results")
+    result = json.loads(path.read_text())
+    runs = {r["run"]: r for r in result["rows"]}
+    assert set(runs) == {"large", "aire", "scratch"}
+    assert runs["aire"]["architecture"] == runs["scratch"]["architecture"]
+    assert runs["aire"]["params"] <= 0.7 * runs["large"]["params"]
+    assert "Chamfer L1" in path.with_suffix(".md").read_text() and path.with_suffix(".png").is_file()
