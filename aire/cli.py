@@ -142,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     spectrum.add_argument("--channel", type=int, default=0)
     spectrum.add_argument("--top", type=int, default=10)
     spectrum.add_argument("--out", type=Path, help="plot file (default: MODEL_DIR/spectrum.png)")
+    scene = sub.add_parser("make-scene", help="render a mesh into a NeRF-synthetic (Blender-format) scene")
+    scene.add_argument("mesh", type=Path, help="a mesh file trimesh reads (.off, .ply, .obj, .stl, ...)")
+    scene.add_argument("--out", type=Path, required=True, help="scene folder to write")
+    scene.add_argument("--views", type=int, default=50, help="training views (default 50)")
+    scene.add_argument("--size", type=int, default=100, help="image side in pixels (default 100)")
+    scene.add_argument("--val-views", type=int, default=4)
+    scene.add_argument("--test-views", type=int, default=8)
+    scene.add_argument("--supersample", type=int, default=2, help="rays per pixel side, box-filtered (default 2)")
+    scene.add_argument("--seed", type=int, default=0, help="rotation of the camera spheres")
+    scene.add_argument("--overwrite", action="store_true")
     plugins = sub.add_parser("plugins", help="list installed plugins and those that failed to load")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -221,6 +231,17 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
           f"({100 * m['params_final'] / m['params_initial']:.0f} %)  {m['architecture_initial']} -> "
           f"{m['architecture_final']}  {m['seconds']:.1f} s")
     print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'})")
+    return 0
+
+
+def cmd_make_scene(args: argparse.Namespace) -> int:
+    from aire.scenes.make_scene import make_scene
+
+    out = make_scene(args.mesh, args.out, views=args.views, size=args.size, val_views=args.val_views,
+                     test_views=args.test_views, supersample=args.supersample, seed=args.seed,
+                     overwrite=args.overwrite)
+    print(f"scene: {out} ({args.views} train, {args.val_views} val, {args.test_views} test views of "
+          f"{args.size}x{args.size}); fit it with `aire fit nerf {out} --out DIR`")
     return 0
 
 
@@ -304,7 +325,7 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"fit": cmd_fit, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
+COMMANDS = {"fit": cmd_fit, "make-scene": cmd_make_scene, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
