@@ -34,8 +34,8 @@ DEFAULT_MESH = HERE.parent.parent / "shared" / "data" / "meshes" / "bunny00.off"
 
 #: named sizes: scene, network, training; "cpu" fits in about 30 min on this 2-core CPU for all three rows
 SIZES: dict[str, dict[str, Any]] = {
-    "cpu": {"views": 40, "image": 64, "test_views": 8, "widths": [96, 96, 96], "steps": 2500, "batch": 1024,
-            "samples": 40, "importance": 0, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8, "eval_every": 250},
+    "cpu": {"views": 40, "image": 64, "test_views": 8, "widths": [64, 64, 64], "steps": 2500, "batch": 512,
+            "samples": 32, "importance": 0, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8, "eval_every": 250},
     # paper-like: 4 x 256 SIREN, 64 + 128 hierarchical samples (see NerfSignal.presets["paper"])
     "gpu": {"views": 100, "image": 128, "test_views": 25, "widths": [256, 256, 256, 256], "steps": 5000,
             "batch": 4096, "samples": 64, "importance": 128, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8,

@@ -42,7 +42,11 @@ class ColourHead(nn.Module):
         torch.random.set_rng_state(gen_state)
 
     def forward(self, features: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.hidden(torch.cat([features, encode_direction(dirs)], dim=-1)))
+        """RGB of features (..., F) seen along unit directions broadcastable to (..., 3); the direction
+        term of the hidden layer is computed once per direction (per ray), not once per sample."""
+        w = self.hidden.weight
+        view = F.linear(encode_direction(dirs), w[:, self.features:], self.hidden.bias)
+        h = F.relu(F.linear(features, w[:, :self.features]) + view)
         return torch.sigmoid(self.out(h))
 
     def num_parameters(self) -> int:
@@ -56,9 +60,8 @@ def density(raw: torch.Tensor) -> torch.Tensor:
 
 def query(network: nn.Module, head: ColourHead, points: torch.Tensor, dirs: torch.Tensor,
           bound: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Density (...,) and colour (..., 3) at world points (..., 3) seen along unit directions (..., 3)."""
+    """Density (...,) and colour (..., 3) at world points (..., 3) seen along unit directions
+    broadcastable to them (e.g. (R, 1, 3) for R rays of S points)."""
     shape = points.shape[:-1]
-    out = network((points / bound).reshape(-1, 3))
-    sigma = density(out[:, 0])
-    rgb = head(out[:, 1:], dirs.expand_as(points).reshape(-1, 3))
-    return sigma.reshape(shape), rgb.reshape(*shape, 3)
+    out = network((points / bound).reshape(-1, 3)).reshape(*shape, -1)
+    return density(out[..., 0]), head(out[..., 1:], dirs)

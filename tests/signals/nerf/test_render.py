@@ -74,3 +74,16 @@ def test_edges_around_points_close_the_interval():
     pts = torch.tensor([[1.0, 2.0, 4.0]])
     e = render.edges_around(pts, torch.tensor([0.5]), torch.tensor([5.0]))
     assert torch.equal(e, torch.tensor([[0.5, 1.5, 3.0, 5.0]]))
+
+
+def test_colour_head_per_ray_direction_term_equals_the_concatenated_layer():
+    """The head computes its direction term once per ray; that is the same as one Linear layer on
+    [features, encoded direction] for every sample."""
+    from aire.signals.nerf.field import ColourHead, encode_direction
+
+    head = ColourHead(5, 8, seed=1).double()
+    feats = torch.randn(4, 6, 5, dtype=torch.float64)
+    dirs = torch.nn.functional.normalize(torch.randn(4, 1, 3, dtype=torch.float64), dim=-1)
+    full = torch.cat([feats, encode_direction(dirs).expand(4, 6, -1)], dim=-1)
+    reference = torch.sigmoid(head.out(torch.relu(head.hidden(full))))
+    assert torch.allclose(head(feats, dirs), reference, atol=1e-12)
