@@ -5,7 +5,7 @@ folder; every row trains the same number of steps with the same rays, samples an
 schedule, and is scored by PSNR (and SSIM) on all held-out test views at the dataset resolution.
 
     python benchmarks/nerf_tradeoff.py                     # the CPU setting (about 30 min on 2 busy cores)
-    python benchmarks/nerf_tradeoff.py --size gpu --device cuda   # paper-like, a few minutes on one H100
+    python benchmarks/nerf_tradeoff.py --size gpu --device cuda   # paper-like field, ~3-4 min on one H100
     # from Python (e.g. a bench suite): benchmarks.nerf_tradeoff.run(size="gpu", device="cuda")
 """
 
@@ -36,10 +36,11 @@ DEFAULT_MESH = HERE.parent.parent / "shared" / "data" / "meshes" / "bunny00.off"
 SIZES: dict[str, dict[str, Any]] = {
     "cpu": {"views": 40, "image": 64, "test_views": 8, "widths": [64, 64, 64], "steps": 2500, "batch": 512,
             "samples": 32, "importance": 0, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8, "eval_every": 250},
-    # paper-like: 4 x 256 SIREN, 64 + 128 hierarchical samples (see NerfSignal.presets["paper"])
-    "gpu": {"views": 100, "image": 128, "test_views": 25, "widths": [256, 256, 256, 256], "steps": 5000,
-            "batch": 4096, "samples": 64, "importance": 128, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8,
-            "eval_every": 500},
+    # paper-like field (4 x 256 SIREN, hierarchical sampling; see NerfSignal.presets["paper"]) sized for about
+    # 3-4 minutes on one H100: 64 stratified + 64 importance samples, 2048 rays a step
+    "gpu": {"views": 100, "image": 128, "test_views": 25, "widths": [256, 256, 256, 256], "steps": 2500,
+            "batch": 2048, "samples": 64, "importance": 64, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8,
+            "eval_every": 250},
 }
 
 
