@@ -115,3 +115,15 @@ def test_cli_make_scene(tmp_path, sphere_mesh, capsys):
     assert not (tmp_path / "s" / "transforms_val.json").exists()
     code = main(["make-scene", str(tmp_path / "none.off"), "--out", str(tmp_path / "t")])
     assert code == 2 and "mesh not found" in capsys.readouterr().err
+
+
+def test_paper_preset_applies_and_explicit_options_win(tiny_scene, tmp_path):
+    out = tmp_path / "run"
+    code = main(["fit", "nerf", str(tiny_scene), "--out", str(out), "--preset", "paper", "--hidden", "8", "8",
+                 "--steps", "2", "--batch-size", "16", "--quiet", "--schedule", "none",
+                 "--set", "samples=4", "--set", "turntable_frames=0", "--set", "eval_size=8"])
+    assert code == 0
+    s = json.loads((out / "metrics.json").read_text())["settings"]
+    assert s["preset"] == "paper" and s["network"]["widths"] == [8, 8]
+    assert s["signal_settings"]["samples"] == 4 and s["signal_settings"]["importance_samples"] == 128
+    assert s["signal_settings"]["size"] == 200 and s["train"]["batch_size"] == 16
