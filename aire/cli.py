@@ -159,6 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark suite (source checkout only): image, prune-ablation, speed, ...",
                            add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of `python -m benchmarks`")
+    scene = sub.add_parser("make-scene", help="render a mesh into a NeRF-synthetic (Blender-format) scene")
+    scene.add_argument("mesh", type=Path, help="a mesh file trimesh reads (.off, .ply, .obj, .stl, ...)")
+    scene.add_argument("--out", type=Path, required=True, help="scene folder to write")
+    scene.add_argument("--views", type=int, default=50, help="training views (default 50)")
+    scene.add_argument("--size", type=int, default=100, help="image side in pixels (default 100)")
+    scene.add_argument("--val-views", type=int, default=4)
+    scene.add_argument("--test-views", type=int, default=8)
+    scene.add_argument("--supersample", type=int, default=2, help="rays per pixel side, box-filtered (default 2)")
+    scene.add_argument("--seed", type=int, default=0, help="rotation of the camera spheres")
+    scene.add_argument("--overwrite", action="store_true")
     plugins = sub.add_parser("plugins", help="list installed plugins and those that failed to load")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -240,6 +250,17 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
           f"({100 * m['params_final'] / m['params_initial']:.0f} %)  {m['architecture_initial']} -> "
           f"{m['architecture_final']}  {m['seconds']:.1f} s")
     print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'})")
+    return 0
+
+
+def cmd_make_scene(args: argparse.Namespace) -> int:
+    from aire.scenes.make_scene import make_scene
+
+    out = make_scene(args.mesh, args.out, views=args.views, size=args.size, val_views=args.val_views,
+                     test_views=args.test_views, supersample=args.supersample, seed=args.seed,
+                     overwrite=args.overwrite)
+    print(f"scene: {out} ({args.views} train, {args.val_views} val, {args.test_views} test views of "
+          f"{args.size}x{args.size}); fit it with `aire fit nerf {out} --out DIR`")
     return 0
 
 
@@ -376,7 +397,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args.bench_args)
 
 
-COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "bench": cmd_bench, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
+COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "make-scene": cmd_make_scene, "bench": cmd_bench, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Scene makers: real meshes rendered into datasets other tools can read."""

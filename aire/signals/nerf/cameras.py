@@ -1,0 +1,85 @@
+"""Pinhole cameras in the Blender/OpenGL convention of NeRF-synthetic: rays in the world frame.
+
+A camera-to-world matrix c2w has columns (right, up, back, position): the camera looks down its
+-z axis with +y up. Pixel (row i, column j) of an H x W image is sampled at its centre
+(j + 0.5, i + 0.5), so its camera-frame direction is ((j + 0.5 - W/2) / f, -(i + 0.5 - H/2) / f, -1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+
+def focal_from_angle(camera_angle_x: float, width: int) -> float:
+    """Focal length in pixels from the horizontal field of view (radians) and image width."""
+    return 0.5 * width / math.tan(0.5 * camera_angle_x)
+
+
+def angle_from_focal(focal: float, width: int) -> float:
+    """Horizontal field of view (radians) of a focal length in pixels; inverse of focal_from_angle."""
+    return 2.0 * math.atan(0.5 * width / focal)
+
+
+def camera_rays(height: int, width: int, focal: float, c2w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(origins, unit directions), each (H*W, 3) row-major, of the pixel-centre rays of one camera."""
+    c2w = torch.as_tensor(c2w, dtype=torch.float32)
+    i, j = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
+                          indexing="ij")
+    dirs = torch.stack([(j + 0.5 - 0.5 * width) / focal, -(i + 0.5 - 0.5 * height) / focal,
+                        -torch.ones_like(i)], dim=-1).reshape(-1, 3)
+    world = dirs @ c2w[:3, :3].T
+    world = world / world.norm(dim=-1, keepdim=True)
+    origins = c2w[:3, 3].expand_as(world).clone()
+    return origins, world
+
+
+def look_at(position: np.ndarray, target: np.ndarray | None = None) -> np.ndarray:
+    """4x4 camera-to-world matrix of a camera at `position` looking at `target` (default the origin),
+    world +z up (Blender's convention); near the poles +y serves as up."""
+    position = np.asarray(position, dtype=np.float64)
+    target = np.zeros(3) if target is None else np.asarray(target, dtype=np.float64)
+    back = position - target
+    back /= np.linalg.norm(back)
+    up_world = np.array([0.0, 0.0, 1.0])
+    right = np.cross(up_world, back)
+    if np.linalg.norm(right) < 1e-6:
+        right = np.cross(np.array([0.0, 1.0, 0.0]), back)
+    right /= np.linalg.norm(right)
+    up = np.cross(back, right)
+    c2w = np.eye(4)
+    c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = right, up, back, position
+    return c2w
+
+
+def sphere_positions(n: int, radius: float, seed: int = 0) -> np.ndarray:
+    """n camera positions spread evenly over a sphere (a Fibonacci lattice under a random rotation)."""
+    k = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * k / n
+    phi = math.pi * (1.0 + math.sqrt(5.0)) * k
+    r = np.sqrt(np.clip(1.0 - z * z, 0.0, None))
+    points = np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=-1)
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    return radius * points @ q.T
+
+
+def orbit_positions(n: int, radius: float, elevation_deg: float = 30.0) -> np.ndarray:
+    """n positions on a horizontal circle at the given elevation (a turntable)."""
+    az = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
+    el = math.radians(elevation_deg)
+    return radius * np.stack([np.cos(az) * math.cos(el), np.sin(az) * math.cos(el),
+                              np.full(n, math.sin(el))], axis=-1)
+
+
+def box_intersection(origins: torch.Tensor, dirs: torch.Tensor, bound: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Entry and exit distances (near, far) of rays through the cube [-bound, bound]^3 (slab method);
+    near = far for rays that miss it. Distances are >= 0 (the cube may contain the origin)."""
+    safe = torch.where(dirs.abs() < 1e-9, torch.full_like(dirs, 1e-9), dirs)
+    t0 = (-bound - origins) / safe
+    t1 = (bound - origins) / safe
+    near = torch.minimum(t0, t1).amax(dim=-1).clamp_min(0.0)
+    far = torch.maximum(t0, t1).amin(dim=-1)
+    far = torch.maximum(far, near)
+    return near, far

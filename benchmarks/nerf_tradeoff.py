@@ -1,0 +1,163 @@
+"""NeRF trade-off: large field / AIRe down to a budget / AIRe's final architecture from scratch.
+
+A scene is rendered from a real mesh (aire make-scene) unless --scene names an existing Blender-format
+folder; every row trains the same number of steps with the same rays, samples and learning-rate
+schedule, and is scored by PSNR (and SSIM) on all held-out test views at the dataset resolution.
+
+    python benchmarks/nerf_tradeoff.py                     # the CPU setting (about 30 min on 2 busy cores)
+    python benchmarks/nerf_tradeoff.py --size gpu --device cuda   # paper-like field, ~3-4 min on one H100
+    # from Python (e.g. a bench suite): benchmarks.nerf_tradeoff.run(size="gpu", device="cuda")
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import aire  # noqa: E402
+from aire.scenes.make_scene import make_scene  # noqa: E402
+from aire.signals.nerf.signal import NerfSignal  # noqa: E402
+
+DEFAULT_MESH = HERE.parent.parent / "shared" / "data" / "meshes" / "bunny00.off"
+
+#: named sizes: scene, network, training; "cpu" fits in about 30 min on this 2-core CPU for all three rows
+SIZES: dict[str, dict[str, Any]] = {
+    "cpu": {"views": 40, "image": 64, "test_views": 8, "widths": [64, 64, 64], "steps": 2500, "batch": 512,
+            "samples": 32, "importance": 0, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8, "eval_every": 250},
+    # paper-like field (4 x 256 SIREN, hierarchical sampling; see NerfSignal.presets["paper"]) sized for about
+    # 3-4 minutes on one H100: 64 stratified + 64 importance samples, 2048 rays a step
+    "gpu": {"views": 60, "image": 128, "test_views": 10, "widths": [256, 256, 256, 256], "steps": 2500,
+            "batch": 2048, "samples": 64, "importance": 64, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8,
+            "eval_every": 250},
+}
+
+
+def device_name(device: str) -> str:
+    """The GPU's name for a CUDA device, else the CPU model and thread count."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def fit_row(name: str, signal: NerfSignal, widths: list[int], cfg: dict[str, Any], schedule: aire.ScheduleConfig,
+            device: str, seed: int, quiet: bool) -> dict[str, Any]:
+    signal.head.load_state_dict(signal.initial_head)  # every row starts from the same colour head
+    net = aire.build_network(signal, widths, omega0=cfg.get("omega0", 30.0), seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = aire.fit(signal, net, steps=cfg["steps"], lr=cfg["lr"], lr_final=cfg["lr_final"],
+                          batch_size=cfg["batch"], seed=seed, eval_every=cfg["eval_every"], device=device,
+                          progress=not quiet, schedule=schedule)
+    m = result.metrics
+    row = {"run": name, "psnr_test": round(m["psnr_test"], 3), "ssim_test": round(m["ssim_test"], 4),
+           "params": m["params_final"], "params_initial": m["params_initial"],
+           "params_fraction": round(m["params_final"] / m["params_initial"], 4),
+           "architecture": m["architecture_final"], "seconds": round(m["seconds"], 1),
+           "psnr_history": [(h["step"], round(h["psnr_test"], 3)) for h in result.history]}
+    if result.events:
+        row["events"] = [{k: e[k] for k in ("step", "event", "params")} for e in result.events]
+    print(f"  {name:<8} psnr_test {row['psnr_test']:7.3f}  ssim {row['ssim_test']:.4f}  params {row['params']:7d}  "
+          f"{row['architecture']}  {row['seconds']:.0f} s", flush=True)
+    return row
+
+
+def markdown(result: dict[str, Any]) -> str:
+    s = result["settings"]
+    lines = [f"NeRF trade-off on `{s['scene']}` ({s['views']} train / {s['test_views']} test views of "
+             f"{s['image']}x{s['image']}, {s['samples']}+{s['importance']} samples, {s['batch']} rays/step, "
+             f"{s['steps']} steps, budget {s['budget']}); {result['device']}, torch {result['torch']}, "
+             f"{result['date']}", "",
+             "| run | test PSNR (dB) | test SSIM | parameters | architecture | seconds |",
+             "|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['run']} | {r['psnr_test']:.2f} | {r['ssim_test']:.4f} | {r['params']} "
+                     f"({100 * r['params'] / result['rows'][0]['params']:.0f} %) | {r['architecture']} | "
+                     f"{r['seconds']:.0f} |")
+    g = result["gaps"]
+    lines += ["", f"AIRe - scratch: {g['aire_vs_scratch']:+.2f} dB; AIRe - large: {g['aire_vs_large']:+.2f} dB. "
+              "Parameters count the adaptive field; the colour head "
+              f"({result['colour_head_params']} parameters) is the same in every row. Seconds are wall-clock "
+              "on a shared machine."]
+    return "\n".join(lines) + "\n"
+
+
+def run(size: str = "cpu", device: str = "cpu", mesh: Path | None = None, scene: Path | None = None,
+        seed: int = 0, out: Path | None = None, quiet: bool = True, **overrides: Any) -> dict[str, Any]:
+    """Run the three rows at a named size (overrides replace its settings); write JSON + markdown."""
+    cfg = {**SIZES[size], **overrides}
+    mesh = Path(mesh) if mesh is not None else DEFAULT_MESH
+    out = Path(out) if out is not None else HERE / "results" / f"nerf_tradeoff-{size}.json"
+    with tempfile.TemporaryDirectory() as tmp:
+        if scene is None:
+            scene = make_scene(mesh, Path(tmp) / "scene", views=cfg["views"], size=cfg["image"], val_views=0,
+                               test_views=cfg["test_views"], seed=seed)
+            scene_name = f"{mesh.name} (aire make-scene)"
+        else:
+            scene_name = str(scene)
+        signal = NerfSignal(scene, size=cfg["image"], samples=cfg["samples"], importance_samples=cfg["importance"],
+                            turntable_frames=0, seed=seed)
+    signal.initial_head = {k: v.clone() for k, v in signal.head.state_dict().items()}
+    print(f"scene {scene_name}: {len(signal.train_split.images)} train / {len(signal.test_split.images)} test "
+          f"views {signal.train_split.width}x{signal.train_split.height}; widths {cfg['widths']}, "
+          f"{cfg['steps']} steps on {device}", flush=True)
+    large = fit_row("large", signal, cfg["widths"], cfg, aire.ScheduleConfig(kind="none"), device, seed, quiet)
+    schedule = aire.ScheduleConfig(target_params=cfg["budget"], **cfg.get("schedule", {}))
+    adaptive = fit_row("AIRe", signal, cfg["widths"], cfg, schedule, device, seed, quiet)
+    scratch = fit_row("scratch", signal, adaptive["architecture"][:-1], cfg, aire.ScheduleConfig(kind="none"),
+                      device, seed, quiet)
+    result = {
+        "benchmark": "nerf_tradeoff", "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "device": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "settings": {"size": size, "scene": scene_name, "seed": seed, **cfg},
+        "colour_head_params": signal.head.num_parameters(),
+        "rows": [large, adaptive, scratch],
+        "gaps": {"aire_vs_scratch": round(adaptive["psnr_test"] - scratch["psnr_test"], 3),
+                 "aire_vs_large": round(adaptive["psnr_test"] - large["psnr_test"], 3)},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", choices=sorted(SIZES), default="cpu", help="named setting (see SIZES)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--mesh", type=Path, default=DEFAULT_MESH)
+    p.add_argument("--scene", type=Path, help="an existing Blender-format scene instead of rendering --mesh")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--widths", type=int, nargs="+")
+    p.add_argument("--budget", type=float)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: the machine is shared)")
+    p.add_argument("--out", type=Path)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    overrides = {k: v for k, v in (("steps", args.steps), ("widths", args.widths), ("budget", args.budget))
+                 if v is not None}
+    return run(args.size, args.device, args.mesh, args.scene, args.seed, args.out, args.quiet, **overrides)
+
+
+if __name__ == "__main__":
+    main()

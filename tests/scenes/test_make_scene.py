@@ -1,0 +1,72 @@
+"""Scene maker: a real mesh rendered into the Blender format, silhouettes where the geometry says."""
+
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+from aire.errors import InputError
+from aire.scenes.make_scene import CAMERA_ANGLE_X, CAMERA_RADIUS, make_scene, normalise, load_mesh
+from aire.signals.nerf.blender_format import read_split
+from aire.signals.nerf.cameras import camera_rays, focal_from_angle
+
+
+def test_writes_the_blender_format_other_tools_read(tiny_scene):
+    for split, n in (("train", 8), ("val", 2), ("test", 3)):
+        meta = json.loads((tiny_scene / f"transforms_{split}.json").read_text())
+        assert abs(meta["camera_angle_x"] - CAMERA_ANGLE_X) < 1e-12
+        assert len(meta["frames"]) == n
+        for frame in meta["frames"]:
+            assert frame["file_path"].startswith(f"./{split}/") and not frame["file_path"].endswith(".png")
+            img = iio.imread(tiny_scene / (frame["file_path"] + ".png"))
+            assert img.shape == (24, 24, 4) and img.dtype == np.uint8
+            m = np.asarray(frame["transform_matrix"])
+            assert m.shape == (4, 4) and np.isclose(np.linalg.norm(m[:3, 3]), CAMERA_RADIUS)
+
+
+def test_alpha_covers_exactly_the_pixels_whose_rays_hit_the_sphere(tiny_scene):
+    """The normalised icosphere is nearly a unit sphere: a pixel is opaque where its ray passes well
+    inside, transparent where it passes well outside (the band between is faceting and antialiasing)."""
+    meta = json.loads((tiny_scene / "transforms_train.json").read_text())
+    focal = focal_from_angle(meta["camera_angle_x"], 24)
+    for frame in meta["frames"]:
+        alpha = iio.imread(tiny_scene / (frame["file_path"] + ".png"))[:, :, 3].reshape(-1) / 255.0
+        origins, dirs = camera_rays(24, 24, focal, torch.as_tensor(frame["transform_matrix"]))
+        closest = (origins - (origins * dirs).sum(-1, keepdim=True) * dirs).norm(dim=-1).numpy()
+        assert (alpha[closest < 0.9] == 1.0).all()
+        assert (alpha[closest > 1.1] == 0.0).all()
+        assert ((alpha > 0) & (alpha < 1)).any()  # antialiased edges
+
+
+def test_the_scene_has_texture(tiny_scene):
+    split = read_split(tiny_scene, "train")
+    opaque = split.images.reshape(-1, 3)[split.images.reshape(-1, 3).max(axis=1) < 0.999]
+    assert opaque.shape[0] > 100 and opaque.std(axis=0).min() > 0.05
+
+
+def test_normalise_fits_the_bounding_box_in_the_unit_cube(sphere_mesh):
+    mesh = load_mesh(sphere_mesh)
+    mesh.apply_translation([3.0, -1.0, 0.5])
+    lo, hi = normalise(mesh).bounds
+    assert np.allclose((lo + hi) / 2, 0.0, atol=1e-9) and np.isclose((hi - lo).max(), 2.0)
+
+
+def test_bad_meshes_and_settings_are_one_line_input_errors(tmp_path, sphere_mesh):
+    with pytest.raises(InputError, match="not found"):
+        make_scene(tmp_path / "nope.ply", tmp_path / "out")
+    empty = tmp_path / "empty.off"
+    empty.write_text("OFF\n0 0 0\n")
+    with pytest.raises(InputError, match="no faces"):
+        make_scene(empty, tmp_path / "out")
+    with pytest.raises(InputError, match="views"):
+        make_scene(sphere_mesh, tmp_path / "out", views=0)
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("keep")
+    with pytest.raises(InputError, match="already exists"):
+        make_scene(sphere_mesh, tmp_path / "taken", views=1, size=4, val_views=0, test_views=1)
+    assert (tmp_path / "taken" / "x").read_text() == "keep"

@@ -1,0 +1,98 @@
+"""The Blender-format reader: intrinsics and poses round-trip, compositing, downscaling, bad scenes."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from aire.errors import InputError
+from aire.scenes.make_scene import CAMERA_ANGLE_X, CAMERA_RADIUS
+from aire.signals.nerf.blender_format import read_split, write_scene
+from aire.signals.nerf.cameras import focal_from_angle, look_at, sphere_positions
+
+
+def test_generated_scene_round_trips_intrinsics_and_poses(tiny_scene):
+    for k, (split, n) in enumerate((("train", 8), ("val", 2), ("test", 3))):
+        s = read_split(tiny_scene, split)
+        assert s.images.shape == (n, 24, 24, 3)
+        assert math.isclose(s.focal, focal_from_angle(CAMERA_ANGLE_X, 24), rel_tol=1e-12)
+        expected = np.stack([look_at(p) for p in sphere_positions(n, CAMERA_RADIUS, seed=k)])
+        assert np.allclose(s.poses, expected, atol=1e-12)
+
+
+def test_write_then_read_is_exact_and_composites_on_white(tmp_path):
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, size=(2, 5, 7, 4), dtype=np.uint8)
+    poses = np.stack([look_at(p) for p in sphere_positions(2, 3.0)])
+    write_scene(tmp_path / "s", {"train": (rgba, poses), "test": (rgba[:1], poses[:1])}, focal=6.0)
+    s = read_split(tmp_path / "s", "train")
+    a = rgba[..., 3:] / 255.0
+    assert np.allclose(s.images, rgba[..., :3] / 255.0 * a + (1 - a), atol=1e-12)
+    assert np.allclose(s.poses, poses) and math.isclose(s.focal, 6.0, rel_tol=1e-12)
+
+
+def test_downscaling_scales_the_focal_and_averages_pixels(tiny_scene):
+    full, half = read_split(tiny_scene, "test"), read_split(tiny_scene, "test", size=12)
+    assert half.images.shape == (3, 12, 12, 3)
+    assert math.isclose(half.focal, full.focal / 2, rel_tol=1e-12)
+    # an antialiased 2x reduction keeps the mean colour (up to float32 rounding)
+    assert abs(half.images.mean() - full.images.mean()) < 1e-3
+
+
+def test_file_paths_with_extensions_and_grey_or_rgb_frames_are_read(tmp_path):
+    iio.imwrite(tmp_path / "a.png", np.full((4, 4, 3), 128, np.uint8))
+    meta = {"camera_angle_x": 0.7, "frames": [{"file_path": "a.png", "transform_matrix": np.eye(4).tolist()}]}
+    (tmp_path / "transforms_train.json").write_text(json.dumps(meta))
+    s = read_split(tmp_path, "train")
+    assert np.allclose(s.images, 128 / 255)
+
+
+def _scene_with(tmp_path, **frame_overrides):
+    iio.imwrite(tmp_path / "r_0.png", np.zeros((4, 4, 4), np.uint8))
+    frame = {"file_path": "./r_0", "transform_matrix": np.eye(4).tolist(), **frame_overrides}
+    (tmp_path / "transforms_train.json").write_text(json.dumps({"camera_angle_x": 0.7, "frames": [frame]}))
+    return tmp_path
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"transform_matrix": np.eye(4)[:3].tolist()}, "must be 4x4"),
+    ({"transform_matrix": [[float("nan")] * 4] * 4}, "NaN"),
+    ({"transform_matrix": (2 * np.eye(4)).tolist()}, "last row"),
+    ({"transform_matrix": np.diag([2.0, 1, 1, 1]).tolist()}, "orthonormal"),
+    ({"transform_matrix": "eye"}, "4x4"),
+    ({"file_path": "./missing"}, "missing"),
+])
+def test_bad_frames_are_one_line_input_errors(tmp_path, override, message):
+    with pytest.raises(InputError, match=message):
+        read_split(_scene_with(tmp_path, **override), "train")
+
+
+def test_bad_scene_folders_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        read_split(tmp_path / "nope", "train")
+    with pytest.raises(InputError, match="transforms_train.json is missing"):
+        read_split(tmp_path, "train")
+    (tmp_path / "transforms_train.json").write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON"):
+        read_split(tmp_path, "train")
+    (tmp_path / "transforms_train.json").write_text(json.dumps({"camera_angle_x": -1, "frames": []}))
+    with pytest.raises(InputError, match="camera_angle_x"):
+        read_split(tmp_path, "train")
+    (tmp_path / "transforms_train.json").write_text(json.dumps({"camera_angle_x": 0.5, "frames": []}))
+    with pytest.raises(InputError, match="non-empty"):
+        read_split(tmp_path, "train")
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    (tmp_path / "transforms_train.json").write_text(json.dumps(
+        {"camera_angle_x": 0.5, "frames": [{"file_path": "bad.png", "transform_matrix": np.eye(4).tolist()}]}))
+    with pytest.raises(InputError, match="cannot read frame"):
+        read_split(tmp_path, "train")
+
+
+def test_a_size_above_the_image_size_keeps_it(tiny_scene):
+    full, same = read_split(tiny_scene, "test"), read_split(tiny_scene, "test", size=64)
+    assert np.array_equal(full.images, same.images) and full.focal == same.focal

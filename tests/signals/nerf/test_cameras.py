@@ -1,0 +1,91 @@
+"""Cameras: rays of known cameras hit the expected points; ray-cube clipping."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aire.signals.nerf.cameras import (angle_from_focal, box_intersection, camera_rays, focal_from_angle, look_at,
+                                       orbit_positions, sphere_positions)
+
+
+def test_identity_camera_rays_pass_through_pixel_centres_on_the_z_minus_one_plane():
+    h, w, f = 4, 6, 5.0
+    origins, dirs = camera_rays(h, w, f, torch.eye(4))
+    hits = dirs / -dirs[:, 2:3]  # scale each unit direction to reach z = -1
+    for i in range(h):
+        for j in range(w):
+            expected = torch.tensor([(j + 0.5 - w / 2) / f, -(i + 0.5 - h / 2) / f, -1.0])
+            assert torch.allclose(hits[i * w + j], expected, atol=1e-6)
+    assert torch.equal(origins, torch.zeros_like(origins))
+    assert torch.allclose(dirs.norm(dim=-1), torch.ones(h * w), atol=1e-6)
+
+
+def test_camera_on_the_x_axis_sees_the_origin_in_the_image_centre_with_world_z_up():
+    c2w = torch.as_tensor(look_at(np.array([4.0, 0.0, 0.0])))
+    origins, dirs = camera_rays(3, 3, 10.0, c2w)
+    assert torch.allclose(origins[4], torch.tensor([4.0, 0.0, 0.0]))
+    assert torch.allclose(dirs[4], torch.tensor([-1.0, 0.0, 0.0]), atol=1e-6)  # centre pixel: straight at the origin
+    # the top row looks up (+z world), the left column to the camera's left
+    assert dirs[1, 2] > 0 and dirs[7, 2] < 0
+    right = c2w[:3, 0].float()
+    assert (dirs[3] @ right) < 0 < (dirs[5] @ right)
+
+
+@given(st.floats(-math.pi, math.pi), st.floats(-1.4, 1.4), st.floats(2.0, 6.0),
+       st.integers(0, 7), st.integers(0, 9))
+def test_rays_hit_the_world_points_that_project_to_their_pixels(azimuth, elevation, radius, i, j):
+    """A world point at depth t along pixel (i, j)'s ray projects back (pinhole model) to that pixel's centre."""
+    h, w, f = 8, 10, 7.5
+    pos = radius * np.array([math.cos(azimuth) * math.cos(elevation), math.sin(azimuth) * math.cos(elevation),
+                             math.sin(elevation)])
+    c2w = look_at(pos)
+    origins, dirs = camera_rays(h, w, f, torch.as_tensor(c2w))
+    point = (origins[i * w + j] + 1.7 * dirs[i * w + j]).double().numpy()
+    cam = np.linalg.inv(c2w) @ np.append(point, 1.0)
+    assert cam[2] < 0  # in front of the camera
+    u, v = f * cam[0] / -cam[2] + w / 2, -f * cam[1] / -cam[2] + h / 2
+    assert abs(u - (j + 0.5)) < 1e-3 and abs(v - (i + 0.5)) < 1e-3
+
+
+def test_look_at_is_a_rigid_motion_facing_the_target():
+    for pos in [*sphere_positions(20, 4.0), np.array([0.0, 0.0, 3.0]), np.array([0.0, 0.0, -3.0])]:
+        c2w = look_at(pos)
+        rot = c2w[:3, :3]
+        assert np.allclose(rot.T @ rot, np.eye(3), atol=1e-12) and np.isclose(np.linalg.det(rot), 1.0)
+        assert np.allclose(-rot[:, 2], -pos / np.linalg.norm(pos))  # looks down -z at the origin
+        assert np.allclose(c2w[3], [0, 0, 0, 1])
+
+
+def test_camera_spheres_and_orbits_have_the_requested_radius():
+    assert np.allclose(np.linalg.norm(sphere_positions(13, 4.0, seed=3), axis=1), 4.0)
+    orbit = orbit_positions(6, 2.0, elevation_deg=30.0)
+    assert np.allclose(np.linalg.norm(orbit, axis=1), 2.0) and np.allclose(orbit[:, 2], 1.0)
+
+
+def test_focal_and_angle_are_inverse():
+    assert math.isclose(angle_from_focal(focal_from_angle(0.69, 200), 200), 0.69)
+    assert math.isclose(focal_from_angle(math.pi / 2, 100), 50.0)
+
+
+@given(st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.lists(st.floats(-1, 1), min_size=3, max_size=3),
+       st.floats(0.5, 2.0))
+def test_box_intersection_enters_and_leaves_on_the_cube_surface(origin, direction, bound):
+    d = torch.tensor([direction], dtype=torch.float64)
+    if d.norm() < 1e-3:
+        return
+    d = d / d.norm()
+    o = torch.tensor([origin], dtype=torch.float64)
+    near, far = box_intersection(o, d, bound)
+    ts = torch.linspace(0, 10, 20001, dtype=torch.float64)
+    inside = ((o + ts[:, None] * d).abs() <= bound).all(dim=-1)
+    if not inside.any():
+        assert far.item() - near.item() < 1e-3
+        return
+    step = 10 / 20000
+    assert abs(ts[inside].min().item() - near.item()) <= step + 1e-9
+    assert abs(ts[inside].max().item() - far.item()) <= step + 1e-9

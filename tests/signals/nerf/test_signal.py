@@ -1,0 +1,129 @@
+"""NeRF signal: rays and colours, a short fit that learns the held-out views, CLI outputs and errors."""
+
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+import aire
+from aire.cli import main
+from aire.errors import InputError
+from aire.plugins import create
+from aire.signals.nerf.signal import NerfSignal, psnr, ssim
+
+
+def small_signal(scene, **settings):
+    return NerfSignal(scene, samples=24, eval_views=3, eval_size=24, turntable_frames=2, **settings)
+
+
+def test_registered_as_a_built_in_signal(tiny_scene):
+    sig = create("signal", "nerf", str(tiny_scene), samples=8)
+    assert isinstance(sig, NerfSignal) and sig.in_features == 3 and sig.out_features == 16
+
+
+def test_rays_are_clipped_to_the_cube_and_colours_are_the_pixels(tiny_scene):
+    sig = small_signal(tiny_scene)
+    rays, rgb = sig.sample(None)
+    assert rays.shape == (8 * 24 * 24, 8) and rgb.shape == (8 * 24 * 24, 3)
+    assert torch.allclose(rays[:, 3:6].norm(dim=-1), torch.ones(rays.shape[0]), atol=1e-5)
+    hit = rays[:, 7] > rays[:, 6]
+    for t in (rays[hit, 6], rays[hit, 7]):  # entry and exit points lie on the cube's surface
+        p = rays[hit, :3] + rays[hit, 3:6] * t[:, None]
+        assert torch.allclose(p.abs().amax(dim=-1), torch.full_like(t, sig.bound), atol=1e-4)
+    batch, colours = sig.sample(100, torch.Generator().manual_seed(0))
+    assert batch.shape == (100, 8) and colours.shape == (100, 3)
+    x = sig.network_inputs(500, torch.Generator().manual_seed(1))
+    assert x.shape == (500, 3) and x.abs().max() <= 1.0
+
+
+def test_short_fit_raises_test_psnr_well_above_the_untrained_network(tiny_scene):
+    sig = small_signal(tiny_scene)
+    net = aire.build_network(sig, [32, 32], omega0=30.0, seed=0)
+    before = sig.evaluate(net)["psnr_test"]
+    result = aire.fit(sig, net, steps=150, lr=2e-3, lr_final=2e-4, batch_size=256, eval_every=150, progress=False,
+                      schedule=aire.ScheduleConfig(kind="none"))
+    after = result.metrics["psnr_test"]
+    assert after > before + 6.0, (before, after)
+    assert 0.0 < result.metrics["ssim_test"] <= 1.0
+
+
+def test_importance_sampling_renders_and_trains(tiny_scene):
+    sig = small_signal(tiny_scene, importance_samples=16)
+    net = aire.build_network(sig, [16, 16], omega0=30.0)
+    rays, rgb = sig.sample(64, torch.Generator().manual_seed(0))
+    loss = sig.training_loss(net, rays, rgb)
+    loss.backward()
+    assert torch.isfinite(loss) and net.weights[0].grad is not None and sig.head.hidden.weight.grad is not None
+    assert sig.render(net, rays).shape == (64, 3)
+
+
+def test_psnr_and_ssim_of_identical_images():
+    img = torch.rand(2, 16, 16, 3)
+    assert psnr(img, img) == float("inf") and abs(ssim(img, img) - 1.0) < 1e-9
+    assert ssim(img, 1 - img) < 0.5
+
+
+def test_cli_fit_writes_metrics_views_turntable_and_colour_head(tiny_scene, tmp_path):
+    out = tmp_path / "run"
+    code = main(["fit", "nerf", str(tiny_scene), "--out", str(out), "--hidden", "24", "24", "24", "--steps", "60",
+                 "--batch-size", "128", "--eval-every", "30", "--target-params", "0.8", "--quiet",
+                 "--set", "samples=12", "--set", "turntable_frames=3", "--set", "eval_size=12"])
+    assert code == 0
+    m = json.loads((out / "metrics.json").read_text())
+    for key in ("psnr_test", "params_initial", "params_final", "architecture_initial", "architecture_final",
+                "steps", "seconds"):
+        assert key in m
+    assert m["params_final"] < m["params_initial"] and m["signal"]["kind"] == "nerf"
+    assert m["settings"]["signal_settings"]["size"] == 64  # the CLI default size: a smaller scene is not enlarged
+    views = iio.imread(out / "test_views.png")
+    assert views.shape[1] == 24 * 2 + 2 and views.shape[0] == 3 * 24 + 2 * 2
+    gif = iio.imread(out / "turntable.gif", index=None)
+    assert gif.shape[0] == 3 and gif.shape[1:3] == (24, 24)
+    assert (out / "colour_head.safetensors").exists() and (out / "nerf_field.json").exists()
+    net = aire.load(out)
+    assert net.widths() == m["architecture_final"]
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda p: None, "not found"),
+    (lambda p: p.mkdir(), "transforms_train.json is missing"),
+])
+def test_cli_bad_scene_is_one_line_error_and_writes_nothing(tmp_path, capsys, setup, message):
+    scene = tmp_path / "scene"
+    setup(scene)
+    code = main(["fit", "nerf", str(scene), "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("aire: error:") and message in err and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_settings_are_input_errors(tiny_scene):
+    with pytest.raises(InputError, match="samples"):
+        NerfSignal(tiny_scene, samples=1)
+    with pytest.raises(InputError, match="bound"):
+        NerfSignal(tiny_scene, bound=float("nan"))
+
+
+def test_cli_make_scene(tmp_path, sphere_mesh, capsys):
+    code = main(["make-scene", str(sphere_mesh), "--out", str(tmp_path / "s"), "--views", "2", "--size", "8",
+                 "--val-views", "0", "--test-views", "1"])
+    assert code == 0 and (tmp_path / "s" / "transforms_train.json").exists()
+    assert not (tmp_path / "s" / "transforms_val.json").exists()
+    code = main(["make-scene", str(tmp_path / "none.off"), "--out", str(tmp_path / "t")])
+    assert code == 2 and "mesh not found" in capsys.readouterr().err
+
+
+def test_paper_preset_applies_and_explicit_options_win(tiny_scene, tmp_path):
+    out = tmp_path / "run"
+    code = main(["fit", "nerf", str(tiny_scene), "--out", str(out), "--preset", "paper", "--hidden", "8", "8",
+                 "--steps", "2", "--batch-size", "16", "--quiet", "--schedule", "none",
+                 "--set", "samples=4", "--set", "turntable_frames=0", "--set", "eval_size=8"])
+    assert code == 0
+    s = json.loads((out / "metrics.json").read_text())["settings"]
+    assert s["preset"] == "paper" and s["network"]["widths"] == [8, 8]
+    assert s["signal_settings"]["samples"] == 4 and s["signal_settings"]["importance_samples"] == 128
+    assert s["signal_settings"]["size"] == 200 and s["train"]["batch_size"] == 16
