@@ -12,6 +12,9 @@
 #   speed    python -m benchmarks speed --size gpu                          (~3 min)
 #   image    python -m benchmarks image --size gpu, 1 image, SIREN rows      (~2 min)
 #   prune    python -m benchmarks prune-ablation --size gpu                  (~1.5 min)
+#   sdf      python -m benchmarks sdf --size gpu (armadillo, omega_0 60, [256]*4)
+#   sdfsweep the sdf suite's cpu protocol on the GPU with schedule variants (SDF_VARIANTS)
+#   nerf     python -m benchmarks nerf --size gpu (bunny scene, 4 x 256 field, hierarchical sampling)
 # Choose stages with STAGES="speed image" bash benchmarks/gpu.sh; pass suite options with
 # IMAGE_SET="--set images=2 --set finer_images=1" (the full gpu size of the image suite, ~5 min).
 #
@@ -22,7 +25,7 @@ set -u
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 PY=${PYTHON:-python3}
-STAGES=${STAGES:-"wheels install tests speed image prune"}
+STAGES=${STAGES:-"wheels install tests sdfsweep nerf speed image sdf prune"}
 IMAGE_SET=${IMAGE_SET:-"--set images=1 --set finer_images=0"}
 OUT=${OUT:-}
 LOG=${OUT:+$OUT/gpu.log}
@@ -32,7 +35,7 @@ exec > >(tee -a "$LOG") 2>&1
 if [ -z "${AIRE_DATA:-}" ] && [ ! -d ../shared/data/div2k ] && [ -d .data/div2k ]; then export AIRE_DATA=$PWD/.data; fi
 T0=$(date +%s)
 
-DEADLINE=${DEADLINE:-540}  # seconds for the whole script; each stage gets at most what is left
+DEADLINE=${DEADLINE:-560}  # seconds for the whole script; each stage gets at most what is left
 
 stage() {  # stage NAME LIMIT_SECONDS COMMAND...
     local name=$1 limit=$2; shift 2
@@ -78,15 +81,19 @@ if ls .whl/*.whl >/dev/null 2>&1; then
 fi
 export PYTHONPATH="$PYTHONPATH:/tmp/site:$PWD/backends/aire-cupy:$PWD/plugins/aire-inout-criterion"
 stage install 120 bash -c install_aire
-stage tests 120 "$PY" -m pytest -q -x -m "not slow" -p no:cacheprovider --device cuda \
+stage tests 50 "$PY" -m pytest -q -x -m "not slow" -p no:cacheprovider --device cuda \
     tests/train/test_precision.py tests/nn backends/aire-cupy
-stage speed 240 "$PY" -m benchmarks speed --size gpu --device cuda
+SDF_VARIANTS=${SDF_VARIANTS:-'{"default": {}, "nodens": {"densify_k": 0}, "late": {"warmup": 0.3, "cycles": 1, "twd_length": 0.1}, "nodens-late": {"densify_k": 0, "warmup": 0.3, "cycles": 1, "twd_length": 0.1}}'}
+stage sdfsweep 140 "$PY" -m benchmarks sdf --size cpu --device cuda --set pictures=false --set "variants=$SDF_VARIANTS"
+stage nerf 140 "$PY" -m benchmarks nerf --size gpu --device cuda
+stage speed 120 "$PY" -m benchmarks speed --size gpu --device cuda
 # shellcheck disable=SC2086
-stage image 180 "$PY" -m benchmarks image --size gpu --device cuda $IMAGE_SET
+stage image 100 "$PY" -m benchmarks image --size gpu --device cuda $IMAGE_SET
+stage sdf 120 "$PY" -m benchmarks sdf --size gpu --device cuda
 stage prune 120 "$PY" -m benchmarks prune-ablation --size gpu --device cuda
 
 if [ -n "$OUT" ]; then
-    tar czf "$OUT/results.tgz" benchmarks/results/*-gpu-* 2>/dev/null || true
+    tar czf "$OUT/results.tgz" benchmarks/results/*-gpu-* benchmarks/results/*-h100* benchmarks/results/*-h200* 2>/dev/null || true
     cp benchmarks/results/*-gpu-*.md "$OUT/" 2>/dev/null || true
 fi
 echo "=== done in $(( $(date +%s) - T0 )) s"

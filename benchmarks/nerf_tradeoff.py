@@ -6,7 +6,7 @@ schedule, and is scored by PSNR (and SSIM) on all held-out test views at the dat
 
     python benchmarks/nerf_tradeoff.py                     # the CPU setting (about 30 min on 2 busy cores)
     python benchmarks/nerf_tradeoff.py --size gpu --device cuda   # paper-like field, ~3-4 min on one H100
-    # from Python (e.g. a bench suite): benchmarks.nerf_tradeoff.run(size="gpu", device="cuda")
+    python -m benchmarks nerf --size gpu --device cuda    # as a suite: results/nerf-gpu-<device>.*
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ import aire  # noqa: E402
 from aire.scenes.make_scene import make_scene  # noqa: E402
 from aire.signals.nerf.signal import NerfSignal  # noqa: E402
 
-DEFAULT_MESH = HERE.parent.parent / "shared" / "data" / "meshes" / "bunny00.off"
+from benchmarks.suite import data_root  # noqa: E402
+
+DEFAULT_MESH = data_root() / "meshes" / "bunny00.off"
 
 #: named sizes: scene, network, training; "cpu" fits in about 30 min on this 2-core CPU for all three rows
 SIZES: dict[str, dict[str, Any]] = {
@@ -99,8 +101,22 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(size: str = "cpu", device: str = "cpu", mesh: Path | None = None, scene: Path | None = None,
-        seed: int = 0, out: Path | None = None, quiet: bool = True, **overrides: Any) -> dict[str, Any]:
+def run(size: str = "cpu", device: str = "cpu", options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `nerf` suite (benchmarks/suite.py protocol): options are SIZES keys plus mesh, scene, seed;
+    the framework writes benchmarks/results/nerf-<size>-<device>.{json,md}."""
+    options = dict(options or {})
+    options.pop("threads", None)
+    mesh, scene = options.pop("mesh", None), options.pop("scene", None)
+    seed, quiet = int(options.pop("seed", 0)), bool(options.pop("quiet", True))
+    unknown = set(options) - set(SIZES[size])
+    if unknown:
+        raise SystemExit(f"nerf suite: unknown option(s) {sorted(unknown)} (known: {sorted(SIZES[size])})")
+    return run_tradeoff(size, device, mesh, scene, seed, None, quiet, write=False, **options)
+
+
+def run_tradeoff(size: str = "cpu", device: str = "cpu", mesh: Path | None = None, scene: Path | None = None,
+                 seed: int = 0, out: Path | None = None, quiet: bool = True, write: bool = True,
+                 **overrides: Any) -> dict[str, Any]:
     """Run the three rows at a named size (overrides replace its settings); write JSON + markdown."""
     cfg = {**SIZES[size], **overrides}
     mesh = Path(mesh) if mesh is not None else DEFAULT_MESH
@@ -118,11 +134,17 @@ def run(size: str = "cpu", device: str = "cpu", mesh: Path | None = None, scene:
     print(f"scene {scene_name}: {len(signal.train_split.images)} train / {len(signal.test_split.images)} test "
           f"views {signal.train_split.width}x{signal.train_split.height}; widths {cfg['widths']}, "
           f"{cfg['steps']} steps on {device}", flush=True)
-    large = fit_row("large", signal, cfg["widths"], cfg, aire.ScheduleConfig(kind="none"), device, seed, quiet)
-    schedule = aire.ScheduleConfig(target_params=cfg["budget"], **cfg.get("schedule", {}))
-    adaptive = fit_row("AIRe", signal, cfg["widths"], cfg, schedule, device, seed, quiet)
-    scratch = fit_row("scratch", signal, adaptive["architecture"][:-1], cfg, aire.ScheduleConfig(kind="none"),
-                      device, seed, quiet)
+    rows: list[dict[str, Any]] = []
+    try:  # a time limit (SIGTERM -> KeyboardInterrupt in python -m benchmarks) keeps the rows finished so far
+        rows.append(fit_row("large", signal, cfg["widths"], cfg, aire.ScheduleConfig(kind="none"), device, seed, quiet))
+        schedule = aire.ScheduleConfig(target_params=cfg["budget"], **cfg.get("schedule", {}))
+        rows.append(fit_row("AIRe", signal, cfg["widths"], cfg, schedule, device, seed, quiet))
+        rows.append(fit_row("scratch", signal, rows[1]["architecture"][:-1], cfg, aire.ScheduleConfig(kind="none"),
+                            device, seed, quiet))
+    except KeyboardInterrupt:
+        print(f"  interrupted after {len(rows)} rows", flush=True)
+        return {"settings": {"size": size, "seed": seed, **cfg}, "rows": rows, "interrupted": True}
+    large, adaptive, scratch = rows
     result = {
         "benchmark": "nerf_tradeoff", "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "device": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -132,9 +154,10 @@ def run(size: str = "cpu", device: str = "cpu", mesh: Path | None = None, scene:
         "gaps": {"aire_vs_scratch": round(adaptive["psnr_test"] - scratch["psnr_test"], 3),
                  "aire_vs_large": round(adaptive["psnr_test"] - large["psnr_test"], 3)},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    out.with_suffix(".md").write_text(markdown(result))
+    if write:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1))
+        out.with_suffix(".md").write_text(markdown(result))
     print(markdown(result))
     return result
 
@@ -156,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in (("steps", args.steps), ("widths", args.widths), ("budget", args.budget))
                  if v is not None}
-    return run(args.size, args.device, args.mesh, args.scene, args.seed, args.out, args.quiet, **overrides)
+    return run_tradeoff(args.size, args.device, args.mesh, args.scene, args.seed, args.out, args.quiet, **overrides)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "cpu": {"widths": [96, 96, 96, 96], "steps": 2000, "batch_size": 8192, "samples": 200_000,
             "omega0": 30.0, "budget": 0.35, "eval_resolution": 128, "chamfer_samples": 100_000, "precision": "fp32"},
     # the paper's setting as published: omega_0 = 60, a large start pruned in the hidden layers
-    "gpu": {"widths": [256, 256, 256, 256], "steps": 10000, "batch_size": 32768, "samples": 1_000_000,
+    "gpu": {"widths": [256, 256, 256, 256], "steps": 5000, "batch_size": 32768, "samples": 500_000,
             "omega0": 60.0, "budget": 0.35, "eval_resolution": 256, "chamfer_samples": 200_000,
             "lr": 1e-4, "lr_final": 1e-5, "precision": "tf32"},
 }
@@ -82,7 +82,7 @@ def markdown(result: dict[str, Any]) -> str:
                      f"{r['architecture']} | {r['seconds']} |")
     rows = {r["run"]: r for r in result["rows"]}
     for name, row in rows.items():
-        twin = rows.get(name.replace("aire", "scratch", 1))
+        twin = rows.get(row.get("scratch_row", ""))
         if name.startswith("aire") and twin is not None and None not in (row["chamfer_l1"], twin["chamfer_l1"]):
             a, b = row["chamfer_l1"], twin["chamfer_l1"]
             lines.append(f"\n{name} vs the same architecture from scratch: Chamfer L1 {a:.5f} vs {b:.5f} "
@@ -110,17 +110,28 @@ def run(size: str = "cpu", device: str = "cpu", options: dict[str, Any] | None =
     print(f"mesh {mesh.name}: {signal.describe()['faces']} faces, sign {signal.sign_method}; widths {s['widths']}, "
           f"{s['steps']} steps", flush=True)
     pictures_stem = RESULTS / f"sdf-{size}-{device_slug(device)}" if pictures else None  # <stem>-<run>.png
-    large = fit_row("large", signal, s["widths"], s, aire.ScheduleConfig(kind="none"), device, pictures_stem, quiet)
-    rows = [large]
-    hidden = list(range(1, len(s["widths"])))
-    for name, settings in variants.items():
-        suffix = f"-{name}" if name else ""
-        schedule = aire.ScheduleConfig(**{"target_params": s["budget"], "prune_layers": hidden, **settings})
-        adaptive = fit_row(f"aire{suffix}", signal, s["widths"], s, schedule, device, pictures_stem, quiet)
-        adaptive["schedule"] = settings
-        scratch = fit_row(f"scratch{suffix}", signal, adaptive["architecture"][:-1], s, aire.ScheduleConfig(kind="none"),
-                          device, pictures_stem, quiet)
-        rows += [adaptive, scratch]
+    rows: list[dict[str, Any]] = []
+    try:  # a time limit (SIGTERM -> KeyboardInterrupt in python -m benchmarks) keeps the rows finished so far
+        large = fit_row("large", signal, s["widths"], s, aire.ScheduleConfig(kind="none"), device, pictures_stem, quiet)
+        rows.append(large)
+        hidden = list(range(1, len(s["widths"])))
+        scratch_rows: dict[tuple[int, ...], dict[str, Any]] = {}
+        for name, settings in variants.items():
+            suffix = f"-{name}" if name else ""
+            schedule = aire.ScheduleConfig(**{"target_params": s["budget"], "prune_layers": hidden, **settings})
+            adaptive = fit_row(f"aire{suffix}", signal, s["widths"], s, schedule, device, pictures_stem, quiet)
+            adaptive["schedule"] = settings
+            rows.append(adaptive)
+            arch = tuple(adaptive["architecture"][:-1])
+            if arch not in scratch_rows:  # variants ending at the same architecture share one from-scratch row
+                scratch_rows[arch] = fit_row(f"scratch{suffix}", signal, list(arch), s, aire.ScheduleConfig(kind="none"),
+                                             device, pictures_stem, quiet)
+                rows.append(scratch_rows[arch])
+            adaptive["scratch_row"] = scratch_rows[arch]["run"]
+    except KeyboardInterrupt:
+        print(f"  interrupted after {len(rows)} rows", flush=True)
+        return {"settings": s, "signal": signal.describe(), "params_initial": rows[0]["params"] if rows else None,
+                "rows": rows, "interrupted": True}
     return {"settings": s, "signal": signal.describe(), "params_initial": large["params"], "rows": rows}
 
 

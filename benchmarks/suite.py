@@ -12,8 +12,7 @@ The module may also define ``markdown(result) -> str`` (else the rows become a g
 ``plot(result, path)`` (a PNG). The framework adds the device name, torch version, date, size and
 wall time, and writes ``benchmarks/results/<suite>-<size>-<device>.{json,md,png}``.
 
-Register a suite by adding ``"name": "benchmarks.module"`` to SUITES (sdf and nerf are wired in the
-same way once their modules exist).
+Register a suite by adding ``"name": "benchmarks.module"`` to SUITES.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ SUITES: dict[str, str] = {
     "prune-ablation": "benchmarks.prune_ablation",
     "speed": "benchmarks.speed",
     "sdf": "benchmarks.sdf_tradeoff",
+    "nerf": "benchmarks.nerf_tradeoff",
 }
 
 
