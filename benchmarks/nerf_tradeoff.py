@@ -83,7 +83,7 @@ def fit_row(name: str, signal: NerfSignal, widths: list[int], cfg: dict[str, Any
 
 def markdown(result: dict[str, Any]) -> str:
     s = result["settings"]
-    lines = [f"NeRF trade-off on `{s['scene']}` ({s['views']} train / {s['test_views']} test views of "
+    lines = [f"NeRF trade-off on `{s.get('scene', 'a make-scene scene')}` ({s['views']} train / {s['test_views']} test views of "
              f"{s['image']}x{s['image']}, {s['samples']}+{s['importance']} samples, {s['batch']} rays/step, "
              f"{s['steps']} steps, budget {s['budget']}); {result['device']}, torch {result['torch']}, "
              f"{result['date']}", "",
@@ -93,6 +93,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {r['run']} | {r['psnr_test']:.2f} | {r['ssim_test']:.4f} | {r['params']} "
                      f"({100 * r['params'] / result['rows'][0]['params']:.0f} %) | {r['architecture']} | "
                      f"{r['seconds']:.0f} |")
+    if result.get("interrupted"):
+        return "\n".join(lines + ["", "**Interrupted by its time limit: the rows above are the runs that finished.**"]) + "\n"
     g = result["gaps"]
     lines += ["", f"AIRe - scratch: {g['aire_vs_scratch']:+.2f} dB; AIRe - large: {g['aire_vs_large']:+.2f} dB. "
               "Parameters count the adaptive field; the colour head "
@@ -143,7 +145,8 @@ def run_tradeoff(size: str = "cpu", device: str = "cpu", mesh: Path | None = Non
                             device, seed, quiet))
     except KeyboardInterrupt:
         print(f"  interrupted after {len(rows)} rows", flush=True)
-        return {"settings": {"size": size, "seed": seed, **cfg}, "rows": rows, "interrupted": True}
+        return {"settings": {"size": size, "scene": scene_name, "seed": seed, **cfg}, "rows": rows, "interrupted": True,
+                "device": device_name(device), "torch": torch.__version__, "date": datetime.datetime.now().isoformat()}
     large, adaptive, scratch = rows
     result = {
         "benchmark": "nerf_tradeoff", "date": datetime.datetime.now().isoformat(timespec="seconds"),
