@@ -31,7 +31,9 @@ from benchmarks.suite import RESULTS, data_root, device_slug, run_suite  # noqa:
 #: the two protocol sizes of the reproduction suite: cpu fits in 30 minutes on 2 cores, gpu in minutes on an H100
 SIZES: dict[str, dict[str, Any]] = {
     "cpu": {"widths": [96, 96, 96, 96], "steps": 2000, "batch_size": 8192, "samples": 200_000,
-            "omega0": 30.0, "budget": 0.35, "eval_resolution": 128, "chamfer_samples": 100_000, "precision": "fp32"},
+            "omega0": 30.0, "budget": 0.35, "eval_resolution": 128, "chamfer_samples": 100_000, "precision": "fp32",
+            # a heavy and a mild cut, each with its own from-scratch row
+            "variants": {"35%": {}, "60%": {"target_params": 0.6}}},
     # the paper's setting as published: omega_0 = 60, a large start pruned in the hidden layers
     "gpu": {"widths": [256, 256, 256, 256], "steps": 5000, "batch_size": 32768, "samples": 500_000,
             "omega0": 60.0, "budget": 0.35, "eval_resolution": 256, "chamfer_samples": 200_000,
@@ -97,14 +99,15 @@ def run(size: str = "cpu", device: str = "cpu", options: dict[str, Any] | None =
     ({name: ScheduleConfig settings}, each with its own from-scratch row), `pictures` (bool)."""
     options = dict(options or {})
     mesh = Path(options.pop("mesh", None) or data_root() / "meshes" / "armadillo.off")
-    variants = options.pop("variants", None) or {"": {}}
+    variants = options.pop("variants", None) or SIZES[size].get("variants") or {"": {}}
     pictures = bool(options.pop("pictures", True))
     quiet = bool(options.pop("quiet", True))
     options.pop("threads", None)
     unknown = set(options) - set(SIZES[size]) - {"seed", "eval_every", "lr", "lr_final"}
     if unknown:
         raise SystemExit(f"sdf suite: unknown option(s) {sorted(unknown)} (known: {sorted(SIZES[size])})")
-    s = {"seed": 0, "eval_every": 250, "lr": 2e-4, "lr_final": 2e-5, **SIZES[size], **options, "mesh": str(mesh)}
+    s = {"seed": 0, "eval_every": 250, "lr": 2e-4, "lr_final": 2e-5, **SIZES[size], **options, "mesh": str(mesh),
+         "variants": variants}
     signal = SDFSignal(mesh, samples=s["samples"], eval_resolution=s["eval_resolution"],
                        mesh_resolution=s["eval_resolution"], chamfer_samples=s["chamfer_samples"])
     print(f"mesh {mesh.name}: {signal.describe()['faces']} faces, sign {signal.sign_method}; widths {s['widths']}, "
