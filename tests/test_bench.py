@@ -67,7 +67,8 @@ def test_sdf_suite_writes_rows_for_large_aire_and_scratch(tmp_path):
     mesh = tmp_path / "box.ply"
     trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(mesh)
     options = {"mesh": str(mesh), "widths": [16, 16, 16], "steps": 100, "omega0": 10.0, "batch_size": 512, "samples": 2000,
-               "eval_resolution": 16, "chamfer_samples": 500, "budget": 0.7, "eval_every": 20, "pictures": False}
+               "eval_resolution": 16, "chamfer_samples": 500, "budget": 0.7, "eval_every": 20, "pictures": False,
+               "variants": {"": {}}}
     path = suite.run_suite("sdf", "cpu", "cpu", options, tmp_path / "results")
     result = json.loads(path.read_text())
     runs = {r["run"]: r for r in result["rows"]}

@@ -37,6 +37,8 @@ def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, 
     for job in todo:  # leftovers of an interrupted run: temp folders of save_run, a folder without metrics
         for stale in out.glob(f".{job.id}.*.tmp"):
             shutil.rmtree(stale, ignore_errors=True)
+    for stale in [*out.glob(".summary.*.tmp"), *out.glob(".jobs.json.*.tmp")]:  # a summary write cut by a kill
+        stale.unlink(missing_ok=True)
     state: dict[str, Any] = {
         "executor": executor.name, "slots": executor.slots, "started": time.time(),
         "skipped": [j.id for j in skipped], "ran": [], "running": 0, "interrupted": False}
@@ -87,6 +89,10 @@ def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, 
         raise
     finally:
         results.close()  # cancels whatever is still in flight
+        for job in todo:  # finished on disk while we were interrupted, before its result reached us
+            if job.id not in state["ran"] and is_finished(out, job):
+                rows[job.id] = job_row(out, job, None)
+                state["ran"].append(job.id)
         state["running"] = 0
         if bar is not None:
             bar.close()
