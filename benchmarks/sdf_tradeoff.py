@@ -33,7 +33,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "cpu": {"widths": [96, 96, 96, 96], "steps": 2000, "batch_size": 8192, "samples": 200_000,
             "omega0": 30.0, "budget": 0.35, "eval_resolution": 128, "chamfer_samples": 100_000, "precision": "fp32",
             # a heavy and a mild cut, each with its own from-scratch row
-            "variants": {"35%": {}, "60%": {"target_params": 0.6}}},
+            "variants": {"b35": {}, "b60": {"target_params": 0.6}}},
     # the paper's setting as published: omega_0 = 60, a large start pruned in the hidden layers
     "gpu": {"widths": [256, 256, 256, 256], "steps": 5000, "batch_size": 32768, "samples": 500_000,
             "omega0": 60.0, "budget": 0.35, "eval_resolution": 256, "chamfer_samples": 200_000,
