@@ -11,6 +11,7 @@ samples the regression already pins the gradient, and either term costs a double
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -189,8 +190,6 @@ class SDFSignal(Signal):
         normalised = extract_mesh(model, self.mesh_resolution)
         paths = [write_signal_info(out_dir, self.frame, self.describe())]
         if len(normalised.faces) == 0:
-            import warnings
-
             warnings.warn("the fitted SDF has no zero level set on the grid: no mesh written", stacklevel=2)
             return paths
         mesh = trimesh.Trimesh(self.frame.to_original(normalised.vertices), normalised.faces, process=False)

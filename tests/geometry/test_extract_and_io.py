@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 import trimesh
 from hypothesis import given, strategies as st
 

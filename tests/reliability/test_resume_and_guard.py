@@ -11,7 +11,6 @@ import sys
 import time
 import warnings
 
-import pytest
 import torch
 
 import aire

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import imageio.v3 as iio
-import numpy as np
 import pytest
 import torch
 
