@@ -19,7 +19,11 @@ def test_frame_round_trips_and_fits_the_cube(centre, size, margin):
     points = np.asarray(centre) + size * rng.uniform(-1, 1, size=(50, 3))
     frame = Frame.fit(points, margin)
     normalised = frame.to_normalised(points)
-    assert np.abs(normalised).max() <= (1 - margin) * (1 + 1e-12)
+    # (x - c) * s in floating point: the subtraction errs by up to eps (|x| + |c|), scaled by s, plus the
+    # product's and the bounding box's own rounding (a few eps of the result)
+    eps = np.finfo(np.float64).eps
+    rounding = 2 * eps * (np.abs(points).max() + np.abs(frame.centre).max()) * frame.scale + 4 * eps
+    assert np.abs(normalised).max() <= (1 - margin) + rounding
     np.testing.assert_allclose(frame.to_original(normalised), points, rtol=1e-12, atol=1e-12 * (np.abs(points).max() + size))
 
 
