@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import sys
 import tempfile
 import warnings
@@ -30,7 +29,7 @@ import aire  # noqa: E402
 from aire.scenes.make_scene import make_scene  # noqa: E402
 from aire.signals.nerf.signal import NerfSignal  # noqa: E402
 
-from benchmarks.suite import data_root  # noqa: E402
+from benchmarks.suite import data_root, device_name  # noqa: E402
 
 DEFAULT_MESH = data_root() / "meshes" / "bunny00.off"
 
@@ -44,19 +43,6 @@ SIZES: dict[str, dict[str, Any]] = {
             "batch": 2048, "samples": 64, "importance": 64, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8,
             "eval_every": 250},
 }
-
-
-def device_name(device: str) -> str:
-    """The GPU's name for a CUDA device, else the CPU model and thread count."""
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def fit_row(name: str, signal: NerfSignal, widths: list[int], cfg: dict[str, Any], schedule: aire.ScheduleConfig,

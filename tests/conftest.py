@@ -13,6 +13,9 @@ import torch
 
 from aire.signals.image import synthetic_image
 
+#: session fixtures of tiny generated NeRF scenes (sphere_mesh, tiny_scene)
+pytest_plugins = ["tests.nerf_fixtures"]
+
 # unit tests run tiny tensors: one thread avoids OpenMP start-up and oversubscription costs
 torch.set_num_threads(1)
 

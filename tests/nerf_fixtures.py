@@ -1,4 +1,4 @@
-"""Tiny generated scenes for the NeRF tests: an icosphere rendered by the scene maker."""
+"""Tiny generated scenes shared by the NeRF and scene-maker tests: an icosphere rendered by make_scene."""
 
 from __future__ import annotations
 
