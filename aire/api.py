@@ -10,14 +10,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
+from aire.atomic import atomic_folder, check_out_dir
 from aire.config import ConfigError, NetworkConfig, ScheduleConfig, TrainConfig, to_dict
 from aire.errors import InputError
 from aire.interfaces import Backend, DensificationPolicy, PruningCriterion, Signal
@@ -88,9 +87,7 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
     """
     out = Path(out)
     check_out_dir(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         result.network.eval()
         save_network(result.network, tmp)
         signal.export(result.network, tmp)
@@ -101,21 +98,7 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, tmp / name)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
-
-
-def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse an existing, non-empty output folder unless overwrite is set."""
-    if out.exists() and not out.is_dir():
-        raise InputError(f"output path exists and is not a folder: {out}")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError(f"output folder {out} already exists; pass --overwrite to replace it")
 
 
 def _json_default(value: Any) -> Any:

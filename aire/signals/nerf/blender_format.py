@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import attrs
 import imageio.v3 as iio
 import numpy as np
 
+from aire.atomic import atomic_folder, check_out_dir
 from aire.errors import InputError
 from aire.signals.nerf.cameras import angle_from_focal, focal_from_angle
 
@@ -152,11 +151,8 @@ def write_scene(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray]
 
     Every split shares one focal length (pixels) and image width; `extra` keys go into each json."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise InputError(f"output folder {out} already exists; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    check_out_dir(out, overwrite)
+    with atomic_folder(out) as tmp:
         for name, (rgba, poses) in splits.items():
             (tmp / name).mkdir()
             angle = angle_from_focal(focal, rgba.shape[2])
@@ -166,10 +162,4 @@ def write_scene(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray]
                 frames.append({"file_path": f"./{name}/r_{k}", "transform_matrix": np.asarray(pose).tolist()})
             meta = {"camera_angle_x": angle, **(extra or {}), "frames": frames}
             (tmp / f"transforms_{name}.json").write_text(json.dumps(meta, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
