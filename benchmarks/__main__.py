@@ -18,18 +18,14 @@ from benchmarks.suite import RESULTS, SIZES, SUITES, run_suite
 
 
 def parse_set(pairs: Sequence[str]) -> dict:
-    import json
+    """--set KEY=VALUE options, read like `aire fit --set` (JSON values where they parse)."""
+    from aire.cli import parse_settings
+    from aire.errors import InputError
 
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"benchmarks: error: --set expects KEY=VALUE, got {pair!r}")
-        try:
-            options[key.strip().replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip().replace("-", "_")] = value
-    return options
+    try:
+        return parse_settings(pairs)
+    except InputError as exc:
+        raise SystemExit(f"benchmarks: error: {exc}") from None
 
 
 def _interrupt(signum, frame) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import statistics
 import sys
 import time
@@ -26,6 +25,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 import aire  # noqa: E402
 from aire.signals.image import ImageSignal, synthetic_image  # noqa: E402
@@ -36,15 +36,9 @@ DEFAULT_IMAGE = HERE.parent.parent / "shared" / "data" / "div2k" / "00.png"
 
 def cpu_name() -> str:
     """The CPU model (or GPU name when CUDA is used), for the results table."""
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from benchmarks.suite import device_name
+
+    return device_name("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def fit_row(name: str, signal: ImageSignal, widths: list[int], args: argparse.Namespace,

@@ -130,9 +130,6 @@ class SDFSignal(Signal):
         idx = torch.randint(0, self.points.shape[0], (batch_size,), generator=generator).to(self.points.device)
         return self.points[idx], targets[idx]
 
-    def network_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.sample(n, generator)[0]
-
     def loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         error = prediction[:, :1] - target[:, :1]
         return error.abs().mean() if self.loss_kind == "l1" else (error ** 2).mean()
