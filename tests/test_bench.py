@@ -76,3 +76,64 @@ def test_sdf_suite_writes_rows_for_large_aire_and_scratch(tmp_path):
     assert runs["aire"]["architecture"] == runs["scratch"]["architecture"]
     assert runs["aire"]["params"] <= 0.7 * runs["large"]["params"]
     assert "Chamfer L1" in path.with_suffix(".md").read_text() and path.with_suffix(".png").is_file()
+
+
+def _sweep_rows(diffs: list[float]) -> list[dict]:
+    rows = []
+    for seed, d in enumerate(diffs):
+        scratch = 0.005
+        for run, value in (("aire", scratch * (1 + d / 100)), ("scratch", scratch)):
+            rows.append({"variant": "v", "size": "cpu", "settings": {}, "seed": seed, "run": run, "chamfer_l1": value,
+                         "architecture": [8, 4, 1]})
+    return rows
+
+
+def test_sdf_sweep_summary_is_the_paired_mean_with_its_standard_error():
+    sdf_sweep = importlib.import_module("benchmarks.sdf_sweep")
+    (summary,) = sdf_sweep.summarise(_sweep_rows([-1.0, -3.0, 1.0]))
+    assert summary["seeds"] == 3 and summary["aire_wins"] == 2
+    assert summary["diff_percent"] == pytest.approx(-1.0)
+    assert summary["sem_percent"] == pytest.approx((4.0 / 3) ** 0.5)  # sample sd 2, over sqrt(3)
+    assert "| v | cpu |" in sdf_sweep.markdown([summary], "# t") and "-1.0 ± 1.2" in sdf_sweep.markdown([summary], "# t")
+
+
+def test_sdf_sweep_skips_a_torn_line_and_unpaired_runs(tmp_path):
+    sdf_sweep = importlib.import_module("benchmarks.sdf_sweep")
+    rows = _sweep_rows([2.0, 4.0])[:-1]  # seed 1 has no scratch row yet
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"variant": "v", "se')
+    assert len(sdf_sweep.read_rows(path)) == 3
+    (summary,) = sdf_sweep.summarise(sdf_sweep.read_rows(path))
+    assert summary["seeds"] == 1 and summary["diff_percent"] == pytest.approx(2.0)
+
+
+def test_sdf_sweep_routes_settings_and_rejects_unknown_ones():
+    sdf_sweep = importlib.import_module("benchmarks.sdf_sweep")
+    fit, signal, schedule = sdf_sweep.split_variant({"steps": 10, "eikonal_weight": 0.1, "warmup": 0.2})
+    assert (fit, signal, schedule) == ({"steps": 10}, {"eikonal_weight": 0.1}, {"warmup": 0.2})
+    with pytest.raises(TypeError, match="no_such_setting"):
+        sdf_sweep.split_variant({"no_such_setting": 1})
+
+
+def test_sdf_sweep_fits_pairs_and_resumes_without_refitting(tmp_path, capsys):
+    import trimesh
+
+    sdf_sweep = importlib.import_module("benchmarks.sdf_sweep")
+    mesh = tmp_path / "box.ply"
+    trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(mesh)
+    base = {"widths": [16, 16, 16], "steps": 60, "omega0": 10.0, "batch_size": 512, "samples": 2000,
+            "eval_resolution": 16, "chamfer_samples": 500, "budget": 0.7}
+    out = tmp_path / "sweep.jsonl"
+    argv = ["--mesh", str(mesh), "--seeds", "0", "1", "--threads", "1", "--base", json.dumps(base),
+            "--variant", 'one={"cycles": 1}', "--out", str(out)]
+    assert sdf_sweep.main(argv) == 0
+    rows = sdf_sweep.read_rows(out)
+    assert sorted((r["seed"], r["run"]) for r in rows) == [(0, "aire"), (0, "scratch"), (1, "aire"), (1, "scratch")]
+    for seed in (0, 1):
+        pair = {r["run"]: r for r in rows if r["seed"] == seed}
+        assert pair["aire"]["architecture"] == pair["scratch"]["architecture"]
+        assert pair["aire"]["params"] <= 0.7 * (3 * 16 + 16 + 2 * (16 * 16 + 16) + 17)
+    assert out.with_suffix(".md").read_text().count("| one | cpu |") == 1
+    capsys.readouterr()
+    assert sdf_sweep.main(argv) == 0  # every pair is on disk: nothing is fitted again
+    assert "seed" not in capsys.readouterr().out.split("# SDF")[0] and len(sdf_sweep.read_rows(out)) == 4
