@@ -26,7 +26,7 @@ sizes=$(printf '%s\n' "${GROUP_LINES[@]}" | cut -d';' -f1 | sort -u | tr '\n' ' 
 "$PY" -c "
 import json, sys
 from aire.signals.sdf import SDFSignal
-from benchmarks.sdf_tradeoff import SIZES
+from benchmarks.sdf_sweep import SIZES
 from benchmarks.suite import data_root
 for size in sys.argv[1:]:
     s = {**SIZES[size], **json.loads('$BASE')}

@@ -1,6 +1,6 @@
 """SDF schedule study: paired AIRe-vs-scratch comparisons over several seeds, one line per variant.
 
-Each variant changes the sdf suite's protocol (benchmarks/sdf_tradeoff.py SIZES) with fit settings
+Each variant changes a protocol (SIZES below: the short cpu one, or the sdf suite's gpu size) with fit settings
 (steps, omega0, lr, lr_final, widths, budget, batch_size), signal settings (eikonal_weight,
 normal_weight, loss) or ScheduleConfig fields. For every (variant, seed) it fits AIRe, then AIRe's
 final architecture from scratch with the same seed, and reports the paired relative Chamfer L1
@@ -27,9 +27,16 @@ sys.path.insert(0, str(HERE.parent))
 
 import aire  # noqa: E402
 from aire.signals.sdf import SDFSignal  # noqa: E402
-from benchmarks.sdf_tradeoff import SIZES  # noqa: E402
+from benchmarks.sdf_tradeoff import SIZES as SUITE_SIZES  # noqa: E402
 from benchmarks.suite import RESULTS, data_root, device_name, device_slug  # noqa: E402
 
+#: the protocols the variants change: `cpu` is the short one the study started from (the sdf suite's cpu
+#: size before the study lengthened it), `gpu` the suite's gpu size (the paper-like setting)
+SIZES: dict[str, dict[str, Any]] = {
+    "cpu": {"widths": [96, 96, 96, 96], "steps": 2000, "batch_size": 8192, "samples": 200_000, "omega0": 30.0,
+            "budget": 0.35, "eval_resolution": 128, "chamfer_samples": 100_000, "precision": "fp32"},
+    "gpu": SUITE_SIZES["gpu"],
+}
 FIT_KEYS = {"steps", "omega0", "lr", "lr_final", "widths", "budget", "batch_size", "samples", "eval_resolution",
             "chamfer_samples"}
 SIGNAL_KEYS = {"eikonal_weight", "normal_weight", "loss"}
@@ -85,7 +92,7 @@ def sweep(variants: dict[str, dict[str, Any]], seeds: list[int], size: str, devi
                               seed, device)
             with out.open("a") as f:
                 f.write("".join(json.dumps({"variant": name, "size": size, "settings": settings, "seed": seed, "run": run,
-                                            "device": device_name(device), **row}) + "\n"
+                                            "device": device_name(device), "protocol": s, **row}) + "\n"
                                 for run, row in (("aire", adaptive), ("scratch", scratch))))
             print(f"{name:<14} seed {seed}: aire {_f(adaptive['chamfer_l1'])} scratch {_f(scratch['chamfer_l1'])} "
                   f"{adaptive['architecture']} ({adaptive['seconds']} + {scratch['seconds']} s)", flush=True)
@@ -152,7 +159,7 @@ def markdown(summary: list[dict[str, Any]], header: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", choices=sorted(SIZES), default="cpu", help="the sdf suite protocol the variants change")
+    p.add_argument("--size", choices=sorted(SIZES), default="cpu", help="the protocol the variants change (SIZES)")
     p.add_argument("--mesh", type=Path)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -187,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     protocols = "; ".join(f"`{z}`: {SIZES[z]['widths']}, omega0 {SIZES[z]['omega0']}, {SIZES[z]['steps']} steps of "
                           f"{SIZES[z]['batch_size']} points, lr {SIZES[z].get('lr', 2e-4)}, budget {SIZES[z]['budget']}"
                           for z in sizes)
-    header = (f"# SDF schedule study ({out.name})\n\nProtocols (benchmarks/sdf_tradeoff.py SIZES; each variant's "
+    header = (f"# SDF schedule study ({out.name})\n\nProtocols (benchmarks/sdf_sweep.py SIZES; each variant's "
               f"settings change them): {protocols}. Device {', '.join(devices)}.")
     table = markdown(summarise(rows), header)
     out.with_suffix(".md").write_text(table)
