@@ -13,7 +13,7 @@
 #   image    python -m benchmarks image --size gpu, 1 image, SIREN rows      (~2 min)
 #   prune    python -m benchmarks prune-ablation --size gpu                  (~1.5 min)
 #   sdf      python -m benchmarks sdf --size gpu (armadillo, omega_0 60, [256]*4)
-#   sdfsweep the sdf suite's cpu protocol on the GPU with schedule variants (SDF_VARIANTS)
+#   sdfsweep the short SDF protocol (cpu size at 2000 steps of 8192 points) with schedule variants (SDF_VARIANTS)
 #   sdfstudy benchmarks/sdf_study.sh: paired AIRe/scratch SDF runs over seeds, variants in parallel
 #   nerf     python -m benchmarks nerf --size gpu (bunny scene, 4 x 256 field, hierarchical sampling)
 # Choose stages with STAGES="speed image" bash benchmarks/gpu.sh; pass suite options with
@@ -85,7 +85,8 @@ stage install 120 bash -c install_aire
 stage tests 50 "$PY" -m pytest -q -x -m "not slow" -p no:cacheprovider --device cuda \
     tests/train/test_precision.py tests/nn backends/aire-cupy
 SDF_VARIANTS=${SDF_VARIANTS:-'{"default": {}, "nodens": {"densify_k": 0}, "late": {"warmup": 0.3, "cycles": 1, "twd_length": 0.1}, "nodens-late": {"densify_k": 0, "warmup": 0.3, "cycles": 1, "twd_length": 0.1}}'}
-stage sdfsweep 140 "$PY" -m benchmarks sdf --size cpu --device cuda --set pictures=false --set "variants=$SDF_VARIANTS"
+stage sdfsweep 140 "$PY" -m benchmarks sdf --size cpu --device cuda --set pictures=false --set steps=2000 \
+    --set batch_size=8192 --set "variants=$SDF_VARIANTS"
 stage sdfstudy ${SDFSTUDY_LIMIT:-420} env DEVICE=cuda bash benchmarks/sdf_study.sh
 stage nerf 140 "$PY" -m benchmarks nerf --size gpu --device cuda
 stage speed 120 "$PY" -m benchmarks speed --size gpu --device cuda
