@@ -46,7 +46,9 @@ def capture(trainer: Any) -> dict[str, Any]:
         "initial_params": trainer.initial_params,
         "initial_architecture": list(trainer.initial_architecture),
         "elapsed": trainer.elapsed(),
-        "rng": {"torch": torch.get_rng_state(), "generator": trainer.generator.get_state()},
+        "rng": {"torch": torch.get_rng_state(), "generator": trainer.generator.get_state(),
+                # on-device draws (NeRF jitter on a GPU) come from the CUDA generators
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None},
     }
 
 
@@ -84,6 +86,9 @@ def restore(trainer: Any, state: dict[str, Any]) -> None:
     trainer.set_elapsed(state["elapsed"])
     torch.set_rng_state(state["rng"]["torch"])
     trainer.generator.set_state(state["rng"]["generator"])
+    cuda_states = state["rng"].get("cuda")
+    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda_states)
 
 
 def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
