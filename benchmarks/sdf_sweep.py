@@ -1,15 +1,15 @@
 """SDF schedule study: paired AIRe-vs-scratch comparisons over several seeds, one line per variant.
 
-Each variant changes a protocol (SIZES below: the short cpu one, or the sdf suite's gpu size) with fit settings
-(steps, omega0, lr, lr_final, widths, budget, batch_size), signal settings (eikonal_weight,
-normal_weight, loss) or ScheduleConfig fields. For every (variant, seed) it fits AIRe, then AIRe's
-final architecture from scratch with the same seed, and reports the paired relative Chamfer L1
-difference 100 (aire - scratch) / scratch: its mean over seeds, its standard error and the number
-of seeds where AIRe is lower. Rows are appended to a JSON-lines file as they finish, so a time
+Each variant changes a protocol (SIZES below: the short cpu one, or the sdf suite's gpu size) with
+fit settings (steps, omega0, lr, lr_final, widths, budget, batch_size), signal settings
+(eikonal_weight, normal_weight, loss) or ScheduleConfig fields. For every (variant, seed) it fits
+AIRe, then AIRe's final architecture from scratch with the same seed, and reports the paired relative
+Chamfer L1 difference 100 (aire - scratch) / scratch: its mean over seeds, its standard error and the
+number of seeds where AIRe is lower. Rows are appended to a JSON-lines file as they finish, so a time
 limit keeps what was done; the markdown table is rebuilt from that file.
 
     python benchmarks/sdf_sweep.py --seeds 0 1 2 --variant base='{}' --variant long='{"steps": 6000}'
-    python benchmarks/sdf_sweep.py --table benchmarks/results/sdf_sweep-cpu-h100.jsonl
+    python benchmarks/sdf_sweep.py --table benchmarks/results/sdf_sweep-study-h100.jsonl
 """
 
 from __future__ import annotations
