@@ -160,3 +160,21 @@ def test_a_model_without_surface_has_undefined_chamfer_and_zero_iou(tmp_path):
     with pytest.warns(UserWarning, match="no zero level set"):
         files = signal.export(Outside(), tmp_path)
     assert [f.name for f in files] == ["signal.json"]
+
+
+@pytest.mark.filterwarnings("ignore")  # 3-step TWD phases cannot decay their targets to epsilon
+def test_paper_preset_ends_at_the_papers_small_network(tmp_path):
+    """--preset paper: omega_0 60, [256]*4 start, hidden layers 1-2 pruned to [64, 64, 256] (short run here)."""
+    mesh_path = tmp_path / "box.ply"
+    box_mesh().export(mesh_path)
+    out = tmp_path / "run"
+    settings = [f"--set={k}={v}" for k, v in SMALL.items()]
+    code = main(["fit", "sdf", str(mesh_path), "--out", str(out), "--preset", "paper", "--steps", "60",
+                 "--batch-size", "256", "--eval-every", "60", "--quiet", *settings])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["architecture_initial"] == [256, 256, 256, 256, 1]
+    assert metrics["architecture_final"] == [400, 64, 64, 256, 1]
+    assert metrics["params_final"] <= 0.245 * metrics["params_initial"]
+    assert metrics["settings"]["network"]["omega0"] == 60.0 and metrics["settings"]["train"]["steps"] == 60
+    assert metrics["settings"]["schedule"]["prune_layers"] == [1, 2]
