@@ -18,7 +18,6 @@ import argparse
 import json
 import math
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import aire  # noqa: E402
 from aire.signals.sdf import SDFSignal  # noqa: E402
-from benchmarks.sdf_tradeoff import SIZES as SUITE_SIZES  # noqa: E402
+from benchmarks.sdf_tradeoff import SIZES as SUITE_SIZES, fit_row  # noqa: E402
 from benchmarks.suite import RESULTS, data_root, device_name, device_slug  # noqa: E402
 
 #: the protocols the variants change: `cpu` is the short one the study started from (the sdf suite's cpu
@@ -53,16 +52,10 @@ def split_variant(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
 
 def fit_one(signal: SDFSignal, widths: list[int], s: dict[str, Any], schedule: aire.ScheduleConfig, seed: int,
             device: str) -> dict[str, Any]:
-    net = aire.build_network(signal, widths, omega0=s["omega0"], seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = aire.fit(signal, net, steps=s["steps"], lr=s["lr"], lr_final=s["lr_final"], seed=seed,
-                          batch_size=s["batch_size"], eval_every=s["steps"], progress=False, device=device,
-                          precision=s.get("precision", "fp32"), schedule=schedule)
-    m = result.metrics
-    return {"chamfer_l1": m["chamfer_l1"], "chamfer_l2": m["chamfer_l2"], "iou_grid": m["iou_grid"],
-            "normal_consistency": m["normal_consistency"], "params": m["params_final"],
-            "architecture": m["architecture_final"], "seconds": round(m["seconds"], 1)}
+    """One fit by the sdf suite's fit_row (one evaluation, at the end; no picture), without its history."""
+    row = fit_row("aire" if schedule.kind == "aire" else "scratch", signal, widths,
+                  {**s, "seed": seed, "eval_every": s["steps"]}, schedule, device, None, True)
+    return {k: v for k, v in row.items() if k not in ("run", "history")}
 
 
 def sweep(variants: dict[str, dict[str, Any]], seeds: list[int], size: str, device: str, mesh: Path,
