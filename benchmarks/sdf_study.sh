@@ -25,13 +25,11 @@ mapfile -t GROUP_LINES <<< "${STUDY_GROUPS:-$DEFAULT_GROUPS}"
 sizes=$(printf '%s\n' "${GROUP_LINES[@]}" | cut -d';' -f1 | sort -u | tr '\n' ' ')
 "$PY" -c "
 import json, sys
-from aire.signals.sdf import SDFSignal
 from benchmarks.sdf_sweep import SIZES
+from benchmarks.sdf_tradeoff import make_signal
 from benchmarks.suite import data_root
 for size in sys.argv[1:]:
-    s = {**SIZES[size], **json.loads('$BASE')}
-    SDFSignal(data_root() / 'meshes' / 'armadillo.off', samples=s['samples'], eval_resolution=s['eval_resolution'],
-              mesh_resolution=s['eval_resolution'], chamfer_samples=s['chamfer_samples'])
+    make_signal(data_root() / 'meshes' / 'armadillo.off', {**SIZES[size], **json.loads('$BASE')})
 print('sample caches ready')" $sizes
 pids=()
 for g in "${!GROUP_LINES[@]}"; do

@@ -26,15 +26,15 @@ sys.path.insert(0, str(HERE.parent))
 
 import aire  # noqa: E402
 from aire.signals.sdf import SDFSignal  # noqa: E402
-from benchmarks.sdf_tradeoff import SIZES as SUITE_SIZES, fit_row  # noqa: E402
+from benchmarks.sdf_tradeoff import RUN_DEFAULTS, SIZES as SUITE_SIZES, fit_row, make_signal  # noqa: E402
 from benchmarks.suite import RESULTS, data_root, device_name, device_slug  # noqa: E402
 
 #: the protocols the variants change: `cpu` is the short one the study started from (the sdf suite's cpu
 #: size before the study lengthened it), `gpu` the suite's gpu size (the paper-like setting)
 SIZES: dict[str, dict[str, Any]] = {
-    "cpu": {"widths": [96, 96, 96, 96], "steps": 2000, "batch_size": 8192, "samples": 200_000, "omega0": 30.0,
-            "budget": 0.35, "eval_resolution": 128, "chamfer_samples": 100_000, "precision": "fp32"},
-    "gpu": SUITE_SIZES["gpu"],
+    "cpu": {**RUN_DEFAULTS, "widths": [96, 96, 96, 96], "steps": 2000, "batch_size": 8192, "samples": 200_000,
+            "omega0": 30.0, "budget": 0.35, "eval_resolution": 128, "chamfer_samples": 100_000, "precision": "fp32"},
+    "gpu": {**RUN_DEFAULTS, **SUITE_SIZES["gpu"]},
 }
 FIT_KEYS = {"steps", "omega0", "lr", "lr_final", "widths", "budget", "batch_size", "samples", "eval_resolution",
             "chamfer_samples"}
@@ -52,9 +52,9 @@ def split_variant(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
 
 def fit_one(signal: SDFSignal, widths: list[int], s: dict[str, Any], schedule: aire.ScheduleConfig, seed: int,
             device: str) -> dict[str, Any]:
-    """One fit by the sdf suite's fit_row (one evaluation, at the end; no picture), without its history."""
-    row = fit_row("aire" if schedule.kind == "aire" else "scratch", signal, widths,
-                  {**s, "seed": seed, "eval_every": s["steps"]}, schedule, device, None, True)
+    """One fit by the sdf suite's fit_row (no picture), without its history."""
+    row = fit_row("aire" if schedule.kind == "aire" else "scratch", signal, widths, {**s, "seed": seed}, schedule,
+                  device, None, True)
     return {k: v for k, v in row.items() if k not in ("run", "history")}
 
 
@@ -63,16 +63,14 @@ def sweep(variants: dict[str, dict[str, Any]], seeds: list[int], size: str, devi
     """Fit every (variant, seed) pair not already in `out` and append its rows there."""
     done = {(r["variant"], r["seed"], r["run"]) for r in read_rows(out)}
     signals: dict[str, SDFSignal] = {}
-    base = {"lr": 2e-4, "lr_final": 2e-5, **SIZES[size]}
     prepared = {}
     for name, settings in variants.items():
         fit, signal_settings, schedule_settings = split_variant(settings)
-        s = {**base, **fit}
+        s = {**SIZES[size], **fit}
+        s["eval_every"] = s["steps"]  # one evaluation, at the end: the sweep reads only the final metrics
         key = json.dumps([signal_settings, s["samples"], s["eval_resolution"], s["chamfer_samples"]], sort_keys=True)
         if key not in signals:
-            signals[key] = SDFSignal(mesh, samples=s["samples"], eval_resolution=s["eval_resolution"],
-                                     mesh_resolution=s["eval_resolution"], chamfer_samples=s["chamfer_samples"],
-                                     **signal_settings)
+            signals[key] = make_signal(mesh, s, **signal_settings)
         hidden = list(range(1, len(s["widths"])))
         schedule = aire.ScheduleConfig(**{"target_params": s["budget"], "prune_layers": hidden, **schedule_settings})
         prepared[name] = (settings, s, signals[key], schedule)
@@ -85,7 +83,8 @@ def sweep(variants: dict[str, dict[str, Any]], seeds: list[int], size: str, devi
                               seed, device)
             with out.open("a") as f:
                 f.write("".join(json.dumps({"variant": name, "size": size, "settings": settings, "seed": seed, "run": run,
-                                            "device": device_name(device), "protocol": s, **row}) + "\n"
+                                            "device": device_name(device),
+                                            "protocol": {k: v for k, v in s.items() if k != "seed"}, **row}) + "\n"
                                 for run, row in (("aire", adaptive), ("scratch", scratch))))
             print(f"{name:<14} seed {seed}: aire {_f(adaptive['chamfer_l1'])} scratch {_f(scratch['chamfer_l1'])} "
                   f"{adaptive['architecture']} ({adaptive['seconds']} + {scratch['seconds']} s)", flush=True)
@@ -110,29 +109,24 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per variant: paired relative differences (percent) of AIRe against scratch, over seeds."""
-    by_key = {(r["variant"], r["seed"], r["run"]): r for r in rows}
+    scratch = {(r["variant"], r["seed"]): r for r in rows if r["run"] == "scratch"}
+    pairs: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for r in rows:  # variant names are unique across sizes in a study
+        twin = scratch.get((r["variant"], r["seed"]))
+        if r["run"] == "aire" and twin is not None and None not in (r["chamfer_l1"], twin["chamfer_l1"]):
+            pairs.setdefault(r["variant"], []).append((r, twin))
     out = []
-    for variant in dict.fromkeys(r["variant"] for r in rows):  # (names are unique across sizes in a study)
-        diffs, aire_vals, scratch_vals = [], [], []
-        arch, settings, size = None, None, None
-        for (v, seed, run), r in by_key.items():
-            if v != variant or run != "aire":
-                continue
-            twin = by_key.get((v, seed, "scratch"))
-            if twin is None or r["chamfer_l1"] is None or twin["chamfer_l1"] is None:
-                continue
-            diffs.append(100 * (r["chamfer_l1"] - twin["chamfer_l1"]) / twin["chamfer_l1"])
-            aire_vals.append(r["chamfer_l1"])
-            scratch_vals.append(twin["chamfer_l1"])
-            arch, settings, size = r["architecture"], r["settings"], r.get("size", "cpu")
-        if not diffs:
-            continue
+    for variant, pair in pairs.items():
+        diffs = [100 * (a["chamfer_l1"] - b["chamfer_l1"]) / b["chamfer_l1"] for a, b in pair]
         n = len(diffs)
         mean = sum(diffs) / n
         sem = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) if n > 1 else float("nan")
-        out.append({"variant": variant, "size": size, "settings": settings, "seeds": n, "aire_mean": sum(aire_vals) / n,
-                    "scratch_mean": sum(scratch_vals) / n, "diff_percent": mean, "sem_percent": sem,
-                    "aire_wins": sum(d < 0 for d in diffs), "diffs": diffs, "architecture": arch})
+        last = pair[-1][0]
+        out.append({"variant": variant, "size": last.get("size", "cpu"), "settings": last["settings"], "seeds": n,
+                    "aire_mean": sum(a["chamfer_l1"] for a, _ in pair) / n,
+                    "scratch_mean": sum(b["chamfer_l1"] for _, b in pair) / n, "diff_percent": mean,
+                    "sem_percent": sem, "aire_wins": sum(d < 0 for d in diffs), "diffs": diffs,
+                    "architecture": last["architecture"]})
     return out
 
 
@@ -185,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     devices = sorted({r.get("device", "?") for r in rows})
     sizes = sorted({r.get("size", args.size) for r in rows}) or [args.size]
     protocols = "; ".join(f"`{z}`: {SIZES[z]['widths']}, omega0 {SIZES[z]['omega0']}, {SIZES[z]['steps']} steps of "
-                          f"{SIZES[z]['batch_size']} points, lr {SIZES[z].get('lr', 2e-4)}, budget {SIZES[z]['budget']}"
+                          f"{SIZES[z]['batch_size']} points, lr {SIZES[z]['lr']}, budget {SIZES[z]['budget']}"
                           for z in sizes)
     header = (f"# SDF schedule study ({out.name})\n\nProtocols (benchmarks/sdf_sweep.py SIZES; each variant's "
               f"settings change them): {protocols}. Device {', '.join(devices)}.")

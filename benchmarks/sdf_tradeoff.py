@@ -41,6 +41,16 @@ SIZES: dict[str, dict[str, Any]] = {
 }
 
 
+#: run settings every protocol size shares (a size or an option overrides them)
+RUN_DEFAULTS: dict[str, Any] = {"seed": 0, "eval_every": 250, "lr": 2e-4, "lr_final": 2e-5}
+
+
+def make_signal(mesh: Path, s: dict[str, Any], **signal_settings: Any) -> SDFSignal:
+    """The SDF signal of a protocol's settings `s` (samples, grid resolution, Chamfer samples)."""
+    return SDFSignal(mesh, samples=s["samples"], eval_resolution=s["eval_resolution"],
+                     mesh_resolution=s["eval_resolution"], chamfer_samples=s["chamfer_samples"], **signal_settings)
+
+
 def fit_row(name: str, signal: SDFSignal, widths: list[int], s: dict[str, Any], schedule: aire.ScheduleConfig,
             device: str, picture_stem: Path | None, quiet: bool) -> dict[str, Any]:
     net = aire.build_network(signal, widths, omega0=s["omega0"], seed=s["seed"])
@@ -103,13 +113,11 @@ def run(size: str = "cpu", device: str = "cpu", options: dict[str, Any] | None =
     pictures = bool(options.pop("pictures", True))
     quiet = bool(options.pop("quiet", True))
     options.pop("threads", None)
-    unknown = set(options) - set(SIZES[size]) - {"seed", "eval_every", "lr", "lr_final"}
+    unknown = set(options) - set(SIZES[size]) - set(RUN_DEFAULTS)
     if unknown:
         raise SystemExit(f"sdf suite: unknown option(s) {sorted(unknown)} (known: {sorted(SIZES[size])})")
-    s = {"seed": 0, "eval_every": 250, "lr": 2e-4, "lr_final": 2e-5, **SIZES[size], **options, "mesh": str(mesh),
-         "variants": variants}
-    signal = SDFSignal(mesh, samples=s["samples"], eval_resolution=s["eval_resolution"],
-                       mesh_resolution=s["eval_resolution"], chamfer_samples=s["chamfer_samples"])
+    s = {**RUN_DEFAULTS, **SIZES[size], **options, "mesh": str(mesh), "variants": variants}
+    signal = make_signal(mesh, s)
     print(f"mesh {mesh.name}: {signal.describe()['faces']} faces, sign {signal.sign_method}; widths {s['widths']}, "
           f"{s['steps']} steps", flush=True)
     pictures_stem = RESULTS / f"sdf-{size}-{device_slug(device)}" if pictures else None  # <stem>-<run>.png
