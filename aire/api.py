@@ -83,11 +83,14 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
     """Write metrics.json, the model, the signal's exports and training.png into `out`, atomically.
 
     Everything is written to a temporary sibling folder first and renamed into place at the end,
-    so an error never leaves a half-written run behind.
+    so an error never leaves a half-written run behind. An existing `out` is replaced only with
+    `overwrite`, and only when aire wrote it and it holds none of the signal's inputs
+    (:func:`aire.atomic.check_replaceable`); otherwise InputError is raised before anything is deleted.
     """
     out = Path(out)
-    check_out_dir(out, overwrite)
-    with atomic_folder(out) as tmp:
+    inputs = [*signal.sources(), *(extra_files or {}).values()]
+    check_out_dir(out, overwrite, inputs)
+    with atomic_folder(out, kind="run", overwrite=overwrite, inputs=inputs) as tmp:
         result.network.eval()
         save_network(result.network, tmp)
         signal.export(result.network, tmp)

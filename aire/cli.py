@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from aire import __version__
+from aire.atomic import check_out_file, check_replaceable, is_aire_folder
 from aire.config import ConfigError, ScheduleConfig, TrainConfig, to_dict
 from aire.errors import InputError
 from aire.plugins import PluginError, UnknownComponentError
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     spectrum.add_argument("--channel", type=int, default=0)
     spectrum.add_argument("--top", type=int, default=10)
     spectrum.add_argument("--out", type=Path, help="plot file (default: MODEL_DIR/spectrum.png)")
+    spectrum.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     export = sub.add_parser("export-mesh", help="extract the zero level set of a fitted SDF model as a mesh")
     export.add_argument("model", type=Path, help="a `fit sdf` output folder or its model.safetensors")
     export.add_argument("--out", type=Path, required=True, help="mesh file: .ply, .obj, .off, .stl or .glb")
@@ -199,7 +201,9 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
         if key != "signal_settings" and getattr(args, key, None) is None:
             setattr(args, key, value)
     if resume_state is None:
-        aire.check_out_dir(args.out, args.overwrite)
+        aire.check_out_dir(args.out, args.overwrite, inputs=[args.path])
+    else:  # the finished run replaces the checkpoint folder: make sure it may, before the fit
+        check_replaceable(args.out, inputs=[args.path])
     steps = args.steps if args.steps is not None else defaults["steps"]
     train = TrainConfig(steps=steps, lr=args.lr, lr_final=args.lr_final, batch_size=args.batch_size,
                         eval_every=args.eval_every, seed=args.seed, device=args.device, progress=not args.quiet,
@@ -321,17 +325,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_spectrum(args: argparse.Namespace) -> int:
     import aire
+    from aire.io import CONFIG_FILE, MODEL_FILE, run_inputs
     from aire.theory.spectrum import network_spectrum, plot_spectrum
 
     if args.resolution is not None and args.resolution < 8:
         raise InputError(f"--resolution must be at least 8, got {args.resolution}")
     if args.top < 1:
         raise InputError(f"--top must be at least 1, got {args.top}")
+    run_dir = args.model.parent if args.model.suffix else args.model
+    out = args.out or run_dir / "spectrum.png"
+    # the default file inside a folder aire wrote is aire's own; anything else needs --overwrite
+    overwrite = args.overwrite or (args.out is None and is_aire_folder(run_dir))
+    check_out_file(out, overwrite, inputs=[*run_inputs(run_dir), run_dir / MODEL_FILE, run_dir / CONFIG_FILE])
     net = aire.load(args.model)
     if not 0 <= args.channel < net.widths()[-1]:
         raise InputError(f"--channel {args.channel}: the model has {net.widths()[-1]} output channels")
     spec = network_spectrum(net, resolution=args.resolution, channel=args.channel)
-    out = args.out or (args.model.parent if args.model.suffix else args.model) / "spectrum.png"
     plot_spectrum(spec, str(out), title=f"{args.model} channel {args.channel} ({spec.method})")
     print(f"method: {spec.method}" + (f" (period {spec.period})" if spec.period else " (Hann window on [-1, 1]^d)")
           + f"; energy in the outer band {spec.aliasing:.1e}")
@@ -357,19 +366,19 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     import aire
     from aire.geometry.extract import extract_mesh
     from aire.geometry.mesh_io import MESH_SUFFIXES, write_mesh_atomic
+    from aire.io import run_inputs
     from aire.signals.sdf import read_frame
 
     if not 8 <= args.resolution <= 2048:
         raise InputError(f"--resolution must be in [8, 2048], got {args.resolution}")
     if args.out.suffix.lower() not in MESH_SUFFIXES:
         raise InputError(f"--out {args.out}: use one of {', '.join(MESH_SUFFIXES)}")
-    if args.out.exists() and not args.overwrite:
-        raise InputError(f"{args.out} already exists; pass --overwrite to replace it")
+    run_dir = args.model.parent if args.model.suffix else args.model
+    check_out_file(args.out, args.overwrite, inputs=run_inputs(run_dir))
     net = aire.load(args.model, device=args.device)
     in_features = net.weights[0].shape[1]
     if net.widths()[-1] != 1 or in_features != 3:
         raise InputError(f"{args.model} is not an SDF model (3 inputs, 1 output); it maps {in_features} -> {net.widths()[-1]}")
-    run_dir = args.model.parent if args.model.suffix else args.model
     frame = None if args.normalised else read_frame(run_dir)
     if frame is None and not args.normalised:
         print(f"aire: warning: no signal.json in {run_dir}; writing the mesh in the normalised frame", file=sys.stderr)

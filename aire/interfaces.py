@@ -68,6 +68,12 @@ class Signal(abc.ABC):
         """JSON-ready description of the data (shape, source path) for reports."""
         return {}
 
+    def sources(self) -> list[Path]:
+        """The files or folders this signal was read from; an output never replaces or contains them.
+        The default is the signal's ``path`` attribute, when it has one."""
+        path = getattr(self, "path", None)
+        return [Path(path)] if path is not None else []
+
 
 class Encoding(abc.ABC):
     """The input layer: how input frequencies and phases are initialised and densified."""

@@ -33,6 +33,22 @@ def save_network(network: SineMLP, out_dir: str | Path, extra: dict[str, Any] | 
     return [model_path, config_path]
 
 
+def run_inputs(run_dir: str | Path) -> list[Path]:
+    """The input files or folders a run folder records (its metrics.json and signal.json), which no
+    later output may replace; empty when none is recorded or the files are unreadable."""
+    found: list[Path] = []
+    for name, keys in (("metrics.json", ("signal", "path")), ("signal.json", ("path",))):
+        try:
+            value: Any = json.loads((Path(run_dir) / name).read_text())
+            for key in keys:
+                value = value[key]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(value, str) and value:
+            found.append(Path(value))
+    return found
+
+
 def load(path: str | Path, device: str | torch.device = "cpu") -> SineMLP:
     """Load a fitted network from a run directory (or its model.safetensors) as a torch Module."""
     from aire.nn.factory import network_from_config

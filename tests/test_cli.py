@@ -91,13 +91,23 @@ def test_invalid_settings_give_one_line(image_path, tmp_path, capsys, extra, mes
 
 def test_existing_output_is_refused_unless_overwrite(image_path, tmp_path, capsys):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    code, _ = _run(capsys, "fit", "image", image_path, "--out", out, *FAST, "--schedule", "none")
+    assert code == 0
+    first = (out / "model.safetensors").read_bytes()
     code, err = _run(capsys, "fit", "image", image_path, "--out", out, *FAST)
     assert code == 2 and "--overwrite" in err[-1]
-    assert (out / "keep.txt").read_text() == "mine"
-    code, _ = _run(capsys, "fit", "image", image_path, "--out", out, *FAST, "--overwrite", "--schedule", "none")
-    assert code == 0 and not (out / "keep.txt").exists() and (out / "metrics.json").exists()
+    assert (out / "model.safetensors").read_bytes() == first
+    code, _ = _run(capsys, "fit", "image", image_path, "--out", out, *FAST, "--overwrite", "--seed", "1")
+    assert code == 0 and (out / "model.safetensors").read_bytes() != first
+
+
+def test_overwrite_never_replaces_a_folder_aire_did_not_write(image_path, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    code, err = _run(capsys, "fit", "image", image_path, "--out", out, *FAST, "--overwrite")
+    assert code == 2 and len(err) == 1 and "aire did not write" in err[0], err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
 
 
 def test_plugins_json(capsys):

@@ -7,8 +7,6 @@ back to the original coordinates: x_original = x_normalised / scale + centre.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import attrs
 import numpy as np
 import trimesh
 
+from aire.atomic import atomic_file
 from aire.errors import InputError
 
 MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf")
@@ -91,13 +90,6 @@ def write_mesh_atomic(mesh: trimesh.Trimesh, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in MESH_SUFFIXES:
         raise InputError(f"cannot write {path}: use one of {', '.join(MESH_SUFFIXES)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         mesh.export(tmp, file_type=path.suffix.lower().lstrip("."))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

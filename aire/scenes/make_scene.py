@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aire.atomic import check_out_dir
 from aire.errors import InputError
 from aire.signals.nerf.blender_format import write_scene
 from aire.signals.nerf.cameras import camera_rays, focal_from_angle, look_at, sphere_positions
@@ -119,6 +120,7 @@ def make_scene(mesh_path: str | Path, out: str | Path, views: int = 50, size: in
                              ("test_views", test_views, 1), ("supersample", supersample, 1)):
         if not isinstance(value, int) or value < low:
             raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+    check_out_dir(out, overwrite, [mesh_path])  # before minutes of rendering, not after
     mesh = normalise(load_mesh(mesh_path))
     intersector = _intersector(mesh)
     focal = focal_from_angle(CAMERA_ANGLE_X, size)
@@ -131,4 +133,4 @@ def make_scene(mesh_path: str | Path, out: str | Path, views: int = 50, size: in
         splits[name] = ((rgba * 255.0 + 0.5).astype(np.uint8), poses)
     extra = {"aire_scene": {"mesh": Path(mesh_path).name, "bound": 1.0, "camera_radius": CAMERA_RADIUS,
                             "near": CAMERA_RADIUS - math.sqrt(3.0), "far": CAMERA_RADIUS + math.sqrt(3.0)}}
-    return write_scene(out, splits, focal, extra=extra, overwrite=overwrite)
+    return write_scene(out, splits, focal, extra=extra, overwrite=overwrite, inputs=[mesh_path])

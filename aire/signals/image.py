@@ -131,7 +131,7 @@ class ImageSignal(Signal):
         return [path]
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "image", "path": str(self.path) if self.path else None,
+        return {"kind": "image", "path": str(self.path.resolve()) if self.path else None,
                 "height": self.height, "width": self.width, "channels": self.out_features}
 
 

@@ -200,7 +200,7 @@ class SDFSignal(Signal):
         return paths
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "sdf", "path": str(self.path) if self.path else None, "vertices": int(len(self.mesh.vertices)),
+        return {"kind": "sdf", "path": str(self.path.resolve()) if self.path else None, "vertices": int(len(self.mesh.vertices)),
                 "faces": int(len(self.mesh.faces)), "watertight": bool(self.mesh.is_watertight),
                 "sign_method": self.sign_method, "frame": self.frame.as_dict(), "samples": self.spec.count,
                 "near_fraction": self.spec.near_fraction, "scales": list(self.spec.scales), "loss": self.loss_kind,

@@ -118,5 +118,10 @@ def plot_spectrum(spectrum: Spectrum, path: str, title: str = "") -> None:
         ax.set_xlabel("frequency, axis 1 (rad / unit)")
         ax.set_ylabel("frequency, axis 0 (rad / unit)")
     ax.set_title(title or f"spectrum ({spectrum.method})")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from aire.atomic import atomic_file
+
+    try:
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)

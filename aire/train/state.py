@@ -92,9 +92,15 @@ def restore(trainer: Any, state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write state (+ extra, e.g. the command's settings) to DIR/checkpoint.pt atomically."""
+    """Write state (+ extra, e.g. the command's settings) to DIR/checkpoint.pt atomically.
+
+    A folder this creates (or finds empty) is marked as aire's, so a later run may replace it."""
+    from aire.atomic import write_marker
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if not any(directory.iterdir()):
+        write_marker(directory, "checkpoint")
     fd, tmp = tempfile.mkstemp(prefix=".checkpoint.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:

@@ -12,7 +12,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import attrs
 import imageio.v3 as iio
@@ -146,13 +146,16 @@ def read_split(root: str | Path, split: str, size: int | None = None) -> Split:
 
 
 def write_scene(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray]], focal: float,
-                extra: dict[str, Any] | None = None, overwrite: bool = False) -> Path:
+                extra: dict[str, Any] | None = None, overwrite: bool = False,
+                inputs: Sequence[str | Path] = ()) -> Path:
     """Write splits {name: (rgba uint8 (N, H, W, 4), poses (N, 4, 4))} as a scene folder, atomically.
 
-    Every split shares one focal length (pixels) and image width; `extra` keys go into each json."""
+    Every split shares one focal length (pixels) and image width; `extra` keys go into each json.
+    An existing `out` is replaced only with `overwrite` and only if aire may replace it (never one
+    holding a path of `inputs`; see aire.atomic)."""
     out = Path(out)
-    check_out_dir(out, overwrite)
-    with atomic_folder(out) as tmp:
+    check_out_dir(out, overwrite, inputs)
+    with atomic_folder(out, kind="scene", overwrite=overwrite, inputs=inputs) as tmp:
         for name, (rgba, poses) in splits.items():
             (tmp / name).mkdir()
             angle = angle_from_focal(focal, rgba.shape[2])

@@ -256,7 +256,7 @@ class NerfSignal(Signal):
         return np.stack(frames)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "nerf", "path": str(self.path), "train_views": len(self.train_split.images),
+        return {"kind": "nerf", "path": str(self.path.resolve()), "train_views": len(self.train_split.images),
                 "test_views": len(self.test_split.images), "height": self.train_split.height,
                 "width": self.train_split.width, "focal": self.train_split.focal, "bound": self.bound,
                 "features": self.features, "samples": self.samples, "importance_samples": self.importance_samples,

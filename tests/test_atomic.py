@@ -1,0 +1,200 @@
+"""Output folders: --overwrite replaces only what aire wrote, never an input, the working folder, a
+parent of it, the home folder or a root; the swap is all-or-nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from aire.atomic import MARKER, atomic_folder, check_out_dir, check_out_file, check_replaceable, is_aire_folder
+from aire.cli import main
+from aire.errors import InputError
+from aire.signals.image import synthetic_image
+
+FAST = ["--hidden", "8", "8", "--steps", "10", "--eval-every", "5", "--quiet", "--schedule", "none"]
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _user_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder of the user's: an input image and its neighbours."""
+    data = tmp_path / "data"
+    data.mkdir()
+    image = data / "in.png"
+    iio.imwrite(image, (synthetic_image(16) * 255).astype(np.uint8))
+    (data / "notes.txt").write_text("mine")
+    (data / "other.png").write_bytes(image.read_bytes())
+    return data, image
+
+
+def _fit(capsys, *argv) -> tuple[int, list[str]]:
+    capsys.readouterr()
+    code = main(["fit", "image", *map(str, argv), *FAST])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_overwrite_of_the_input_folder_deletes_nothing(tmp_path, capsys):
+    data, image = _user_folder(tmp_path)
+    before = _tree(data)
+    code, err = _fit(capsys, image, "--out", data, "--overwrite")
+    assert code == 2 and len(err) == 1 and err[0].startswith("aire: error:") and "input" in err[0], err
+    assert _tree(data) == before
+
+
+def test_overwrite_of_the_working_folder_and_its_parents_is_refused(tmp_path, capsys, monkeypatch):
+    data, image = _user_folder(tmp_path)
+    monkeypatch.chdir(data)
+    before = _tree(tmp_path)
+    for out in (".", "..", str(tmp_path), os.path.expanduser("~"), "/"):
+        code, err = _fit(capsys, image, "--out", out, "--overwrite")
+        assert code == 2 and len(err) == 1 and err[0].startswith("aire: error:"), (out, err)
+    assert _tree(tmp_path) == before
+
+
+def test_empty_working_folder_is_refused_even_without_overwrite(tmp_path, capsys, monkeypatch):
+    _, image = _user_folder(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    code, err = _fit(capsys, image, "--out", ".")
+    assert code == 2 and "working folder" in err[0]
+    assert empty.is_dir() and not any(empty.iterdir())
+
+
+def test_a_run_folder_holding_the_input_is_not_replaced(tmp_path, capsys):
+    _, image = _user_folder(tmp_path)
+    run = tmp_path / "run"
+    assert _fit(capsys, image, "--out", run)[0] == 0
+    # the user fits the reconstruction of the first run into the same folder
+    code, err = _fit(capsys, run / "reconstruction.png", "--out", run, "--overwrite")
+    assert code == 2 and "input" in err[0]
+    assert (run / "reconstruction.png").is_file() and (run / "metrics.json").is_file()
+
+
+def test_aire_run_and_empty_folders_are_replaced(tmp_path, capsys):
+    _, image = _user_folder(tmp_path)
+    run = tmp_path / "run"
+    assert _fit(capsys, image, "--out", run)[0] == 0
+    assert is_aire_folder(run) and (run / MARKER).is_file()
+    (run / "history.json").write_text("stale")
+    assert _fit(capsys, image, "--out", run, "--overwrite")[0] == 0
+    assert (run / "history.json").read_text() != "stale"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _fit(capsys, image, "--out", empty)[0] == 0 and (empty / "metrics.json").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary or set-aside folder is left"
+
+
+def test_legacy_run_folder_is_recognised(tmp_path):
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    for name in ("metrics.json", "model.json", "model.safetensors", "training.png"):
+        (legacy / name).write_text("x")
+    assert is_aire_folder(legacy)
+    (legacy / "thesis.tex").write_text("mine")
+    assert not is_aire_folder(legacy)
+    checkpoint_only = tmp_path / "ckpt"
+    checkpoint_only.mkdir()
+    (checkpoint_only / "checkpoint.pt").write_bytes(b"x")
+    assert is_aire_folder(checkpoint_only)
+    (checkpoint_only / "metrics.json").write_text("{}")  # a lone metrics.json is not a run
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "metrics.json").write_text("{}")
+    assert not is_aire_folder(lone)
+
+
+def test_a_forged_or_foreign_marker_does_not_count(tmp_path):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "data.csv").write_text("1,2")
+    (folder / MARKER).write_text("not json")
+    assert not is_aire_folder(folder)
+    (folder / MARKER).write_text('{"written_by": "someone else"}')
+    assert not is_aire_folder(folder)
+
+
+def test_symlinked_output_folder_is_refused(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "keep.txt").write_text("mine")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    with pytest.raises(InputError, match="symbolic link"):
+        check_replaceable(link)
+    assert (real / "keep.txt").read_text() == "mine"
+
+
+def test_atomic_folder_rechecks_at_the_swap(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="appeared"):
+        with atomic_folder(out) as tmp:
+            (tmp / "a.txt").write_text("new")
+            out.mkdir()
+            (out / "keep.txt").write_text("another writer's")
+    assert (out / "keep.txt").read_text() == "another writer's"
+    with pytest.raises(InputError, match="did not write"):
+        with atomic_folder(out, overwrite=True) as tmp:
+            (tmp / "a.txt").write_text("new")
+    assert _tree(out) == {"keep.txt": b"another writer's"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_atomic_folder_replaces_an_aire_folder_whole(tmp_path):
+    out = tmp_path / "out"
+    with atomic_folder(out) as tmp:
+        (tmp / "old.txt").write_text("old")
+    with atomic_folder(out, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_check_out_dir_protects_inputs_inside_the_folder(tmp_path):
+    run = tmp_path / "run"
+    with atomic_folder(run) as tmp:
+        (tmp / "metrics.json").write_text("{}")
+    (run / "photo.png").write_text("x")  # aire's folder, but it now holds the input
+    with pytest.raises(InputError, match="input"):
+        check_out_dir(run, True, inputs=[run / "photo.png"])
+    with pytest.raises(InputError, match="input"):
+        check_out_dir(run, True, inputs=[run])
+
+
+def test_check_out_file(tmp_path):
+    mesh = tmp_path / "scan.ply"
+    mesh.write_text("ply")
+    with pytest.raises(InputError, match="is the input"):
+        check_out_file(mesh, True, inputs=[mesh])
+    with pytest.raises(InputError, match="--overwrite"):
+        check_out_file(mesh, False)
+    with pytest.raises(InputError, match="folder"):
+        check_out_file(tmp_path, True)
+    check_out_file(mesh, True)
+    check_out_file(tmp_path / "new.ply", False)
+
+
+def test_spectrum_does_not_replace_a_file_of_the_user(tmp_path, capsys):
+    _, image = _user_folder(tmp_path)
+    run = tmp_path / "run"
+    assert _fit(capsys, image, "--out", run)[0] == 0
+    code = main(["spectrum", str(run), "--out", str(image), "--resolution", "16"])
+    assert code == 2 and (image.parent / "other.png").read_bytes() == image.read_bytes()
+    code = main(["spectrum", str(run), "--out", str(image), "--resolution", "16", "--overwrite"])
+    assert code == 2, "the run's own input is never replaced"
+    assert main(["spectrum", str(run), "--resolution", "16"]) == 0
+    assert main(["spectrum", str(run), "--resolution", "16"]) == 0, "its own default plot is replaced freely"
+
+
+def test_make_scene_never_replaces_the_folder_of_its_mesh(tmp_path, capsys, sphere_mesh):
+    folder = Path(sphere_mesh).parent
+    before = _tree(folder)
+    code = main(["make-scene", str(sphere_mesh), "--out", str(folder), "--overwrite", "--views", "1", "--size", "4",
+                 "--val-views", "0", "--test-views", "1"])
+    assert code == 2 and _tree(folder) == before
