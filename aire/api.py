@@ -79,7 +79,8 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
 
 
 def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,
-             settings: dict[str, Any] | None = None, extra_files: dict[str, Path] | None = None) -> Path:
+             settings: dict[str, Any] | None = None, extra_files: dict[str, Path] | None = None,
+             config: dict[str, Any] | None = None) -> Path:
     """Write metrics.json, the model, the signal's exports and training.png into `out`, atomically.
 
     Everything is written to a temporary sibling folder first and renamed into place at the end,
@@ -99,6 +100,8 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         (tmp / "history.json").write_text(json.dumps({"history": result.history, "events": result.events}, indent=1))
         metrics = {**result.metrics, "signal": signal.describe(), "settings": settings or {}}
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+        if config is not None:  # the resolved fit specification: `aire fit --config` replays it
+            (tmp / "config.json").write_text(json.dumps(config, indent=2, default=_json_default) + "\n")
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, tmp / name)
     return out

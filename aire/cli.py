@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-import attrs
 import json
 import math
 import sys
@@ -18,103 +17,43 @@ from typing import Any, Sequence
 
 from aire import __version__
 from aire.atomic import check_out_file, check_replaceable, is_aire_folder
-from aire.config import ConfigError, ScheduleConfig, TrainConfig, to_dict
+from aire.config import ConfigError
 from aire.errors import InputError
 from aire.plugins import PluginError, UnknownComponentError
 
 EXIT_USAGE = 2
 
-#: defaults of the network/training options for a signal that declares none
-FALLBACK_DEFAULTS: dict[str, Any] = {
-    "hidden": [256, 256, 256], "omega0": 30.0, "steps": 2000, "lr": 5e-4, "lr_final": 5e-5,
-    **{k: v for k, v in attrs.asdict(ScheduleConfig()).items() if k not in ("kind", "criterion", "policy")},
-}
-
-
-def signal_defaults(name: str, preset: str | None) -> dict[str, Any]:
-    """The option defaults a signal class declares (`cli_defaults`), overlaid with a named preset
-    (`presets[preset]`); keys are option names with underscores (hidden, omega0, steps, prune_layers...)."""
-    from aire.plugins import get_registry
-
-    component = get_registry().components("signal").get(name)
-    factory = getattr(component, "factory", None)
-    defaults = {**FALLBACK_DEFAULTS, **getattr(factory, "cli_defaults", {})}
-    if preset is not None:
-        presets = getattr(factory, "presets", {})
-        if preset not in presets:
-            known = ", ".join(sorted(presets)) or "none"
-            raise InputError(f"--preset {preset!r}: signal {name!r} has no such preset (known: {known})")
-        defaults.update(presets[preset])
-    return defaults
-
-
 def parse_settings(pairs: Sequence[str] | None) -> dict[str, Any]:
     """KEY=VALUE strings to keyword arguments; values are read as JSON when they parse (numbers,
     true/false, lists), else kept as strings."""
+    from aire.options import _setting
+
     settings: dict[str, Any] = {}
     for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--set expects KEY=VALUE, got {pair!r}")
         try:
-            settings[key.strip().replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            settings[key.strip().replace("-", "_")] = value
+            key, value = _setting(pair)
+        except argparse.ArgumentTypeError as exc:
+            raise InputError(f"--set {exc}") from None
+        settings[key] = value
     return settings
 
 
+#: options of `aire fit` that `--resume` honours; every other one is refused
+RESUME_OPTIONS = {("train", "device"), ("train", "progress")}
+
+
 def _add_fit_options(p: argparse.ArgumentParser) -> None:
+    from aire.options import add_fit_options
+
     p.add_argument("signal", nargs="?", help="signal plugin: image, sdf, nerf (more with plugins; see `aire plugins`)")
     p.add_argument("path", nargs="?", help="input file or folder")
     p.add_argument("--out", type=Path, help="output folder (refused if it exists, unless --overwrite)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    p.add_argument("--checkpoint-every", type=int, metavar="N",
-                   help="write OUT/checkpoint.pt every N steps (atomically), for --resume")
-    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the interrupted fit whose checkpoint is in DIR")
-    p.add_argument("--preset", help="named settings of the signal (e.g. sdf: paper); explicit options still win")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", dest="signal_settings",
-                   help="a setting of the signal plugin, e.g. --set samples=200000 (repeatable)")
-    net = p.add_argument_group("network")
-    net.add_argument("--hidden", type=int, nargs="+", metavar="W",
-                     help="widths of the sine layers, the first being the number of input frequencies (default per signal)")
-    net.add_argument("--omega0", type=float, help="omega_0 of the first layer (image: 30, sdf: 30)")
-    net.add_argument("--omega0-hidden", type=float, help="omega_0 of hidden layers (default: --omega0)")
-    net.add_argument("--network", default="siren", help="network plugin: siren or finer")
-    net.add_argument("--encoding", default="siren", help="input-layer encoding plugin: siren or lattice")
-    net.add_argument("--backend", default="auto", help="backend for spectra and Bessel maths: auto, torch, cupy")
-    tr = p.add_argument_group("training")
-    tr.add_argument("--steps", type=int, help="optimizer steps (default per signal; image: 2000)")
-    tr.add_argument("--lr", type=float, help="initial Adam learning rate (default 5e-4)")
-    tr.add_argument("--lr-final", type=float, help="learning rate at the last step, exponential decay (default 5e-5)")
-    tr.add_argument("--batch-size", type=int, help="samples per step (default: full batch)")
-    tr.add_argument("--eval-every", type=int, default=100)
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    tr.add_argument("--size", type=int, help="image, nerf: resize so the longer side has this many pixels")
-    tr.add_argument("--quiet", action="store_true", help="no progress bar")
-    tr.add_argument("--precision", choices=("fp32", "tf32", "bf16"), default="fp32",
-                    help="fp32 (exact), tf32 (CUDA tensor cores) or bf16 autocast (first layer kept fp32)")
-    tr.add_argument("--compile", action="store_true", help="torch.compile the training step (recompiled after surgery)")
-    sc = p.add_argument_group("AIRe schedule (fractions are of --steps)")
-    defaults = ScheduleConfig()
-    sc.add_argument("--schedule", choices=("aire", "none"), default="aire")
-    sc.add_argument("--target-params", type=float, help="end with at most this fraction of the starting parameters, in (0, 1]")
-    sc.add_argument("--warmup", type=float, help=f"(default {defaults.warmup})")
-    sc.add_argument("--cycles", type=int, help=f"(default {defaults.cycles})")
-    sc.add_argument("--twd-length", type=float, help=f"(default {defaults.twd_length})")
-    sc.add_argument("--cycle-gap", type=float, help=f"(default {defaults.cycle_gap})")
-    sc.add_argument("--alpha-max", type=float, help=f"(default {defaults.alpha_max})")
-    sc.add_argument("--epsilon", type=float, help=f"(default {defaults.epsilon})")
-    sc.add_argument("--prune-fraction", type=float, help=f"(default {defaults.prune_fraction})")
-    sc.add_argument("--prune-layers", type=int, nargs="+", help="sine layers to prune (0 = input frequencies; default: the hidden layers)")
-    sc.add_argument("--densify-k", type=int,
-                    help="input frequencies added per cycle (0 disables; default: --densify-fraction of the input width)")
-    sc.add_argument("--densify-fraction", type=float, help=f"(default {defaults.densify_fraction})")
-    sc.add_argument("--lr-rewind", action=argparse.BooleanOptionalAction,
-                    help="restart the learning-rate decay after each cut")
-    sc.add_argument("--compensate", action="store_true", help="least-squares refit of kept columns at each cut")
-    sc.add_argument("--criterion", default=defaults.criterion, help="pruning criterion plugin")
-    sc.add_argument("--policy", default=defaults.policy, help="densification policy plugin")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder that aire wrote")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="start from a resolved specification (a run's config.json); options given here override it")
+    p.add_argument("--resume", type=Path, metavar="DIR",
+                   help="continue the interrupted fit whose checkpoint is in DIR (only --device and --quiet may change)")
+    add_fit_options(p)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -176,84 +115,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None) -> int:
-    import torch
+def _fit_spec(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | None]:
+    """(the FitSpec, the output folder, the checkpoint state to resume or None) of `aire fit` options."""
+    from aire.options import overrides_from_args
+    from aire.run import spec_of_checkpoint
+    from aire.spec import FitSpec, merge, read_config, resolve
 
-    import aire
-    from aire.plugins import create
-
-    from aire.train.state import load_checkpoint
-
-    resume_state = None
+    overrides = overrides_from_args(args)
     if args.resume is not None:
-        resume_state = load_checkpoint(args.resume)
-        saved = resume_state.get("extra", {}).get("cli_args")
-        if not saved:
-            raise InputError(f"checkpoint in {args.resume} was not written by `aire fit`; resume it with aire.fit(resume=...)")
-        args = argparse.Namespace(**{**saved, "out": args.resume, "overwrite": True, "resume": args.resume,
-                                     "quiet": args.quiet or saved["quiet"]})
-        print(f"aire: resuming {args.resume} at step {resume_state['step']} with architecture "
-              f"{[w.shape[0] for w in resume_state['weights']]}", file=sys.stderr)
-    elif args.signal is None or args.path is None or args.out is None:
-        raise InputError("fit needs SIGNAL PATH --out DIR, or --resume DIR")
-    defaults = signal_defaults(args.signal, getattr(args, "preset", None))
-    for key, value in defaults.items():  # explicit options win over the preset and the signal's defaults
-        if key != "signal_settings" and getattr(args, key, None) is None:
-            setattr(args, key, value)
-    if resume_state is None:
-        aire.check_out_dir(args.out, args.overwrite, inputs=[args.path])
-    else:  # the finished run replaces the checkpoint folder: make sure it may, before the fit
-        check_replaceable(args.out, inputs=[args.path])
-    steps = args.steps if args.steps is not None else defaults["steps"]
-    train = TrainConfig(steps=steps, lr=args.lr, lr_final=args.lr_final, batch_size=args.batch_size,
-                        eval_every=args.eval_every, seed=args.seed, device=args.device, progress=not args.quiet,
-                        checkpoint_every=args.checkpoint_every,
-                        precision=getattr(args, "precision", "fp32"), compile=getattr(args, "compile", False))
-    schedule = ScheduleConfig(
-        kind=args.schedule, warmup=args.warmup, cycles=args.cycles, twd_length=args.twd_length,
-        cycle_gap=args.cycle_gap, alpha_max=args.alpha_max, epsilon=args.epsilon, target_params=args.target_params,
-        prune_fraction=args.prune_fraction, prune_layers=args.prune_layers, densify_k=args.densify_k,
-        densify_fraction=args.densify_fraction, lr_rewind=args.lr_rewind, compensate=args.compensate,
-        criterion=args.criterion, policy=args.policy)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {args.device}: no CUDA device is available")
-    if args.size is not None and args.size < 2:
-        raise InputError(f"--size must be at least 2 pixels, got {args.size}")
-    signal_settings = {**defaults.get("signal_settings", {}), **parse_settings(getattr(args, "signal_settings", None))}
-    if args.size is not None:
-        signal_settings["size"] = args.size
-    signal = create("signal", args.signal, args.path, **signal_settings)
-    criterion = create("criterion", schedule.criterion)
-    policy = create("policy", schedule.policy)
-    omega0 = args.omega0 if args.omega0 is not None else defaults["omega0"]
-    network = aire.build_network(signal, args.hidden or defaults["hidden"], omega0=omega0,
-                                 omega0_hidden=args.omega0_hidden, network=args.network, encoding=args.encoding,
-                                 seed=args.seed)
-    backend = aire.get_backend(args.backend)
-    cli_args = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    result = aire.fit(signal, network, train=train, schedule=schedule, criterion=criterion, policy=policy,
-                      backend=backend, resume=resume_state,
-                      checkpoint_dir=args.out if args.checkpoint_every else None,
-                      checkpoint_extra={"cli_args": cli_args})
-    settings = {"command": "fit", "signal": args.signal, "path": str(args.path), "preset": getattr(args, "preset", None),
-                "signal_settings": signal_settings,
-                "network": {"widths": list(args.hidden or defaults["hidden"]), "omega0": omega0,
-                            "omega0_hidden": args.omega0_hidden or omega0, "network": args.network,
-                            "encoding": args.encoding, "backend": backend.name},
-                "train": to_dict(train), "schedule": to_dict(schedule)}
-    # with checkpoints the folder holds only our checkpoint (it was checked to be new at the start)
-    out = aire.save_run(result, signal, args.out, overwrite=args.overwrite or bool(args.checkpoint_every),
-                        settings=settings, extra_files=extra_files)
-    m = result.metrics
-    if m.get("diverged"):
-        print(f"aire: warning: training diverged; stopped at step {m['steps_completed']} with the last good model",
-              file=sys.stderr)
-    quality = "  ".join(f"{k} {m[k]:.4g}" for k in ("psnr", "chamfer_l1", "iou_grid", "psnr_test")
-                        if isinstance(m.get(k), (int, float)))
-    print(f"{quality}  params {m['params_initial']} -> {m['params_final']} "
-          f"({100 * m['params_final'] / m['params_initial']:.0f} %)  {m['architecture_initial']} -> "
-          f"{m['architecture_final']}  {m['seconds']:.1f} s")
-    print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'})")
+        from aire.options import generated_options
+
+        given = {o.path: o.flag for o in generated_options() if "spec." + o.key in vars(args)}
+        refused = [flag for path, flag in given.items() if path not in RESUME_OPTIONS]
+        refused += [name for name, value in (("SIGNAL", args.signal), ("PATH", args.path), ("--out", args.out),
+                                             ("--config", args.config), ("--overwrite", args.overwrite)) if value]
+        if refused:
+            raise InputError(f"--resume continues the saved fit and cannot honour {', '.join(refused)}; "
+                             "only --device and --quiet may change (start a new fit with --config DIR/config.json)")
+        from aire.train.state import load_checkpoint
+
+        state = load_checkpoint(args.resume)
+        saved = spec_of_checkpoint(state, args.resume)
+        spec = FitSpec.from_dict(merge(saved.to_dict(), overrides), where="--resume")
+        from aire.run import check_spec
+
+        check_spec(spec)
+        print(f"aire: resuming {args.resume} at step {state['step']} with architecture "
+              f"{[w.shape[0] for w in state['weights']]}", file=sys.stderr)
+        return spec, args.resume, state
+    config = read_config(args.config) if args.config is not None else None
+    if config is not None and "preset" in overrides:
+        raise InputError("--preset cannot be combined with --config: the config file is already a resolved specification")
+    if args.signal is not None:
+        overrides["signal"] = args.signal
+    if args.path is not None:
+        overrides["path"] = str(Path(args.path).resolve())
+    if args.out is None or (config is None and (args.signal is None or args.path is None)):
+        raise InputError("fit needs SIGNAL PATH --out DIR, --config FILE --out DIR, or --resume DIR")
+    return resolve(overrides, config=config), args.out, None
+
+
+def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None) -> int:
+    from aire.run import run_spec, summary_line
+
+    spec, out, state = _fit_spec(args)
+    out, result = run_spec(spec, out, overwrite=args.overwrite, resume=state, extra_files=extra_files,
+                           say=lambda line: print(line, file=sys.stderr))
+    print(summary_line(result))
+    print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'}, "
+          f"config {out / 'config.json'})")
     return 0
 
 
@@ -369,13 +279,16 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     from aire.io import run_inputs
     from aire.signals.sdf import read_frame
 
+    from aire.devices import resolve_device
+
+    device = resolve_device(args.device)
     if not 8 <= args.resolution <= 2048:
         raise InputError(f"--resolution must be in [8, 2048], got {args.resolution}")
     if args.out.suffix.lower() not in MESH_SUFFIXES:
         raise InputError(f"--out {args.out}: use one of {', '.join(MESH_SUFFIXES)}")
     run_dir = args.model.parent if args.model.suffix else args.model
     check_out_file(args.out, args.overwrite, inputs=run_inputs(run_dir))
-    net = aire.load(args.model, device=args.device)
+    net = aire.load(args.model, device=device)
     in_features = net.weights[0].shape[1]
     if net.widths()[-1] != 1 or in_features != 3:
         raise InputError(f"{args.model} is not an SDF model (3 inputs, 1 output); it maps {in_features} -> {net.widths()[-1]}")

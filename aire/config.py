@@ -80,7 +80,8 @@ class ScheduleConfig:
     Defaults are the ones measured best in benchmarks/image_tradeoff.py (see README).
     """
 
-    kind: str = attrs.field(default="aire", validator=attrs.validators.in_(("aire", "none")))
+    kind: str = attrs.field(default="aire", validator=attrs.validators.in_(("aire", "none")),
+                            metadata={"flag": "--schedule", "help": "aire (prune and densify) or none (plain training)"})
     warmup: float = attrs.field(default=0.10, validator=_fraction, metadata={"help": "fraction of steps before the first cycle"})
     cycles: int = attrs.field(default=2, validator=_positive, metadata={"help": "number of densify/TWD/prune cycles"})
     twd_length: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fraction of steps each TWD phase lasts"})
@@ -94,8 +95,8 @@ class ScheduleConfig:
     densify_fraction: float = attrs.field(default=0.25, validator=_fraction, metadata={"help": "input frequencies added per cycle as a fraction of the current input width, when densify_k is None"})
     lr_rewind: bool = attrs.field(default=True, metadata={"help": "restart the lr decay from the initial lr after each cut (learning-rate rewinding)"})
     compensate: bool = attrs.field(default=False, metadata={"help": "least-squares refit of the kept outgoing columns at each cut"})
-    criterion: str = attrs.field(default="column-l1")
-    policy: str = attrs.field(default="topk-doubling")
+    criterion: str = attrs.field(default="column-l1", metadata={"help": "pruning criterion plugin"})
+    policy: str = attrs.field(default="topk-doubling", metadata={"help": "densification policy plugin"})
 
     def __attrs_post_init__(self) -> None:
         used = self.warmup + self.cycles * (self.twd_length + self.cycle_gap)
@@ -120,21 +121,23 @@ def _precision(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 class TrainConfig:
     """Optimisation settings shared by every signal."""
 
-    steps: int = attrs.field(default=2000, validator=_positive)
-    lr: float = attrs.field(default=5e-4, validator=_positive)
-    lr_final: float = attrs.field(default=5e-5, validator=_positive)
+    steps: int = attrs.field(default=2000, validator=_positive, metadata={"help": "optimizer steps"})
+    lr: float = attrs.field(default=5e-4, validator=_positive, metadata={"help": "initial Adam learning rate"})
+    lr_final: float = attrs.field(default=5e-5, validator=_positive,
+                                  metadata={"help": "learning rate at the last step (exponential decay)"})
     batch_size: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive), metadata={"help": "samples per step; None = full batch"})
-    eval_every: int = attrs.field(default=100, validator=_positive)
-    seed: int = attrs.field(default=0, validator=_non_negative)
-    device: str = attrs.field(default="cpu", validator=lambda i, a, v: _device(a, v))
-    progress: bool = attrs.field(default=True)
+    eval_every: int = attrs.field(default=100, validator=_positive, metadata={"help": "steps between evaluations"})
+    seed: int = attrs.field(default=0, validator=_non_negative, metadata={"help": "seed of initialisation and sampling"})
+    device: str = attrs.field(default="cpu", validator=lambda i, a, v: _device(a, v),
+                              metadata={"help": "torch device: cpu, cuda, cuda:1, ..."})
+    progress: bool = attrs.field(default=True, metadata={"flag": "--quiet", "const": False, "help": "no progress bar"})
     checkpoint_every: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive), metadata={"help": "write a checkpoint every N steps (needs a checkpoint folder)"})
     guard: bool = attrs.field(default=True, metadata={"help": "divergence guard: roll back and lower the lr on NaN/Inf or exploding loss"})
     guard_factor: float = attrs.field(default=1e3, validator=_positive, metadata={"help": "a loss this many times the best seen counts as divergence"})
     guard_max_failures: int = attrs.field(default=3, validator=_non_negative, metadata={"help": "rollbacks before the fit stops with the last good model"})
     guard_lr_factor: float = attrs.field(default=0.5, validator=_positive, metadata={"help": "lr multiplier after each rollback"})
     guard_check_every: int = attrs.field(default=10, validator=_positive, metadata={"help": "steps between on-device loss checks (no sync; the verdict is read at the next eval boundary)"})
-    precision: str = attrs.field(default="fp32", validator=_precision, metadata={"help": "fp32 (exact), tf32 (CUDA tensor-core matmuls) or bf16 (autocast of the hidden layers)"})
+    precision: str = attrs.field(default="fp32", validator=_precision, metadata={"choices": PRECISIONS, "help": "fp32 (exact), tf32 (CUDA tensor-core matmuls) or bf16 (autocast of the hidden layers)"})
     compile: bool = attrs.field(default=False, metadata={"help": "torch.compile the training forward (recompiled after each surgery)"})
 
 

@@ -10,10 +10,6 @@ from typing import Any
 
 from aire.errors import InputError
 
-#: fit options that can be set for every job from the command line (the TOML [defaults] holds the rest)
-PASS_THROUGH = ("steps", "eval_every", "hidden", "target_params", "network", "encoding", "omega0", "seed", "device", "size",
-                "preset", "lr", "batch_size")
-
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `fit-many` on the `aire` sub-command parser."""
@@ -30,35 +26,28 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--threads-per-worker", type=int, default=1, help="torch threads per job (default 1)")
     p.add_argument("--ray-address", metavar="HOST:PORT", help="join this Ray cluster (implies --executor ray)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    fit = p.add_argument_group("fit options applied to every job (override the TOML's [defaults])")
-    fit.add_argument("--steps", type=int)
-    fit.add_argument("--eval-every", type=int)
-    fit.add_argument("--hidden", type=int, nargs="+", metavar="W")
-    fit.add_argument("--target-params", type=float)
-    fit.add_argument("--network")
-    fit.add_argument("--encoding")
-    fit.add_argument("--omega0", type=float)
-    fit.add_argument("--seed", type=int)
-    fit.add_argument("--device")
-    fit.add_argument("--size", type=int)
-    fit.add_argument("--preset")
-    fit.add_argument("--lr", type=float)
-    fit.add_argument("--batch-size", type=int)
-    fit.add_argument("--set", action="append", metavar="KEY=VALUE", dest="signal_settings",
-                     help="a signal setting for every job (repeatable)")
+    from aire.many.spec import RESERVED
+    from aire.options import add_fit_options
+
+    add_fit_options(p, exclude=RESERVED)  # the `aire fit` options, applied to every job
     return p
 
 
 def cmd_fit_many(args: argparse.Namespace) -> int:
-    from aire.cli import parse_settings
     from aire.many.executors import make_executor
     from aire.many.runner import run_collection
     from aire.many.spec import load_jobs
+    from aire.options import given_options
 
-    overrides = {k: getattr(args, k) for k in PASS_THROUGH if getattr(args, k) is not None}
-    jobs = load_jobs(args.spec, signal=args.signal, defaults=overrides, settings=parse_settings(args.signal_settings))
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    if args.threads_per_worker < 1:
+        raise InputError(f"--threads-per-worker must be at least 1, got {args.threads_per_worker}")
     if args.out.exists() and not args.out.is_dir():
         raise InputError(f"--out {args.out} exists and is not a folder")
+    options = given_options(args)
+    settings = dict(options.pop("signal_settings", []))
+    jobs = load_jobs(args.spec, signal=args.signal, defaults=options, settings=settings)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         executor_name = args.executor or ("ray" if args.ray_address else "local")

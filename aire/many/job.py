@@ -1,4 +1,4 @@
-"""Run one job of a collection: exactly `aire fit` (same parser, same cmd_fit), quietly, in a worker."""
+"""Run one job of a collection: exactly `aire fit` (the same aire.run.run_spec), quietly, in a worker."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def run_job(task: dict[str, Any]) -> dict[str, Any]:
     'error_type', 'traceback'}; every exception of the fit is caught and reported, never raised,
     so one bad input cannot stop the others.
     """
-    from aire.cli import build_parser, cmd_fit
+    from aire.run import run_spec
 
     job = Job.from_dict(task["job"])
     threads = task.get("threads")
@@ -46,10 +46,7 @@ def run_job(task: dict[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {"id": job.id, "status": "done", "host": os.uname().nodename, "pid": os.getpid()}
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            args = build_parser().parse_args(job.argv(out))
-            code = cmd_fit(args)
-        if code != 0:
-            raise RuntimeError(f"aire fit exited with status {code}")
+            run_spec(job.spec(), out, overwrite=True)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 - a job's failure is data for the summary

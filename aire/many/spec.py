@@ -26,7 +26,7 @@ except ModuleNotFoundError:  # Python 3.10
 from aire.errors import InputError
 
 #: `aire fit` options a collection decides itself (per-job output folder, no progress bar per job)
-RESERVED = frozenset({"signal", "path", "out", "overwrite", "resume", "checkpoint_every", "quiet", "help"})
+RESERVED = frozenset({"signal", "path", "out", "overwrite", "resume", "config", "checkpoint_every", "quiet", "help"})
 SETTINGS_KEY = "set"
 GLOB_CHARS = frozenset("*?[")
 TOML_KEYS = frozenset({"signal", "inputs", "defaults", "grid"})
@@ -58,10 +58,26 @@ class Job:
             parts.append(f"{name}={_short(value)}")
         return _slug("_".join(parts))[:100] + "_" + digest
 
-    def argv(self, out: str | Path) -> list[str]:
-        """The `aire fit` command line of this job, writing into `out`."""
-        return ["fit", self.signal, self.input, "--out", str(out), "--overwrite", "--quiet",
-                *options_to_argv(self.options), *(a for k, v in self.settings.items() for a in ("--set", f"{k}={json.dumps(v)}"))]
+    def overrides(self) -> dict[str, Any]:
+        """The job as nested fit-spec overrides (aire.spec): its options, signal, input and settings,
+        with no progress bar (a collection shows its own)."""
+        from aire.options import overrides_from_options
+        from aire.spec import merge
+
+        nested = overrides_from_options(self.options, where="job option")
+        return merge(nested, {"signal": self.signal, "path": self.input,
+                              "signal_settings": {**nested.get("signal_settings", {}), **self.settings},
+                              "train": {"progress": False}})
+
+    def spec(self) -> Any:
+        """The resolved aire.spec.FitSpec of this job (presets applied); InputError naming the job."""
+        from aire.config import ConfigError
+        from aire.spec import resolve
+
+        try:
+            return resolve(self.overrides())
+        except ConfigError as exc:
+            raise InputError(f"job {self.id}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "signal": self.signal, "input": self.input, "options": dict(self.options),
@@ -73,11 +89,13 @@ class Job:
 
 
 def load_jobs(specs: Sequence[str | Path], *, signal: str | None = None, defaults: Mapping[str, Any] | None = None,
-              settings: Mapping[str, Any] | None = None) -> list[Job]:
+              settings: Mapping[str, Any] | None = None, validate: bool = True) -> list[Job]:
     """Jobs from a TOML spec, or from input folders/globs/files (one job each).
 
     `signal`, `defaults` (fit options) and `settings` (signal settings) come from the command line and
-    win over the TOML's; a key that the TOML's grid varies cannot also be given there.
+    win over the TOML's; a key that the TOML's grid varies cannot also be given there. With `validate`,
+    every job's specification is built and checked (aire.run.check_spec: device, settings by name and
+    type) before this returns, so a bad grid value fails at once rather than in every job.
     """
     specs = [str(s) for s in specs]
     if not specs:
@@ -138,6 +156,19 @@ def load_jobs(specs: Sequence[str | Path], *, signal: str | None = None, default
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise InputError(f"job {dup} appears twice; a grid key lists the same value more than once")
+    if validate:
+        from aire.run import check_spec
+
+        checked: set[str] = set()
+        for job in jobs:  # the whole collection is checked before its first job runs
+            spec = job.spec()
+            key = json.dumps({k: v for k, v in spec.to_dict().items() if k != "path"}, sort_keys=True, default=str)
+            if key not in checked:  # settings shared by many inputs are checked once
+                checked.add(key)
+                try:
+                    check_spec(spec)
+                except InputError as exc:
+                    raise InputError(f"job {job.id}: {exc}") from None
     return jobs
 
 
@@ -167,62 +198,18 @@ def expand_inputs(inputs: Iterable[str], base: Path) -> list[Path]:
     return list(unique)
 
 
-def options_to_argv(options: Mapping[str, Any]) -> list[str]:
-    """`aire fit` options as command-line words, through the fit parser's own option table."""
-    actions = fit_actions()
-    argv: list[str] = []
-    for name, value in options.items():
-        action = actions[name]
-        flag = action.option_strings[0]
-        if value is None:
-            continue
-        if action.nargs == 0:  # store_true or --x/--no-x
-            if not isinstance(value, bool):
-                raise InputError(f"option {name!r} is a switch: give true or false, got {value!r}")
-            if value:
-                argv.append(flag)
-            elif len(action.option_strings) > 1:
-                argv.append(action.option_strings[1])
-        elif action.nargs in ("+", "*"):
-            argv += [flag, *(str(v) for v in (value if isinstance(value, list) else [value]))]
-        else:
-            if isinstance(value, (list, dict)):
-                raise InputError(f"option {name!r} takes one value, got {value!r}")
-            argv += [flag, str(value)]
-    return argv
-
-
-def fit_actions() -> dict[str, Any]:
-    """The `aire fit` parser's actions by destination name (steps, hidden, target_params, ...)."""
-    import argparse
-
-    from aire.cli import _add_fit_options
-
-    parser = argparse.ArgumentParser(add_help=False)
-    _add_fit_options(parser)
-    return {a.dest: a for a in parser._actions if a.option_strings and a.dest not in RESERVED and a.dest != "signal_settings"}
-
-
 def _check_options(options: Mapping[str, Any], where: str) -> None:
-    """Unknown keys and values `aire fit` would refuse fail here, naming the key, before any job runs."""
-    import argparse
+    """Unknown keys (with a did-you-mean) and values of the wrong type fail here, naming the key,
+    before any job runs; ranges are checked when each job's specification is built."""
+    from aire.options import generated_options
 
-    from aire.cli import _add_fit_options
-
-    actions = fit_actions()
-    for name in options:
-        if name not in actions:
-            close = difflib.get_close_matches(name, list(actions), n=1)
+    by_key = {o.key: o for o in generated_options() if o.key not in RESERVED}
+    for name, value in options.items():
+        if name not in by_key:
+            close = difflib.get_close_matches(name, list(by_key), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InputError(f"{where}: {name!r} is not an `aire fit` option{hint}")
-
-    class Strict(argparse.ArgumentParser):
-        def error(self, message: str) -> None:  # type: ignore[override]
-            raise InputError(f"{where}: {message}")
-
-    parser = Strict(add_help=False)
-    _add_fit_options(parser)
-    parser.parse_args(["sig", "path", *options_to_argv(options)])
+        by_key[name].check(value, f"[{where}]")
 
 
 def _split(table: Mapping[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -84,6 +84,8 @@ class ImageSignal(Signal):
     def __init__(self, path: str | Path | None = None, *, image: np.ndarray | None = None, size: int | None = None) -> None:
         if (path is None) == (image is None):
             raise ValueError("give exactly one of path or image")
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 2):
+            raise InputError(f"image setting size must be an integer of at least 2 pixels, got {size!r}")
         self.path = Path(path) if path is not None else None
         img = read_image(path) if image is None else np.asarray(image, dtype=np.float64)
         if img.ndim == 2:

@@ -88,7 +88,12 @@ def restore(trainer: Any, state: dict[str, Any]) -> None:
     trainer.generator.set_state(state["rng"]["generator"])
     cuda_states = state["rng"].get("cuda")
     if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda_states)
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
+    elif cuda_states and device.type == "cuda":
+        import warnings
+
+        warnings.warn("the checkpoint's CUDA random state does not fit this machine's GPUs and was dropped: "
+                      "on-device random draws will differ from an uninterrupted fit", stacklevel=2)
 
 
 def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -113,14 +118,16 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[st
 
 
 def load_checkpoint(directory: str | Path) -> dict[str, Any]:
-    """Read DIR/checkpoint.pt (raises InputError when missing or unreadable)."""
+    """Read DIR/checkpoint.pt with every tensor on the CPU (raises InputError when missing or unreadable)."""
     from aire.errors import InputError
 
     path = Path(directory) / CHECKPOINT_FILE
     if not path.is_file():
         raise InputError(f"no checkpoint to resume in {directory} (expected {CHECKPOINT_FILE})")
     try:
-        state = torch.load(path, weights_only=False)
+        # every tensor to the CPU first: a checkpoint written on a GPU resumes on a CPU-only machine,
+        # and restore() moves the tensors to the device the fit runs on
+        state = torch.load(path, weights_only=False, map_location="cpu")
     except Exception as exc:
         raise InputError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
     if state.get("format_version") != FORMAT_VERSION:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from aire.errors import InputError
-from aire.many.spec import Job, load_jobs, options_to_argv
+from aire.many.spec import Job, load_jobs
 
 from tests.many.conftest import write_images
 
@@ -43,12 +43,14 @@ def test_toml_grid_is_the_cartesian_product_with_readable_unique_stable_ids(tmp_
         (t, n, s) for t in (0.6, 0.4) for n in ("siren", "finer") for s in (0, 1)}
 
 
-def test_job_argv_is_an_aire_fit_command_line():
+def test_job_is_a_fit_specification():
     job = Job("image", "/data/a.png", {"hidden": [8, 8], "steps": 10, "lr_rewind": False, "compensate": True},
               {"size": 12})
-    argv = job.argv("/runs/x")
-    assert argv[:7] == ["fit", "image", "/data/a.png", "--out", "/runs/x", "--overwrite", "--quiet"]
-    assert argv[7:] == ["--compensate", "--hidden", "8", "8", "--no-lr-rewind", "--steps", "10", "--set", "size=12"]
+    spec = job.spec()
+    assert (spec.signal, spec.path, spec.signal_settings) == ("image", "/data/a.png", {"size": 12})
+    assert spec.network.widths == (8, 8) and spec.train.steps == 10 and spec.train.progress is False
+    assert spec.schedule.lr_rewind is False and spec.schedule.compensate is True
+    assert spec.network.omega0 == 30.0, "the image signal's default preset fills what the job leaves out"
 
 
 def test_command_line_overrides_win_and_change_the_id(tmp_path):
@@ -61,7 +63,13 @@ def test_command_line_overrides_win_and_change_the_id(tmp_path):
 
 @pytest.mark.parametrize("text, key", [
     ('inputs = ["imgs/*.png"]\n[defaults]\nstepz = 5\n', "stepz"),
-    ('inputs = ["imgs/*.png"]\n[defaults]\nsteps = "many"\n', "--steps"),
+    ('inputs = ["imgs/*.png"]\n[defaults]\nsteps = "many"\n', "steps must be int"),
+    ('inputs = ["imgs/*.png"]\n[defaults]\nsteps = 1.5\n', "steps must be int"),
+    ('inputs = ["imgs/*.png"]\n[defaults]\nsteps = -3\n', "steps must be a positive number"),
+    ('inputs = ["imgs/*.png"]\n[grid]\nlr = [1e-3, -1.0]\n', "lr must be a positive number"),
+    ('inputs = ["imgs/*.png"]\n[defaults.set]\nsize = 1.5\n', "size must be int"),
+    ('inputs = ["imgs/*.png"]\n[defaults.set]\nsizee = 8\n', "valid settings: size (int or null)"),
+    ('inputs = ["imgs/*.png"]\n[defaults]\ndevice = "mps"\n', "mps"),
     ('inputs = ["imgs/*.png"]\n[defaults]\nout = "x"\n', "out"),
     ('inputs = ["imgs/*.png"]\n[grid]\nseed = 3\n', "seed"),
     ('inputs = ["imgs/*.png"]\n[grid]\nseed = []\n', "seed"),
@@ -106,7 +114,9 @@ def test_grid_cardinality_and_id_uniqueness(tmp_path_factory, grid):
     assert all(Path(j.id).name == j.id and len(j.id) <= 109 for j in jobs)
 
 
-def test_switch_options_take_booleans():
-    with pytest.raises(InputError, match="compensate"):
-        options_to_argv({"compensate": "yes"})
-    assert options_to_argv({"lr_rewind": True, "compensate": False}) == ["--lr-rewind"]
+def test_switch_options_take_booleans(tmp_path):
+    write_images(tmp_path / "imgs", 1)
+    with pytest.raises(InputError, match="compensate must be bool"):
+        load_jobs([tmp_path / "imgs"], defaults={"compensate": "yes"})
+    job = load_jobs([tmp_path / "imgs"], defaults={"lr_rewind": True, "compensate": False})[0]
+    assert job.spec().schedule.lr_rewind is True and job.spec().schedule.compensate is False

@@ -1,0 +1,137 @@
+"""Run a fit specification end to end: build the parts, fit, write the run folder.
+
+`aire fit`, `aire fit --config`, `aire fit --resume` and every `fit-many` job go through
+:func:`run_spec`, so they build signals, networks and components in exactly one way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+
+from aire.errors import InputError
+from aire.spec import FitSpec
+
+#: the file a run folder holds its resolved specification in
+CONFIG_FILE = "config.json"
+
+
+def fingerprint(path: str | Path) -> str:
+    """sha256 of an input's content: a file's bytes, or every non-hidden file of a folder (relative
+    path and bytes, in sorted order). Recorded in checkpoints so a resume can tell a changed input."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    for file in files:
+        if file != path:
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _check(kind: str, name: str, settings: dict[str, Any], reserved: tuple[str, ...] = ()) -> None:
+    """Settings of a component checked by name and type (aire.settings) before anything is built; an
+    unknown component name is left to `create`, which suggests close names."""
+    from aire.plugins import get_registry
+    from aire.settings import check_settings
+
+    component = get_registry().components(kind).get(name)
+    if component is not None:
+        check_settings(f"{kind} {name!r}", component.factory, settings, reserved=reserved)
+
+
+def check_spec(spec: FitSpec) -> None:
+    """Everything about `spec` that can be checked without reading data: the device, the input's
+    existence, every component's settings by name and type. One-line InputError otherwise."""
+    from aire.devices import resolve_device
+
+    resolve_device(spec.train.device)
+    if not Path(spec.path).exists():
+        raise InputError(f"input not found: {spec.path}")
+    net, comps = spec.network, spec.components
+    _check("criterion", spec.schedule.criterion, comps.criterion_settings)
+    _check("policy", spec.schedule.policy, comps.policy_settings)
+    _check("encoding", net.encoding, net.encoding_settings)
+    _check("backend", comps.backend, comps.backend_settings)
+    _check("signal", spec.signal, spec.signal_settings, reserved=("path", "image", "mesh"))
+
+
+def build_parts(spec: FitSpec) -> dict[str, Any]:
+    """The signal, network, criterion, policy and backend of `spec`; every setting is checked before
+    the first (possibly slow) component is built."""
+    import aire
+    from aire.plugins import create
+
+    check_spec(spec)
+    net, comps = spec.network, spec.components
+    criterion = create("criterion", spec.schedule.criterion, **comps.criterion_settings)
+    policy = create("policy", spec.schedule.policy, **comps.policy_settings)
+    backend = aire.get_backend(comps.backend, **comps.backend_settings)
+    signal = create("signal", spec.signal, spec.path, **spec.signal_settings)
+    network = aire.build_network(signal, net.widths, omega0=net.omega0, omega0_hidden=net.omega0_hidden,
+                                 network=net.network, encoding=net.encoding, seed=spec.train.seed,
+                                 **net.encoding_settings)
+    return {"signal": signal, "network": network, "criterion": criterion, "policy": policy, "backend": backend}
+
+
+def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume: dict[str, Any] | None = None,
+             extra_files: dict[str, Path] | None = None, say: Callable[[str], None] | None = None) -> tuple[Path, Any]:
+    """Fit `spec` into the run folder `out`; returns (out, FitResult).
+
+    `resume` is a checkpoint state (aire.train.state.load_checkpoint) of this same spec. The folder
+    gets config.json (the resolved spec; `aire fit --config` replays it) besides the usual outputs.
+    """
+    import aire
+
+    out = Path(out)
+    if resume is None:
+        aire.check_out_dir(out, overwrite, inputs=[spec.path])
+    parts = build_parts(spec)
+    checkpoint_extra = {"spec": spec.to_dict(), "input": {"path": str(Path(spec.path).resolve()),
+                                                          "sha256": fingerprint(spec.path)}}
+    result = aire.fit(parts["signal"], parts["network"], train=spec.train, schedule=spec.schedule,
+                      criterion=parts["criterion"], policy=parts["policy"], backend=parts["backend"], resume=resume,
+                      checkpoint_dir=out if spec.train.checkpoint_every else None, checkpoint_extra=checkpoint_extra)
+    config = spec.to_dict()
+    # with checkpoints the folder holds only our own checkpoint (it was checked to be new at the start)
+    aire.save_run(result, parts["signal"], out, overwrite=overwrite or bool(spec.train.checkpoint_every) or resume is not None,
+                  settings=config, extra_files=extra_files, config=config)
+    m = result.metrics
+    if m.get("diverged") and say is not None:
+        say(f"aire: warning: training diverged; stopped at step {m['steps_completed']} with the last good model")
+    return out, result
+
+
+def spec_of_checkpoint(state: dict[str, Any], where: Path) -> FitSpec:
+    """The specification a checkpoint was written with, after checking that its input is unchanged."""
+    extra = state.get("extra", {})
+    saved = extra.get("spec")
+    if not isinstance(saved, dict):
+        raise InputError(f"checkpoint in {where} was not written by `aire fit` of this version; "
+                         "resume it with aire.fit(resume=...)")
+    spec = FitSpec.from_dict(saved, where=f"{where}/checkpoint.pt")
+    recorded = extra.get("input", {})
+    path = Path(recorded.get("path", spec.path))
+    if not path.exists():
+        raise InputError(f"cannot resume {where}: its input {path} is gone")
+    if recorded.get("sha256") and fingerprint(path) != recorded["sha256"]:
+        raise InputError(f"cannot resume {where}: its input {path} changed since the checkpoint; "
+                         "start a new fit instead")
+    return attrs.evolve(spec, path=str(path))
+
+
+def summary_line(result: Any) -> str:
+    """The one-line result `aire fit` prints: quality, parameters, architecture, time."""
+    m = result.metrics
+    quality = "  ".join(f"{k} {m[k]:.4g}" for k in ("psnr", "chamfer_l1", "iou_grid", "psnr_test")
+                        if isinstance(m.get(k), (int, float)))
+    return (f"{quality}  params {m['params_initial']} -> {m['params_final']} "
+            f"({100 * m['params_final'] / m['params_initial']:.0f} %)  {m['architecture_initial']} -> "
+            f"{m['architecture_final']}  {m['seconds']:.1f} s")
+

@@ -1,0 +1,196 @@
+"""One specification of a whole fit: signal, network, training, schedule, components, outputs.
+
+A :class:`FitSpec` is built by layering partial specifications (nested dicts) in this order, later
+winning: the attrs defaults, the signal's ``default`` preset, a named preset (``--preset``), a
+configuration file (``--config``), then the options given on the command line. The resolved
+specification is written into every run folder as ``config.json``; ``aire fit --config FILE``
+replays it. Every field carries its help text in attrs metadata, from which aire.options generates
+the ``aire fit`` options.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import attrs
+
+from aire.config import ConfigError, ScheduleConfig, TrainConfig, to_dict
+from aire.errors import InputError
+from aire.presets import preset
+
+#: version of the config.json layout
+SPEC_VERSION = 1
+
+
+def _settings(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"settings must be a table of KEY = VALUE, got {value!r}")
+    return {str(k).replace("-", "_"): v for k, v in value.items()}
+
+
+def _widths(value: Any) -> tuple[int, ...]:
+    from aire.config import _to_int_tuple
+
+    return _to_int_tuple(value)
+
+
+def _positive_widths(instance: Any, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
+    from aire.config import _widths as check
+
+    check(instance, attribute, value)
+
+
+def _positive_or_none(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None:
+        from aire.config import _positive
+
+        _positive(instance, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class NetworkSpec:
+    """The sinusoidal MLP a fit starts from."""
+
+    widths: tuple[int, ...] = attrs.field(
+        default=(256, 256, 256), converter=_widths, validator=_positive_widths,
+        metadata={"flag": "--hidden", "metavar": "W",
+                  "help": "widths of the sine layers, the first being the number of input frequencies"})
+    omega0: float = attrs.field(default=30.0, converter=float, validator=_positive_or_none,
+                                metadata={"help": "omega_0 of the first sine layer (SIREN's frequency scale)"})
+    omega0_hidden: float | None = attrs.field(
+        default=None, validator=_positive_or_none, converter=attrs.converters.optional(float),
+        metadata={"help": "omega_0 of the hidden sine layers (default: --omega0)"})
+    network: str = attrs.field(default="siren", metadata={"help": "network plugin: siren or finer (see `aire plugins`)"})
+    encoding: str = attrs.field(default="siren", metadata={"help": "input-layer encoding plugin: siren or lattice"})
+    encoding_settings: dict[str, Any] = attrs.field(
+        factory=dict, converter=_settings,
+        metadata={"flag": "--encoding-set", "help": "a setting of the encoding plugin, KEY=VALUE (repeatable)"})
+
+
+@attrs.frozen(kw_only=True)
+class ComponentSpec:
+    """Plugins of the schedule and the maths backend, and their settings."""
+
+    criterion_settings: dict[str, Any] = attrs.field(
+        factory=dict, converter=_settings,
+        metadata={"flag": "--criterion-set", "help": "a setting of the pruning criterion plugin, KEY=VALUE (repeatable)"})
+    policy_settings: dict[str, Any] = attrs.field(
+        factory=dict, converter=_settings,
+        metadata={"flag": "--policy-set", "help": "a setting of the densification policy plugin, KEY=VALUE (repeatable)"})
+    backend: str = attrs.field(default="auto", metadata={"help": "backend for spectra and Bessel maths: auto, torch, cupy"})
+    backend_settings: dict[str, Any] = attrs.field(
+        factory=dict, converter=_settings,
+        metadata={"flag": "--backend-set", "help": "a setting of the backend plugin, KEY=VALUE (repeatable)"})
+
+
+@attrs.frozen(kw_only=True)
+class FitSpec:
+    """Everything that decides a fit (the output folder aside)."""
+
+    signal: str = attrs.field(metadata={"help": "signal plugin: image, sdf, nerf (more with plugins; see `aire plugins`)"})
+    path: str = attrs.field(converter=str, metadata={"help": "input file or folder"})
+    preset: str | None = attrs.field(default=None, metadata={"help": "named settings the spec started from"})
+    signal_settings: dict[str, Any] = attrs.field(factory=dict, converter=_settings)
+    network: NetworkSpec = attrs.field(factory=NetworkSpec)
+    train: TrainConfig = attrs.field(factory=TrainConfig)
+    schedule: ScheduleConfig = attrs.field(factory=ScheduleConfig)
+    components: ComponentSpec = attrs.field(factory=ComponentSpec)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nested dict (what config.json holds, with a version)."""
+        return {"spec_version": SPEC_VERSION, **to_dict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "spec") -> "FitSpec":
+        """Build and validate; unknown keys and bad values fail naming the key and `where`."""
+        data = {k: v for k, v in data.items() if k != "spec_version"}
+        sections = {"network": NetworkSpec, "train": TrainConfig, "schedule": ScheduleConfig,
+                    "components": ComponentSpec}
+        _check_fields(cls, {k: v for k, v in data.items() if k not in sections}, where)
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in sections:
+                if not isinstance(value, Mapping):
+                    raise ConfigError(f"{where}: {key} must be a table, got {value!r}")
+                _check_fields(sections[key], value, f"{where}.{key}")
+                try:
+                    kwargs[key] = sections[key](**value)
+                except (TypeError, ValueError) as exc:
+                    raise ConfigError(f"{where}.{key}: {exc}") from None
+            else:
+                kwargs[key] = value
+        for required in ("signal", "path"):
+            if kwargs.get(required) in (None, ""):
+                raise ConfigError(f"{where}: {required} is missing")
+        return cls(**kwargs)
+
+
+def _check_fields(cls: type, data: Mapping[str, Any], where: str) -> None:
+    """Unknown keys (with a did-you-mean) and values of the wrong type fail naming the key."""
+    import difflib
+    import typing
+
+    from aire.settings import conforms, type_name
+
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in attrs.fields(cls)]
+    for key, value in data.items():
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where}: unknown key {key!r}{hint} (known: {', '.join(known)})")
+        if not conforms(value, hints[key]):
+            raise ConfigError(f"{where}.{key} must be {type_name(hints[key])}, got {value!r}")
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested dict merge: tables merge key by key, any other value of `override` replaces."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """A config.json (or TOML) file as a nested dict; one-line InputError when unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"config file not found: {path}")
+    try:
+        if path.suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            data = tomllib.loads(path.read_text())
+        else:
+            data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"config {path}: expected a table of settings")
+    version = data.get("spec_version", SPEC_VERSION)
+    if version != SPEC_VERSION:
+        raise InputError(f"config {path} has spec_version {version!r}; this aire reads {SPEC_VERSION}")
+    return data
+
+
+def resolve(overrides: Mapping[str, Any], *, config: Mapping[str, Any] | None = None) -> FitSpec:
+    """The resolved specification: defaults < signal default preset < named preset < `config` <
+    `overrides` (see the module docstring). `overrides` and `config` are partial nested dicts."""
+    layered = merge(config or {}, overrides)
+    signal, name = layered.get("signal"), layered.get("preset")
+    if not signal:
+        raise InputError("fit needs a SIGNAL (image, sdf, nerf, ...)")
+    base: dict[str, Any] = {}
+    if config is None:  # a config file is already resolved: presets were applied when it was written
+        base = merge(preset(signal, "default"), preset(signal, name) if name else {})
+    return FitSpec.from_dict(merge(base, layered))

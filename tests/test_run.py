@@ -1,0 +1,155 @@
+"""Running a specification: config.json replays bit-identically, settings are checked by name and
+type, and --resume continues only the same fit on the same, unchanged input."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+import torch
+
+from aire.cli import main
+from aire.signals.image import synthetic_image
+from aire.train.state import CHECKPOINT_FILE, load_checkpoint
+
+FAST = ["--hidden", "8", "8", "8", "--steps", "40", "--eval-every", "10", "--quiet", "--target-params", "0.6"]
+
+
+def _fit(capsys, *argv):
+    capsys.readouterr()
+    code = main([*map(str, argv)])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_config_replays_bit_identically(image_path, tmp_path, capsys):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    assert _fit(capsys, "fit", "image", image_path, "--out", a, *FAST)[0] == 0
+    config = json.loads((a / "config.json").read_text())
+    assert config["train"]["steps"] == 40 and config["network"]["widths"] == [8, 8, 8]
+    assert _fit(capsys, "fit", "--config", a / "config.json", "--out", b)[0] == 0
+    assert _same_tensors(a, b)
+    assert json.loads((b / "config.json").read_text()) == config
+    # options given with --config override it
+    assert _fit(capsys, "fit", "--config", a / "config.json", "--out", c, "--seed", "5")[0] == 0
+    assert json.loads((c / "config.json").read_text())["train"]["seed"] == 5
+    assert not _same_tensors(a, c)
+
+
+def _same_tensors(a, b) -> bool:
+    """Every weight of both models bit-identical (safetensors' header order may vary between writes)."""
+    from safetensors.torch import load_file
+
+    x, y = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--set", "sizee=8"], "valid settings: size (int or null)"),
+    (["--set", "size=1.5"], "size must be int or null"),
+    (["--set", "size=-3"], "size must be an integer of at least 2"),
+    (["--size", "1"], "at least 2"),
+    (["--criterion-set", "k=1"], "criterion 'column-l1' has no setting 'k'"),
+    (["--policy-set", "k=1"], "policy 'topk-doubling' has no setting 'k'"),
+    (["--encoding-set", "frozen=3"], "frozen must be bool"),
+    (["--preset", "fast"], "known: paper"),
+])
+def test_settings_are_checked_by_name_and_type(image_path, tmp_path, capsys, argv, message):
+    out = tmp_path / "o"
+    code, err = _fit(capsys, "fit", "image", image_path, "--out", out, *FAST, *argv)
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not out.exists()
+
+
+def test_config_with_preset_or_without_out_is_refused(image_path, tmp_path, capsys):
+    a = tmp_path / "a"
+    assert _fit(capsys, "fit", "image", image_path, "--out", a, *FAST, "--schedule", "none")[0] == 0
+    code, err = _fit(capsys, "fit", "--config", a / "config.json", "--out", tmp_path / "b", "--preset", "paper")
+    assert code == 2 and "--preset" in err[0]
+    code, err = _fit(capsys, "fit", "--config", a / "config.json")
+    assert code == 2 and "--out" in err[0]
+
+
+def _checkpointed(capsys, image_path, run):
+    """A finished fit that wrote checkpoints; its last checkpoint is put back as if it had been killed."""
+    code, _ = _fit(capsys, "fit", "image", image_path, "--out", run, *FAST, "--checkpoint-every", "20")
+    assert code == 0
+    return run
+
+
+def _interrupted(capsys, image_path, tmp_path):
+    run = tmp_path / "run"
+    # a fit killed after its step-20 checkpoint: run the first 20 steps with checkpoints into `run`
+    from aire.train import state as state_module
+
+    real_save = state_module.save_checkpoint
+    saved = {}
+
+    def save_then_stop(state, directory, extra=None):
+        path = real_save(state, directory, extra)
+        saved["path"] = path
+        raise KeyboardInterrupt
+
+    state_module.save_checkpoint = save_then_stop
+    try:
+        import aire.train.trainer as trainer_module
+
+        trainer_module.save_checkpoint = save_then_stop
+        code = main(["fit", "image", str(image_path), "--out", str(run), *FAST, "--checkpoint-every", "20"])
+    finally:
+        state_module.save_checkpoint = real_save
+        trainer_module.save_checkpoint = real_save
+    capsys.readouterr()
+    assert code == 130 and (run / CHECKPOINT_FILE).is_file() and not (run / "metrics.json").exists()
+    return run
+
+
+def test_resume_honours_device_and_quiet_and_refuses_the_rest(image_path, tmp_path, capsys, monkeypatch):
+    run = _interrupted(capsys, image_path, tmp_path)
+    for argv, word in ((["--steps", "80"], "--steps"), (["--hidden", "4"], "--hidden"), (["--out", "x"], "--out"),
+                       (["--set", "size=8"], "--set"), (["--overwrite"], "--overwrite")):
+        code, err = _fit(capsys, "fit", "--resume", run, *argv)
+        assert code == 2 and len(err) == 1 and word in err[0], (argv, err)
+    code, err = _fit(capsys, "fit", "--resume", run, "--device", "meta")
+    assert code == 2 and "meta" in err[0]
+    monkeypatch.chdir(tmp_path.parent)  # resuming works from any working folder
+    code, _ = _fit(capsys, "fit", "--resume", run, "--device", "cpu", "--quiet")
+    assert code == 0 and (run / "metrics.json").is_file() and not (run / CHECKPOINT_FILE).exists()
+
+
+def test_resume_refuses_a_changed_input(image_path, tmp_path, capsys):
+    run = _interrupted(capsys, image_path, tmp_path)
+    import imageio.v3 as iio
+    import numpy as np
+
+    iio.imwrite(image_path, (synthetic_image(20, seed=4) * 255).astype(np.uint8))  # another image, another size
+    code, err = _fit(capsys, "fit", "--resume", run)
+    assert code == 2 and "changed since the checkpoint" in err[0]
+    assert (run / CHECKPOINT_FILE).is_file() and not (run / "metrics.json").exists()
+
+
+def test_checkpoint_written_on_cuda_loads_on_the_cpu(image_path, tmp_path, capsys):
+    """A checkpoint whose tensors were saved on cuda:0 (their storage location rewritten in the
+    archive, since this machine may have no GPU) loads with every tensor on the CPU."""
+    run = _interrupted(capsys, image_path, tmp_path)
+    path = run / CHECKPOINT_FILE
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: archive.read(info) for info in archive.infolist()}
+    pickle_name = next(n for n in entries if n.endswith("data.pkl"))
+    data = entries[pickle_name]
+    cpu, cuda = b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0"  # pickle protocol 2 BINUNICODE strings
+    assert cpu in data
+    entries[pickle_name] = data.replace(cpu, cuda)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError):
+            torch.load(path, weights_only=False)  # what a plain load does with it here
+    state = load_checkpoint(run)
+    assert all(w.device.type == "cpu" for w in state["weights"])
+    code, _ = _fit(capsys, "fit", "--resume", run, "--device", "cpu")
+    assert code == 0 and (run / "metrics.json").is_file()
