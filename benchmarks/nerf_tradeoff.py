@@ -37,7 +37,7 @@ DEFAULT_MESH = data_root() / "meshes" / "bunny00.off"
 SIZES: dict[str, dict[str, Any]] = {
     "cpu": {"views": 40, "image": 64, "test_views": 8, "widths": [64, 64, 64], "steps": 2500, "batch": 512,
             "samples": 32, "importance": 0, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8, "eval_every": 250},
-    # paper-like field (4 x 256 SIREN, hierarchical sampling; see NerfSignal.presets["paper"]) sized for about
+    # paper-like field (4 x 256 SIREN, hierarchical sampling; see aire.presets, nerf "paper") sized for about
     # 3-4 minutes on one H100: 64 stratified + 64 importance samples, 2048 rays a step
     "gpu": {"views": 60, "image": 128, "test_views": 10, "widths": [256, 256, 256, 256], "steps": 2500,
             "batch": 2048, "samples": 64, "importance": 64, "lr": 5e-4, "lr_final": 5e-5, "budget": 0.8,

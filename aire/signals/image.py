@@ -74,13 +74,6 @@ def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
 class ImageSignal(Signal):
     """Fit an image: coordinates (N, 2) -> colours (N, C), loss MSE, metric PSNR."""
 
-    #: defaults of `aire fit image` (SIREN 4 x 256, omega_0 30, FINER/SIREN image protocol)
-    cli_defaults = {"hidden": [256, 256, 256, 256], "omega0": 30.0, "steps": 2000}
-    presets = {
-        # the FINER protocol the paper's image tables use: 3 hidden layers of 256, 5000 full-batch steps
-        "paper": {"hidden": [256, 256, 256, 256], "omega0": 30.0, "steps": 5000, "target_params": 0.6},
-    }
-
     def __init__(self, path: str | Path | None = None, *, image: np.ndarray | None = None, size: int | None = None) -> None:
         if (path is None) == (image is None):
             raise ValueError("give exactly one of path or image")

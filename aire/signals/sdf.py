@@ -38,16 +38,6 @@ class SDFSignal(Signal):
     """Fit a signed distance function: coordinates (N, 3) -> distance (N, 1)."""
 
     quality_key = "iou"
-    #: defaults of `aire fit sdf` (sized for a CPU: a few minutes)
-    cli_defaults = {"hidden": [128, 128, 128, 128], "omega0": 30.0, "steps": 2000, "batch_size": 8192,
-                    "lr": 2e-4, "lr_final": 2e-5}
-    presets = {
-        # the paper's SDF setting as far as it is published: SIREN, omega_0 = 60, a large [256]*4 start
-        # whose hidden layers end at the paper's small network [64, 64, 256] (the input frequencies are
-        # not pruned and grow 256 -> 320 -> 400 by densification): 24.5 % of the parameters
-        "paper": {"hidden": [256, 256, 256, 256], "omega0": 60.0, "steps": 16000, "batch_size": 16384,
-                  "lr": 1e-4, "lr_final": 1e-5, "target_params": 0.245, "prune_layers": [1, 2]},
-    }
 
     def __init__(self, path: str | Path | None = None, *, mesh: trimesh.Trimesh | None = None, samples: int = 250_000,
                  near_fraction: float = 0.8, scales: tuple[float, ...] = (0.002, 0.01, 0.05), margin: float = 0.1,

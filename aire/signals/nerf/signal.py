@@ -93,19 +93,6 @@ class NerfSignal(Signal):
 
     in_features = 3
     quality_key = "psnr_test"
-    #: `aire fit nerf` defaults: small enough to train in minutes on a CPU (see the README's NeRF section)
-    cli_defaults = {"hidden": [64, 64, 64], "omega0": 30.0, "steps": 2000, "lr": 5e-4, "lr_final": 5e-5,
-                    "batch_size": 512, "size": 64, "target_params": 0.8,
-                    "signal_settings": {"samples": 32, "importance_samples": 0}}
-    presets = {
-        # The paper fits NeRF-synthetic with a SIREN field and reports about 20 % fewer parameters at
-        # equal or better test PSNR; its widths and sampling are unpublished. Assumed: SIREN with four
-        # sine layers of 256 (omega_0 30, as in SIREN), NeRF's 64 coarse + 128 importance samples,
-        # 4096 rays a step at 200x200 (half the Blender resolution), budget 0.8.
-        "paper": {"hidden": [256, 256, 256, 256], "omega0": 30.0, "steps": 20000, "lr": 5e-4, "lr_final": 5e-5,
-                  "batch_size": 4096, "size": 200, "target_params": 0.8,
-                  "signal_settings": {"samples": 64, "importance_samples": 128}},
-    }
 
     def __init__(self, path: str | Path, *, size: int | None = None, features: int = 15, samples: int = 48,
                  importance_samples: int = 0, bound: float | None = None, head_width: int = 64, eval_views: int = 2,
