@@ -5,17 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from aire.figures import new_figure, save_figure
 
 
 def plot_training(history: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]], path: str | Path,
                   quality_key: str = "psnr", title: str = "") -> Path:
     """Quality and loss (left) and parameter count (right) against the step, prune/densify marked."""
     steps = [h["step"] for h in history]
-    fig, (ax_q, ax_p) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, constrained_layout=True)
+    fig, (ax_q, ax_p) = new_figure(2, 1, figsize=(7, 6), sharex=True)
     if any(quality_key in h for h in history):
         ax_q.plot(steps, [h.get(quality_key) for h in history], color="tab:blue", label=quality_key)
         ax_q.set_ylabel(quality_key)
@@ -37,7 +34,4 @@ def plot_training(history: Sequence[dict[str, Any]], events: Sequence[dict[str, 
             for ax in (ax_q, ax_p):
                 ax.axvline(e["step"], color=color, alpha=0.3, lw=1)
     ax_q.set_title(title or "training (red: prune, purple: densify)")
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

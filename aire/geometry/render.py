@@ -9,8 +9,7 @@ from typing import Sequence
 
 import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from aire.figures import new_figure, save_figure
 import numpy as np  # noqa: E402
 import trimesh  # noqa: E402
 
@@ -72,8 +71,8 @@ def plot_distance_views(mesh: trimesh.Trimesh, vertex_distance: np.ndarray, vmax
                         up: str = "y") -> Path:
     """The reconstruction from a few views, coloured dark blue (distance 0) to dark red (>= vmax)."""
     eyes = list(eyes) if eyes is not None else view_eyes(views, up=up)
-    fig, axes = plt.subplots(1, len(eyes), figsize=(3.2 * len(eyes) + 0.8, 3.6), constrained_layout=True)
-    axes = np.atleast_1d(axes)
+    fig, axes = new_figure(1, len(eyes), figsize=(3.2 * len(eyes) + 0.8, 3.6), squeeze=False)
+    axes = axes[0]
     for ax, eye in zip(axes, eyes):
         ax.imshow(render_values(mesh, vertex_distance, eye, size, "jet", vmax, up=up))
         ax.set_axis_off()
@@ -81,7 +80,4 @@ def plot_distance_views(mesh: trimesh.Trimesh, vertex_distance: np.ndarray, vmax
     fig.colorbar(mappable, ax=list(axes), shrink=0.8, label="distance to ground truth (normalised units)")
     if title:
         fig.suptitle(title)
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)

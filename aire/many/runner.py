@@ -37,7 +37,7 @@ def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, 
     for job in todo:  # leftovers of an interrupted run: temp folders of save_run, a folder without metrics
         for stale in out.glob(f".{job.id}.*.tmp"):
             shutil.rmtree(stale, ignore_errors=True)
-    for stale in [*out.glob(".summary.*.tmp"), *out.glob(".jobs.json.*.tmp")]:  # a summary write cut by a kill
+    for stale in [*out.glob(".summary.*.tmp*"), *out.glob(".jobs.*.tmp*")]:  # a summary write cut by a kill
         stale.unlink(missing_ok=True)
     state: dict[str, Any] = {
         "executor": executor.name, "slots": executor.slots, "started": time.time(),

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -103,13 +101,10 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 def plot_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """Quality against final parameter count, one point per finished job, coloured by grid setting."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from aire.figures import new_figure, save_figure
 
     done = [r for r in rows if r["status"] == "done" and isinstance(r.get("quality"), (int, float))]
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = new_figure(figsize=(6.4, 4.4))
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in done:
         label = ", ".join(f"{k}={v}" for k, v in r["varied"].items()) or "all jobs"
@@ -128,15 +123,7 @@ def plot_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
     if 1 < len(groups) <= 12:
         ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
+    save_figure(fig, path, dpi=110)
 
 
 def _varied_value(job: Job, name: str) -> Any:
@@ -144,12 +131,8 @@ def _varied_value(job: Job, name: str) -> Any:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write text to a temp sibling and rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write text to a temp sibling and rename it into place (aire.atomic.atomic_file)."""
+    from aire.atomic import atomic_file
+
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)

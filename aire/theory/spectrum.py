@@ -98,12 +98,9 @@ def _as_float64(network: Any) -> Any:
 
 def plot_spectrum(spectrum: Spectrum, path: str, title: str = "") -> None:
     """Log-amplitude image (2-D), curve (1-D) or central slice (3-D) of a spectrum."""
-    import matplotlib
+    from aire.figures import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 5), constrained_layout=True)
+    fig, ax = new_figure(figsize=(6, 5))
     amp = spectrum.amplitude
     log = np.log10(np.maximum(amp, 1e-16))
     if amp.ndim == 1:
@@ -118,10 +115,4 @@ def plot_spectrum(spectrum: Spectrum, path: str, title: str = "") -> None:
         ax.set_xlabel("frequency, axis 1 (rad / unit)")
         ax.set_ylabel("frequency, axis 0 (rad / unit)")
     ax.set_title(title or f"spectrum ({spectrum.method})")
-    from aire.atomic import atomic_file
-
-    try:
-        with atomic_file(path) as tmp:
-            fig.savefig(tmp, dpi=110)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=110)
