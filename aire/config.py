@@ -12,13 +12,17 @@ class ConfigError(ValueError):
     """An invalid setting; the message names the field."""
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if value is None or not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
+    if not _number(value) or not value > 0:
         raise ConfigError(f"{attribute.name} must be a positive number, got {value!r}")
 
 
 def _non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if value is None or not value >= 0 or (isinstance(value, float) and not math.isfinite(value)):
+    if not _number(value) or not value >= 0:
         raise ConfigError(f"{attribute.name} must be >= 0, got {value!r}")
 
 

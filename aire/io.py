@@ -49,9 +49,35 @@ def run_inputs(run_dir: str | Path) -> list[Path]:
     return found
 
 
+def _network_config(config: Any, path: Path) -> NetworkConfig:
+    """The NetworkConfig a model.json declares; one line naming the file for a missing key or bad value."""
+    from aire.config import ConfigError
+
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    for key in ("in_features", "out_features", "widths", "omega0_first", "omega0_hidden"):
+        if key not in config:
+            raise InputError(f"{path}: key {key!r} is missing")
+    try:
+        return NetworkConfig(
+            in_features=config["in_features"], out_features=config["out_features"], widths=tuple(config["widths"]),
+            omega0_first=config["omega0_first"], omega0_hidden=config["omega0_hidden"],
+            network=config.get("network", "siren"), encoding=config.get("encoding", "siren"))
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
 def load(path: str | Path, device: str | torch.device = "cpu") -> SineMLP:
-    """Load a fitted network from a run directory (or its model.safetensors) as a torch Module."""
+    """Load a fitted network from a run directory (or its model.safetensors) as a torch Module in eval mode.
+
+    Raises InputError (one line naming the file) when the files are missing or unreadable, when
+    model.json lacks a key or declares widths the tensors do not have, when a weight is NaN or
+    infinite, and when `device` cannot be used here (aire.devices.resolve_device).
+    """
+    from aire.devices import resolve_device
     from aire.nn.factory import network_from_config
+
+    device = resolve_device(str(device), option="device")
 
     path = Path(path)
     run_dir = path.parent if path.suffix == ".safetensors" else path
@@ -63,12 +89,19 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> SineMLP:
         tensors = load_file(str(model_path))
     except Exception as exc:
         raise InputError(f"cannot read model in {run_dir}: {type(exc).__name__}: {exc}") from None
-    n_layers = len(config["widths"]) + 1
-    net_config = NetworkConfig(
-        in_features=config["in_features"], out_features=config["out_features"], widths=tuple(config["widths"]),
-        omega0_first=config["omega0_first"], omega0_hidden=config["omega0_hidden"],
-        network=config.get("network", "siren"), encoding=config.get("encoding", "siren"),
-    )
+    net_config = _network_config(config, config_path)
+    n_layers = len(net_config.widths) + 1
+    sizes = [net_config.in_features, *net_config.widths, net_config.out_features]
+    for i in range(n_layers):
+        for name, shape in ((f"layers.{i}.weight", (sizes[i + 1], sizes[i])), (f"layers.{i}.bias", (sizes[i + 1],))):
+            tensor = tensors.get(name)
+            if tensor is None:
+                raise InputError(f"{model_path}: tensor {name} is missing")
+            if tuple(tensor.shape) != shape:
+                raise InputError(f"{model_path}: {name} has shape {tuple(tensor.shape)} but {config_path.name} "
+                                 f"declares {shape}")
+            if not torch.isfinite(tensor).all():
+                raise InputError(f"{model_path}: {name} contains NaN or infinite values")
     network = network_from_config(net_config, seed=0, **config.get("encoding_settings", {}))
     with torch.no_grad():
         for i in range(n_layers):

@@ -45,3 +45,41 @@ def test_lattice_settings_survive_save_and_load(tmp_path):
     assert loaded.encoding.period == 4.0 and loaded.encoding.trainable and loaded.weights[0].requires_grad
     x = torch.rand(10, 2) * 2 - 1
     assert torch.equal(loaded(x), net(x))
+
+
+def _saved(tmp_path):
+    net = small_network((6, 5, 4), dtype=torch.float32)
+    save_network(net, tmp_path)
+    return tmp_path / "model.json", tmp_path / "model.safetensors"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.pop("widths"), "key 'widths' is missing"),
+    (lambda c: c.pop("omega0_first"), "key 'omega0_first' is missing"),
+    (lambda c: c.update(widths=[6, 5, 9]), "declares"),
+    (lambda c: c.update(widths=[6, -5, 4]), "widths"),
+    (lambda c: c.update(omega0_first="fast"), "omega0_first"),
+])
+def test_tampered_model_json_is_one_line_naming_the_file(tmp_path, change, message):
+    import json
+
+    config_path, _ = _saved(tmp_path)
+    config = json.loads(config_path.read_text())
+    change(config)
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(InputError, match=message) as info:
+        aire.load(tmp_path)
+    assert "\n" not in str(info.value) and "model." in str(info.value)
+
+
+def test_nan_weights_and_bad_devices_are_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    _, model_path = _saved(tmp_path)
+    tensors = load_file(str(model_path))
+    tensors["layers.1.weight"][0, 0] = float("nan")
+    save_file(tensors, str(model_path))
+    with pytest.raises(InputError, match="layers.1.weight contains NaN"):
+        aire.load(tmp_path)
+    with pytest.raises(InputError, match="mps"):
+        aire.load(tmp_path, device="mps")
