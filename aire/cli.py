@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark suite (source checkout only): image, prune-ablation, speed, ...",
                            add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of `python -m benchmarks`")
-    scene = sub.add_parser("make-scene", help="render a mesh into a NeRF-synthetic (Blender-format) scene")
+    scene = sub.add_parser("make-scene", help="render a mesh into a NeRF scene (Blender or nerfstudio format)")
     scene.add_argument("mesh", type=Path, help="a mesh file trimesh reads (.off, .ply, .obj, .stl, ...)")
     scene.add_argument("--out", type=Path, required=True, help="scene folder to write")
     scene.add_argument("--views", type=int, default=50, help="training views (default 50)")
@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     scene.add_argument("--test-views", type=int, default=8)
     scene.add_argument("--supersample", type=int, default=2, help="rays per pixel side, box-filtered (default 2)")
     scene.add_argument("--seed", type=int, default=0, help="rotation of the camera spheres")
+    scene.add_argument("--format", choices=("blender", "nerfstudio"), default="blender",
+                       help="blender: transforms_{train,val,test}.json (default); nerfstudio: one transforms.json "
+                            "with fl_x, fl_y, cx, cy, w, h and split lists")
     scene.add_argument("--overwrite", action="store_true")
     plugins = sub.add_parser("plugins", help="list installed plugins and those that failed to load")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
@@ -172,8 +175,8 @@ def cmd_make_scene(args: argparse.Namespace) -> int:
 
     out = make_scene(args.mesh, args.out, views=args.views, size=args.size, val_views=args.val_views,
                      test_views=args.test_views, supersample=args.supersample, seed=args.seed,
-                     overwrite=args.overwrite)
-    print(f"scene: {out} ({args.views} train, {args.val_views} val, {args.test_views} test views of "
+                     overwrite=args.overwrite, format=args.format)
+    print(f"scene: {out} ({args.format} format; {args.views} train, {args.val_views} val, {args.test_views} test views of "
           f"{args.size}x{args.size}); fit it with `aire fit nerf {out} --out DIR`")
     return 0
 

@@ -1,4 +1,4 @@
-"""Render a mesh into a NeRF-synthetic (Blender-format) scene by ray casting.
+"""Render a mesh into a NeRF scene by ray casting, in the Blender (NeRF-synthetic) or nerfstudio dialect.
 
 The mesh is centred and scaled so its bounding box fits in [-1, 1]^3 (NeRF-synthetic's objects sit
 in about [-1.5, 1.5]^3). Cameras look at the origin from a sphere of radius 4 (like the Blender
@@ -7,6 +7,10 @@ is the mesh's per-vertex colour when it has one, else a procedural pattern of th
 (stripes in three directions) so the scene has texture; shading is Lambertian from two fixed world
 lights plus ambient (view-independent, so every view sees the same surface colour). Pixels are
 supersampled and box-filtered, so edges are antialiased and alpha is fractional.
+
+`format` "blender" writes transforms_{train,val,test}.json with camera_angle_x; "nerfstudio" writes one
+transforms.json with fl_x, fl_y, cx, cy, w, h and explicit train/val/test_filenames lists. Both hold
+the same images, cameras and split membership (tested: every pixel's ray agrees).
 """
 
 from __future__ import annotations
@@ -20,14 +24,16 @@ import torch
 
 from aire.atomic import check_out_dir
 from aire.errors import InputError
-from aire.signals.nerf.blender_format import write_scene
-from aire.signals.nerf.cameras import camera_rays, focal_from_angle, look_at, sphere_positions
+from aire.signals.nerf import blender_format, nerfstudio_format
+from aire.signals.nerf.cameras import Intrinsics, camera_rays, focal_from_angle, look_at, sphere_positions
 
 CAMERA_RADIUS = 4.0
 CAMERA_ANGLE_X = 0.6911112070083618  # the Blender scenes' field of view (about 39.6 degrees)
 LIGHTS = np.array([[0.4, -0.5, 0.77], [-0.6, 0.5, 0.3]])
 LIGHT_STRENGTH = np.array([0.6, 0.3])
 AMBIENT = 0.25
+#: the scene dialects make-scene writes
+FORMATS = ("blender", "nerfstudio")
 
 
 def load_mesh(path: str | Path):
@@ -83,7 +89,7 @@ def _intersector(mesh):
 def render_view(mesh, intersector, c2w: np.ndarray, size: int, focal: float, supersample: int = 2) -> np.ndarray:
     """RGBA float image (size, size, 4) of the mesh seen by one camera, alpha = coverage."""
     s = size * supersample
-    origins, dirs = camera_rays(s, s, focal * supersample, torch.as_tensor(c2w))
+    origins, dirs = camera_rays(Intrinsics.pinhole(focal * supersample, s, s), torch.as_tensor(c2w))
     origins, dirs = origins.double().numpy(), dirs.double().numpy()
     locations, ray_idx, tri_idx = intersector.intersects_location(origins, dirs, multiple_hits=False)
     rgba = np.zeros((s * s, 4))
@@ -114,8 +120,12 @@ def _barycentric(mesh, tri_idx: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def make_scene(mesh_path: str | Path, out: str | Path, views: int = 50, size: int = 100, val_views: int = 4,
-               test_views: int = 8, supersample: int = 2, seed: int = 0, overwrite: bool = False) -> Path:
-    """Render `views` training, `val_views` and `test_views` RGBA images of size x size into `out`."""
+               test_views: int = 8, supersample: int = 2, seed: int = 0, overwrite: bool = False,
+               format: str = "blender") -> Path:
+    """Render `views` training, `val_views` and `test_views` RGBA images of size x size into `out`, written
+    in the dialect `format` ("blender" or "nerfstudio")."""
+    if format not in FORMATS:
+        raise InputError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     for name, value, low in (("views", views, 1), ("size", size, 2), ("val_views", val_views, 0),
                              ("test_views", test_views, 1), ("supersample", supersample, 1)):
         if not isinstance(value, int) or value < low:
@@ -133,4 +143,7 @@ def make_scene(mesh_path: str | Path, out: str | Path, views: int = 50, size: in
         splits[name] = ((rgba * 255.0 + 0.5).astype(np.uint8), poses)
     extra = {"aire_scene": {"mesh": Path(mesh_path).name, "bound": 1.0, "camera_radius": CAMERA_RADIUS,
                             "near": CAMERA_RADIUS - math.sqrt(3.0), "far": CAMERA_RADIUS + math.sqrt(3.0)}}
-    return write_scene(out, splits, focal, extra=extra, overwrite=overwrite, inputs=[mesh_path])
+    if format == "nerfstudio":
+        return nerfstudio_format.write_scene(out, splits, Intrinsics.pinhole(focal, size, size), extra=extra,
+                                             overwrite=overwrite, inputs=[mesh_path])
+    return blender_format.write_scene(out, splits, focal, extra=extra, overwrite=overwrite, inputs=[mesh_path])

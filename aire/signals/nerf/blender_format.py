@@ -1,69 +1,41 @@
-"""Read and write the NeRF-synthetic (Blender) scene format.
+"""The Blender/NeRF-synthetic dialect: split files, and `read_rgba`, the one reader of every NeRF frame.
 
 A scene folder holds transforms_{train,val,test}.json, each
     {"camera_angle_x": fov_x_radians, "frames": [{"file_path": "./train/r_0", "transform_matrix": 4x4}, ...]}
-with camera-to-world matrices in the OpenGL convention (see cameras.py), and RGBA PNGs (file_path
-with ".png" appended when it has no suffix). Images are composited on a white background.
+with camera-to-world matrices in the OpenGL convention (see cameras.py) and RGBA PNGs (file_path with
+".png" appended when it names no file). The camera may instead be given by fl_x, fl_y, cx, cy, w, h,
+at the top level or per frame, as in the single-file dialect (frames.py has the rules for both).
+Frames of both dialects are decoded by `read_rgba` and composited on a white background.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
-import attrs
 import imageio.v3 as iio
 import numpy as np
 
 from aire.atomic import atomic_folder, check_out_dir
 from aire.errors import InputError
-from aire.signals.nerf.cameras import angle_from_focal, focal_from_angle
+from aire.signals.nerf.cameras import angle_from_focal
+from aire.signals.nerf.frames import FrameSpec, load_json, parse_frames
 
 SPLITS = ("train", "val", "test")
 
 
-@attrs.define
-class Split:
-    """One split of a scene: images (N, H, W, 3) in [0, 1] on white, poses (N, 4, 4) c2w, focal in pixels."""
-
-    images: np.ndarray
-    poses: np.ndarray
-    focal: float
-    files: list[str]
-
-    @property
-    def height(self) -> int:
-        return int(self.images.shape[1])
-
-    @property
-    def width(self) -> int:
-        return int(self.images.shape[2])
+def split_file(root: Path, split: str) -> Path:
+    """The Blender split file of `split` in scene folder `root`."""
+    return Path(root) / f"transforms_{split}.json"
 
 
-def _frame_path(root: Path, file_path: str) -> Path:
-    path = (root / file_path).resolve() if not os.path.isabs(file_path) else Path(file_path)
-    return path if path.suffix else path.with_suffix(".png")
-
-
-def _check_matrix(value: Any, where: str) -> np.ndarray:
-    try:
-        m = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: transform_matrix is not a 4x4 array of numbers") from None
-    if m.shape != (4, 4):
-        raise InputError(f"{where}: transform_matrix must be 4x4, got shape {m.shape}")
-    if not np.isfinite(m).all():
-        raise InputError(f"{where}: transform_matrix contains NaN or infinite values")
-    if not np.allclose(m[3], [0, 0, 0, 1], atol=1e-6):
-        raise InputError(f"{where}: transform_matrix's last row must be [0, 0, 0, 1], got {m[3].tolist()}")
-    rot = m[:3, :3]
-    if not np.allclose(rot.T @ rot, np.eye(3), atol=1e-3):
-        raise InputError(f"{where}: transform_matrix's rotation part is not orthonormal (scaled or sheared cameras "
-                         "are not supported)")
-    return m
+def blender_frames(root: str | Path, split: str) -> list[FrameSpec]:
+    """The frames of one split file, in file order; InputError when it is missing or invalid."""
+    path = split_file(Path(root), split)
+    if not path.exists():
+        raise InputError(f"{root} is a Blender-format scene but {path.name} is missing")
+    return parse_frames(load_json(path), Path(root), path.name)
 
 
 def read_rgba(path: Path) -> np.ndarray:
@@ -100,49 +72,11 @@ def downscale(images: np.ndarray, size: int) -> np.ndarray:
     return out.permute(0, 2, 3, 1).clamp(0, 1).numpy().astype(np.float64)
 
 
-def read_split(root: str | Path, split: str, size: int | None = None) -> Split:
-    """Read one split; with `size`, downscale so the longer side is at most `size` pixels (focal scaled alike)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"scene folder not found: {root}")
-    meta_path = root / f"transforms_{split}.json"
-    if not meta_path.exists():
-        raise InputError(f"{root} is not a NeRF-synthetic scene: {meta_path.name} is missing")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{meta_path}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise InputError(f"{meta_path}: expected a JSON object")
-    angle = meta.get("camera_angle_x")
-    if not isinstance(angle, (int, float)) or isinstance(angle, bool) or not 0 < angle < math.pi:
-        raise InputError(f"{meta_path}: camera_angle_x must be a number in (0, pi), got {angle!r}")
-    frames = meta.get("frames")
-    if not isinstance(frames, list) or not frames:
-        raise InputError(f"{meta_path}: 'frames' must be a non-empty list")
-    images, poses, files = [], [], []
-    for k, frame in enumerate(frames):
-        where = f"{meta_path.name} frame {k}"
-        if not isinstance(frame, dict) or "file_path" not in frame or "transform_matrix" not in frame:
-            raise InputError(f"{where}: needs file_path and transform_matrix")
-        path = _frame_path(root, str(frame["file_path"]))
-        if not path.exists():
-            raise InputError(f"{where}: image {path} is missing")
-        poses.append(_check_matrix(frame["transform_matrix"], where))
-        images.append(read_rgba(path))
-        files.append(str(frame["file_path"]))
-    shapes = {im.shape for im in images}
-    if len(shapes) != 1:
-        raise InputError(f"{meta_path}: frames differ in size ({sorted(shapes)})")
-    stack = np.stack(images)
-    focal = focal_from_angle(float(angle), stack.shape[2])
-    if size is not None:
-        if size < 2:
-            raise InputError(f"size must be at least 2 pixels, got {size}")
-        width = stack.shape[2]
-        stack = downscale(stack, size)
-        focal *= stack.shape[2] / width
-    return Split(images=stack, poses=np.stack(poses), focal=focal, files=files)
+def read_split(root: str | Path, split: str, size: int | None = None):
+    """One split of a scene in either dialect: aire.signals.nerf.scene_format.read_split (kept importable here)."""
+    from aire.signals.nerf.scene_format import read_split as read
+
+    return read(root, split, size)
 
 
 def write_scene(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray]], focal: float,

@@ -1,16 +1,70 @@
-"""Pinhole cameras in the Blender/OpenGL convention of NeRF-synthetic: rays in the world frame.
+"""Pinhole cameras in the OpenGL/Blender convention of NeRF, instant-ngp and nerfstudio: rays in the world frame.
 
 A camera-to-world matrix c2w has columns (right, up, back, position): the camera looks down its
--z axis with +y up. Pixel (row i, column j) of an H x W image is sampled at its centre
-(j + 0.5, i + 0.5), so its camera-frame direction is ((j + 0.5 - W/2) / f, -(i + 0.5 - H/2) / f, -1).
+-z axis with +y up. Intrinsics are per-axis focal lengths (fx, fy) and a principal point (cx, cy) in
+pixels, with pixel (row i, column j) of an H x W image covering [j, j + 1] x [i, i + 1] and sampled at
+its centre, so its camera-frame direction is
+
+    ((j + 0.5 - cx) / fx, -(i + 0.5 - cy) / fy, -1)
+
+(nerfstudio's "pixel centres" convention, docs.nerf.studio data conventions). NeRF-synthetic's cameras
+are the special case fx = fy = focal, cx = W/2, cy = H/2.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import attrs
 import numpy as np
 import torch
+
+from aire.errors import InputError
+
+
+def _positive_finite(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise InputError(f"{attribute.name} must be a positive number of pixels, got {value!r}")
+
+
+def _pixels(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InputError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+
+
+@attrs.frozen
+class Intrinsics:
+    """A pinhole camera's intrinsics in pixels: focal lengths fx, fy, principal point (cx, cy) inside
+    the width x height image ([0, width] x [0, height]; pixel centres at half-integers). InputError
+    names the field when a value is out of range."""
+
+    fx: float = attrs.field(converter=float, validator=_positive_finite)
+    fy: float = attrs.field(converter=float, validator=_positive_finite)
+    cx: float = attrs.field(converter=float)
+    cy: float = attrs.field(converter=float)
+    width: int = attrs.field(validator=_pixels)
+    height: int = attrs.field(validator=_pixels)
+
+    def __attrs_post_init__(self) -> None:
+        for name, value, size in (("cx", self.cx, self.width), ("cy", self.cy, self.height)):
+            if not math.isfinite(value) or not 0.0 <= value <= size:
+                raise InputError(f"{name} = {value!r} lies outside the image [0, {size}]")
+
+    @classmethod
+    def pinhole(cls, focal: float, width: int, height: int) -> "Intrinsics":
+        """NeRF-synthetic's camera: one focal length, principal point at the image centre."""
+        return cls(focal, focal, 0.5 * width, 0.5 * height, width, height)
+
+    def resized(self, width: int, height: int) -> "Intrinsics":
+        """The same camera for the image resampled to width x height (each axis scaled by its own factor,
+        as an align_corners=False resize maps pixel coordinates: u' = u * width / self.width)."""
+        w, h = self.width, self.height  # multiply first: cx <= w then gives cx * width / w <= width exactly
+        return Intrinsics(self.fx * width / w, self.fy * height / h, self.cx * width / w, self.cy * height / h,
+                          width, height)
+
+    def as_dict(self) -> dict[str, float]:
+        return attrs.asdict(self)
 
 
 def focal_from_angle(camera_angle_x: float, width: int) -> float:
@@ -23,12 +77,14 @@ def angle_from_focal(focal: float, width: int) -> float:
     return 2.0 * math.atan(0.5 * width / focal)
 
 
-def camera_rays(height: int, width: int, focal: float, c2w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(origins, unit directions), each (H*W, 3) row-major, of the pixel-centre rays of one camera."""
+def camera_rays(intrinsics: Intrinsics, c2w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(origins, unit directions), each (H*W, 3) float32 row-major, of the pixel-centre rays of one camera:
+    pixel (i, j) looks along c2w's rotation times ((j + 0.5 - cx) / fx, -(i + 0.5 - cy) / fy, -1)."""
+    k = intrinsics
     c2w = torch.as_tensor(c2w, dtype=torch.float32)
-    i, j = torch.meshgrid(torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32),
+    i, j = torch.meshgrid(torch.arange(k.height, dtype=torch.float32), torch.arange(k.width, dtype=torch.float32),
                           indexing="ij")
-    dirs = torch.stack([(j + 0.5 - 0.5 * width) / focal, -(i + 0.5 - 0.5 * height) / focal,
+    dirs = torch.stack([(j + 0.5 - k.cx) / k.fx, -(i + 0.5 - k.cy) / k.fy,
                         -torch.ones_like(i)], dim=-1).reshape(-1, 3)
     world = dirs @ c2w[:3, :3].T
     world = world / world.norm(dim=-1, keepdim=True)

@@ -1,7 +1,10 @@
-"""NeRF signal: rays of a Blender-format scene -> colours by volume rendering an adaptive sine MLP.
+"""NeRF signal: rays of a scene -> colours by volume rendering an adaptive sine MLP.
 
+Scenes are read in the Blender/NeRF-synthetic dialect or the single transforms.json of instant-ngp,
+nerfstudio and colmap2nerf (scene_format.py), with per-frame pinhole intrinsics (cameras.Intrinsics).
 The adaptive network maps a position normalised into [-1, 1]^3 (world / bound; bound from the
-scene's `aire_scene.bound` when make-scene wrote it, else NeRF-synthetic's 1.5) to 1 + F outputs:
+scene's `aire_scene.bound` when make-scene wrote it, else NeRF-synthetic's 1.5, which is also about
+the world cube instant-ngp's default scale 0.33 and offset 0.5 map into its unit cube) to 1 + F outputs:
 a density pre-activation and F features; a small colour head (field.py; optimised and saved, never
 pruned) turns features and the view direction into RGB. Rays are clipped to the cube
 [-bound, bound]^3, sampled in `samples` stratified bins and, optionally, `importance_samples` more
@@ -27,9 +30,9 @@ from aire.errors import InputError
 from aire.hookspecs import hookimpl
 from aire.interfaces import Signal
 from aire.signals.nerf import render
-from aire.signals.nerf.blender_format import Split, read_split
-from aire.signals.nerf.cameras import box_intersection, camera_rays, look_at, orbit_positions
+from aire.signals.nerf.cameras import Intrinsics, box_intersection, camera_rays, look_at, orbit_positions
 from aire.signals.nerf.field import DENSITY_SHIFT, DIRECTION_FREQUENCIES, ColourHead, query
+from aire.signals.nerf.scene_format import Split, find_scene, read_split
 
 
 #: half-size of the scene cube when the scene does not say: NeRF-synthetic's objects lie in [-1.5, 1.5]^3
@@ -38,10 +41,10 @@ DEFAULT_BOUND = 1.5
 BOUND_MARGIN = 1.05
 
 
-def scene_bound(root: Path) -> float:
+def scene_bound(path: Path) -> float:
     """The scene cube's half-size: `aire_scene.bound` (written by make-scene) plus a margin, else 1.5."""
     try:
-        meta = json.loads((Path(root) / "transforms_train.json").read_text())
+        meta = json.loads(find_scene(path).json_for("train").read_text())
         return float(meta["aire_scene"]["bound"]) * BOUND_MARGIN
     except (OSError, ValueError, KeyError, TypeError):
         return DEFAULT_BOUND  # read_split reports missing or broken files with a proper message
@@ -50,15 +53,15 @@ def scene_bound(root: Path) -> float:
 def split_rays(split: Split, bound: float) -> tuple[torch.Tensor, torch.Tensor]:
     """All rays (N, 8) and colours (N, 3) of a split, image by image, row-major."""
     rays, colours = [], []
-    for image, pose in zip(split.images, split.poses):
-        rays.append(pose_rays(split.height, split.width, split.focal, pose, bound))
+    for image, pose, intrinsics in zip(split.images, split.poses, split.intrinsics):
+        rays.append(pose_rays(intrinsics, pose, bound))
         colours.append(torch.as_tensor(image.reshape(-1, 3), dtype=torch.float32))
     return torch.cat(rays), torch.cat(colours)
 
 
-def pose_rays(height: int, width: int, focal: float, pose: np.ndarray, bound: float) -> torch.Tensor:
+def pose_rays(intrinsics: Intrinsics, pose: np.ndarray, bound: float) -> torch.Tensor:
     """(H*W, 8) rays of one camera clipped to the scene cube."""
-    origins, dirs = camera_rays(height, width, focal, torch.as_tensor(pose))
+    origins, dirs = camera_rays(intrinsics, torch.as_tensor(pose))
     near, far = box_intersection(origins, dirs, bound)
     return torch.cat([origins, dirs, near[:, None], far[:, None]], dim=-1)
 
@@ -89,7 +92,8 @@ def ssim(prediction: torch.Tensor, target: torch.Tensor) -> float:
 
 
 class NerfSignal(Signal):
-    """Fit a radiance field to a Blender-format scene; metric: PSNR on the held-out test views."""
+    """Fit a radiance field to a scene (Blender split files or one transforms.json; see scene_format);
+    metric: PSNR on the held-out test views."""
 
     in_features = 3
     quality_key = "psnr_test"
@@ -105,6 +109,7 @@ class NerfSignal(Signal):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise InputError(f"nerf setting {name} must be an integer >= {low}, got {value!r}")
         self.path = Path(path)
+        self.source = find_scene(self.path)
         bound = scene_bound(self.path) if bound is None else bound
         if not isinstance(bound, (int, float)) or isinstance(bound, bool) or not math.isfinite(bound) or bound <= 0:
             raise InputError(f"nerf setting bound must be a positive number, got {bound!r}")
@@ -133,6 +138,10 @@ class NerfSignal(Signal):
         return self.test_rays[idx], self.test_colours[idx]
 
     # ------------------------------------------------------------------ Signal
+    def sources(self) -> list[Path]:
+        """The scene folder (holding the transforms files and, usually, the frames) and the path given."""
+        return [self.source.root, self.path]
+
     def to(self, device: torch.device | str) -> "NerfSignal":
         self.device = torch.device(device)
         for name in ("rays", "colours", "test_rays", "test_colours", "eval_rays", "eval_colours"):
@@ -232,20 +241,23 @@ class NerfSignal(Signal):
         """uint8 frames (T, H, W, 3) from cameras circling the scene at 30 degrees elevation, at the
         training cameras' mean distance."""
         size = self.turntable_size or max(self.train_split.height, self.train_split.width)
+        first = self.train_split.intrinsics[0]  # a square, centred camera with the first view's horizontal focal
+        camera = Intrinsics.pinhole(first.fx * size / first.width, size, size)
         h = w = size
-        focal = self.train_split.focal * size / self.train_split.width
         radius = float(np.linalg.norm(self.train_split.poses[:, :3, 3], axis=1).mean())
         frames = []
         for position in orbit_positions(self.turntable_frames, radius):
-            rays = pose_rays(h, w, focal, look_at(position), self.bound).to(self.device)
+            rays = pose_rays(camera, look_at(position), self.bound).to(self.device)
             img = self.render(model, rays).reshape(h, w, 3).clamp(0, 1).cpu().numpy()
             frames.append((img * 255 + 0.5).astype(np.uint8))
         return np.stack(frames)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "nerf", "path": str(self.path.resolve()), "train_views": len(self.train_split.images),
-                "test_views": len(self.test_split.images), "height": self.train_split.height,
-                "width": self.train_split.width, "focal": self.train_split.focal, "bound": self.bound,
+        return {"kind": "nerf", "path": str(self.path.resolve()), "dialect": self.source.dialect,
+                "train_views": len(self.train_split.images), "test_views": len(self.test_split.images),
+                "test_files": list(self.test_split.files), "height": self.train_split.height,
+                "width": self.train_split.width, "intrinsics": self.train_split.intrinsics[0].as_dict(),
+                "bound": self.bound,
                 "features": self.features, "samples": self.samples, "importance_samples": self.importance_samples,
                 "colour_head_params": self.head.num_parameters()}
 

@@ -1,4 +1,4 @@
-"""The Blender-format reader: intrinsics and poses round-trip, compositing, downscaling, bad scenes."""
+"""The Blender dialect: intrinsics and poses round-trip, compositing, downscaling, fl_x in split files, bad scenes."""
 
 from __future__ import annotations
 
@@ -11,15 +11,18 @@ import pytest
 
 from aire.errors import InputError
 from aire.scenes.make_scene import CAMERA_ANGLE_X, CAMERA_RADIUS
-from aire.signals.nerf.blender_format import read_split, write_scene
-from aire.signals.nerf.cameras import focal_from_angle, look_at, sphere_positions
+from aire.signals.nerf.blender_format import write_scene
+from aire.signals.nerf.cameras import Intrinsics, focal_from_angle, look_at, sphere_positions
+from aire.signals.nerf.scene_format import read_split
 
 
 def test_generated_scene_round_trips_intrinsics_and_poses(tiny_scene):
     for k, (split, n) in enumerate((("train", 8), ("val", 2), ("test", 3))):
         s = read_split(tiny_scene, split)
         assert s.images.shape == (n, 24, 24, 3)
-        assert math.isclose(s.focal, focal_from_angle(CAMERA_ANGLE_X, 24), rel_tol=1e-12)
+        f = focal_from_angle(CAMERA_ANGLE_X, 24)
+        for cam in s.intrinsics:
+            assert math.isclose(cam.fx, f, rel_tol=1e-12) and cam.fy == cam.fx and (cam.cx, cam.cy) == (12.0, 12.0)
         expected = np.stack([look_at(p) for p in sphere_positions(n, CAMERA_RADIUS, seed=k)])
         assert np.allclose(s.poses, expected, atol=1e-12)
 
@@ -32,13 +35,16 @@ def test_write_then_read_is_exact_and_composites_on_white(tmp_path):
     s = read_split(tmp_path / "s", "train")
     a = rgba[..., 3:] / 255.0
     assert np.allclose(s.images, rgba[..., :3] / 255.0 * a + (1 - a), atol=1e-12)
-    assert np.allclose(s.poses, poses) and math.isclose(s.focal, 6.0, rel_tol=1e-12)
+    assert np.allclose(s.poses, poses) and math.isclose(s.intrinsics[0].fx, 6.0, rel_tol=1e-12)
+    assert s.intrinsics[0] == Intrinsics(s.intrinsics[0].fx, s.intrinsics[0].fx, 3.5, 2.5, 7, 5)
 
 
 def test_downscaling_scales_the_focal_and_averages_pixels(tiny_scene):
     full, half = read_split(tiny_scene, "test"), read_split(tiny_scene, "test", size=12)
     assert half.images.shape == (3, 12, 12, 3)
-    assert math.isclose(half.focal, full.focal / 2, rel_tol=1e-12)
+    for k, h in zip(full.intrinsics, half.intrinsics):
+        assert math.isclose(h.fx, k.fx / 2, rel_tol=1e-12) and math.isclose(h.fy, k.fy / 2, rel_tol=1e-12)
+        assert (h.cx, h.cy, h.width, h.height) == (6.0, 6.0, 12, 12)
     # an antialiased 2x reduction keeps the mean colour (up to float32 rounding)
     assert abs(half.images.mean() - full.images.mean()) < 1e-3
 
@@ -49,6 +55,18 @@ def test_file_paths_with_extensions_and_grey_or_rgb_frames_are_read(tmp_path):
     (tmp_path / "transforms_train.json").write_text(json.dumps(meta))
     s = read_split(tmp_path, "train")
     assert np.allclose(s.images, 128 / 255)
+
+
+def test_split_files_giving_fl_x_instead_of_camera_angle_x_are_read(tmp_path):
+    """Blender split files may carry the single-file dialect's camera keys, top level or per frame."""
+    for k in range(2):
+        iio.imwrite(tmp_path / f"r_{k}.png", np.zeros((6, 8, 3), np.uint8))
+    frames = [{"file_path": "./r_0", "transform_matrix": np.eye(4).tolist()},
+              {"file_path": "./r_1", "transform_matrix": np.eye(4).tolist(), "fl_x": 9.0, "cx": 3.0}]
+    (tmp_path / "transforms_train.json").write_text(json.dumps({"fl_x": 7.0, "fl_y": 7.5, "frames": frames}))
+    s = read_split(tmp_path, "train")
+    assert s.intrinsics == [Intrinsics(7.0, 7.5, 4.0, 3.0, 8, 6), Intrinsics(9.0, 7.5, 3.0, 3.0, 8, 6)]
+    assert s.files == ["./r_0", "./r_1"]  # file order, as written
 
 
 def _scene_with(tmp_path, **frame_overrides):
@@ -74,13 +92,15 @@ def test_bad_frames_are_one_line_input_errors(tmp_path, override, message):
 def test_bad_scene_folders_are_input_errors(tmp_path):
     with pytest.raises(InputError, match="not found"):
         read_split(tmp_path / "nope", "train")
-    with pytest.raises(InputError, match="transforms_train.json is missing"):
+    with pytest.raises(InputError, match="looked for transforms_train.json .* and transforms.json"):
         read_split(tmp_path, "train")
     (tmp_path / "transforms_train.json").write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
         read_split(tmp_path, "train")
-    (tmp_path / "transforms_train.json").write_text(json.dumps({"camera_angle_x": -1, "frames": []}))
-    with pytest.raises(InputError, match="camera_angle_x"):
+    iio.imwrite(tmp_path / "ok.png", np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "transforms_train.json").write_text(json.dumps(
+        {"camera_angle_x": -1, "frames": [{"file_path": "ok.png", "transform_matrix": np.eye(4).tolist()}]}))
+    with pytest.raises(InputError, match="camera_angle_x must be a field of view"):
         read_split(tmp_path, "train")
     (tmp_path / "transforms_train.json").write_text(json.dumps({"camera_angle_x": 0.5, "frames": []}))
     with pytest.raises(InputError, match="non-empty"):
@@ -95,4 +115,4 @@ def test_bad_scene_folders_are_input_errors(tmp_path):
 
 def test_a_size_above_the_image_size_keeps_it(tiny_scene):
     full, same = read_split(tiny_scene, "test"), read_split(tiny_scene, "test", size=64)
-    assert np.array_equal(full.images, same.images) and full.focal == same.focal
+    assert np.array_equal(full.images, same.images) and full.intrinsics == same.intrinsics

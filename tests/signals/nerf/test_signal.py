@@ -1,10 +1,11 @@
-"""NeRF signal: rays and colours, a short fit that learns the held-out views, CLI outputs and errors."""
+"""NeRF signal: rays and colours, a short fit that learns the held-out views, both dialects, CLI outputs and errors."""
 
 from __future__ import annotations
 
 import json
 
 import imageio.v3 as iio
+import numpy as np
 import pytest
 import torch
 
@@ -87,9 +88,17 @@ def test_cli_fit_writes_metrics_views_turntable_and_colour_head(tiny_scene, tmp_
     assert net.widths() == m["architecture_final"]
 
 
+def _distorted_scene(folder):
+    folder.mkdir()
+    iio.imwrite(folder / "a.png", np.zeros((4, 4, 3), np.uint8))
+    frames = [{"file_path": "a.png", "transform_matrix": np.eye(4).tolist()}] * 2
+    (folder / "transforms.json").write_text(json.dumps({"fl_x": 3.0, "k1": -0.05, "frames": frames}))
+
+
 @pytest.mark.parametrize("setup, message", [
     (lambda p: None, "not found"),
-    (lambda p: p.mkdir(), "transforms_train.json is missing"),
+    (lambda p: p.mkdir(), "looked for transforms_train.json"),
+    (_distorted_scene, "distortion coefficient k1 = -0.05 is not zero"),
 ])
 def test_cli_bad_scene_is_one_line_error_and_writes_nothing(tmp_path, capsys, setup, message):
     scene = tmp_path / "scene"
@@ -98,6 +107,36 @@ def test_cli_bad_scene_is_one_line_error_and_writes_nothing(tmp_path, capsys, se
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("aire: error:") and message in err and "\n" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_fit_of_a_nerfstudio_scene_matches_its_blender_twin(tiny_scene, tiny_scene_nerfstudio, tmp_path):
+    """`aire fit nerf` on the single-file dialect (given as the json file) fits what the Blender dialect
+    fits: same rays and colours in the same order (8 views sort alike), so the same seeded fit."""
+    settings = ["--hidden", "16", "16", "--steps", "30", "--batch-size", "64", "--eval-every", "30", "--quiet",
+                "--schedule", "none", "--set", "samples=8", "--set", "turntable_frames=0", "--set", "eval_size=12"]
+    for name, scene in (("blender", tiny_scene), ("nerfstudio", tiny_scene_nerfstudio / "transforms.json")):
+        assert main(["fit", "nerf", str(scene), "--out", str(tmp_path / name), *settings]) == 0
+    b, n = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("blender", "nerfstudio"))
+    assert (b["signal"]["dialect"], n["signal"]["dialect"]) == ("blender", "nerfstudio")
+    assert n["signal"]["test_files"] == ["test/r_0.png", "test/r_1.png", "test/r_2.png"]
+    assert n["signal"]["train_views"] == 8 and n["signal"]["intrinsics"]["cx"] == 12.0
+    assert n["signal"]["intrinsics"]["fx"] == pytest.approx(b["signal"]["intrinsics"]["fx"], rel=1e-12)
+    assert n["psnr_test"] == pytest.approx(b["psnr_test"], abs=1e-4)
+    views = iio.imread(tmp_path / "nerfstudio" / "test_views.png")
+    assert views.shape[:2] == (3 * 24 + 2 * 2, 24 * 2 + 2)
+
+
+def test_a_transforms_file_reads_its_folder_which_no_output_may_replace(tiny_scene_nerfstudio, tmp_path, capsys):
+    sig = NerfSignal(tiny_scene_nerfstudio / "transforms.json", samples=4, turntable_frames=0)
+    assert sig.sources() == [tiny_scene_nerfstudio, tiny_scene_nerfstudio / "transforms.json"]
+    assert (len(sig.train_split.images), len(sig.test_split.images)) == (8, 3)
+    assert sig.bound == pytest.approx(1.05)  # make-scene's aire_scene.bound, read from transforms.json
+    before = sorted(p.name for p in tiny_scene_nerfstudio.iterdir())
+    code = main(["fit", "nerf", str(tiny_scene_nerfstudio / "transforms.json"), "--out", str(tiny_scene_nerfstudio),
+                 "--overwrite", "--quiet", "--steps", "1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "it contains the input" in err
+    assert sorted(p.name for p in tiny_scene_nerfstudio.iterdir()) == before
 
 
 def test_bad_settings_are_input_errors(tiny_scene):
