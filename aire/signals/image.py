@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from aire.errors import InputError
 from aire.hookspecs import hookimpl
 from aire.interfaces import Signal
+from aire.metrics import psnr
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -63,12 +64,6 @@ def pixel_grid(height: int, width: int) -> torch.Tensor:
     rows = torch.linspace(-1.0, 1.0, height)
     cols = torch.linspace(-1.0, 1.0, width)
     return torch.stack(torch.meshgrid(rows, cols, indexing="ij"), dim=-1).reshape(-1, 2)
-
-
-def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """PSNR in dB on the [0, 1] scale of two tensors in [-1, 1] (prediction clamped)."""
-    mse = torch.mean(((prediction.clamp(-1, 1) - target) / 2.0) ** 2).item()
-    return float("inf") if mse == 0 else -10.0 * math.log10(mse)
 
 
 class ImageSignal(Signal):
@@ -116,7 +111,8 @@ class ImageSignal(Signal):
         return residual, (2.0 / (self.height - 1), 2.0 / (self.width - 1))
 
     def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
-        return {"psnr": psnr(self.predict(model), self.values)}
+        # fitted values live in [-1, 1]; PSNR is reported on the [0, 1] scale a viewer shows
+        return {"psnr": psnr((self.predict(model) + 1) / 2, (self.values + 1) / 2)}
 
     def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
         pred = self.predict(model).clamp(-1, 1).add(1).div(2).cpu().numpy()

@@ -23,7 +23,7 @@ from aire.errors import InputError
 from aire.geometry import distance as gdist
 from aire.geometry.extract import evaluate_grid, extract_mesh, marching_cubes
 from aire.geometry.mesh_io import Frame, load_mesh, validate_mesh, write_mesh_atomic
-from aire.geometry.metrics import chamfer, iou
+from aire.metrics.mesh import chamfer, iou
 from aire.geometry.render import plot_distance_views
 from aire.geometry.sampling import SampleSpec, grid_points, sdf_samples, surface_samples
 from aire.hookspecs import hookimpl

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from aire.errors import InputError
-from aire.signals.image import ImageSignal, pixel_grid, psnr, read_image, resize, synthetic_image
+from aire.signals.image import ImageSignal, pixel_grid, read_image, resize, synthetic_image
 from aire.testing import check_signal
 
 
@@ -51,10 +51,20 @@ def test_sixteen_bit_grey_and_rgba(tmp_path):
 
 
 def test_psnr_on_the_unit_scale():
-    target = torch.zeros(100, 3)
-    pred = torch.full((100, 3), 0.2)  # error 0.1 on [0, 1]
-    assert math.isclose(psnr(pred, target), 20.0, rel_tol=1e-5)
-    assert psnr(target, target) == math.inf
+    signal = ImageSignal(image=np.zeros((10, 10, 3)))  # fitted as -1 everywhere
+    offset = _Constant(-1.0 + 0.2)  # 0.2 on the [-1, 1] scale is an error of 0.1 on [0, 1]
+    assert math.isclose(signal.evaluate(offset)["psnr"], 20.0, rel_tol=1e-5)
+    assert signal.evaluate(_Constant(-1.0))["psnr"] == math.inf
+    assert signal.evaluate(_Constant(-5.0))["psnr"] == math.inf, "a prediction below the range is clamped"
+
+
+class _Constant(torch.nn.Module):
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full((x.shape[0], 3), self.value)
 
 
 def test_minibatch_and_full_batch():

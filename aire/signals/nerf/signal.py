@@ -29,6 +29,8 @@ from torch.nn import functional as F
 from aire.errors import InputError
 from aire.hookspecs import hookimpl
 from aire.interfaces import Signal
+from aire.metrics import psnr, ssim
+from aire.metrics.image import SSIM_MIN_SIDE
 from aire.signals.nerf import render
 from aire.signals.nerf.cameras import Intrinsics, box_intersection, camera_rays, look_at, orbit_positions
 from aire.signals.nerf.field import DENSITY_SHIFT, DIRECTION_FREQUENCIES, ColourHead, query
@@ -64,31 +66,6 @@ def pose_rays(intrinsics: Intrinsics, pose: np.ndarray, bound: float) -> torch.T
     origins, dirs = camera_rays(intrinsics, torch.as_tensor(pose))
     near, far = box_intersection(origins, dirs, bound)
     return torch.cat([origins, dirs, near[:, None], far[:, None]], dim=-1)
-
-
-def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """PSNR in dB of colours in [0, 1]."""
-    mse = torch.mean((prediction.clamp(0, 1) - target) ** 2).item()
-    return float("inf") if mse == 0 else -10.0 * math.log10(mse)
-
-
-def ssim(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """Mean SSIM of (N, H, W, 3) images in [0, 1]: 11x11 Gaussian window, sigma 1.5, K = (0.01, 0.03)."""
-    x = prediction.clamp(0, 1).permute(0, 3, 1, 2).double()
-    y = target.permute(0, 3, 1, 2).double()
-    size = min(11, x.shape[-1], x.shape[-2])
-    g = torch.exp(-((torch.arange(size, dtype=torch.float64) - (size - 1) / 2) ** 2) / (2 * 1.5 ** 2))
-    g = (g / g.sum()).to(x.device)
-    window = (g[:, None] * g[None, :]).expand(3, 1, size, size)
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, window, groups=3)
-
-    mx, my = blur(x), blur(y)
-    vx, vy, cov = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    s = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
-    return float(s.mean())
 
 
 class NerfSignal(Signal):
@@ -204,7 +181,8 @@ class NerfSignal(Signal):
     def final_metrics(self, model: torch.nn.Module) -> dict[str, float]:
         pred = self.test_images(model)
         target = self.test_colours.reshape(pred.shape)
-        return {"psnr_test": psnr(pred, target), "ssim_test": ssim(pred, target),
+        small = min(pred.shape[1:3]) < SSIM_MIN_SIDE  # SSIM's window does not fit: no SSIM rather than a guess
+        return {"psnr_test": psnr(pred, target), "ssim_test": None if small else ssim(pred, target),
                 "psnr_test_subset": psnr(self.render(model, self.eval_rays), self.eval_colours),
                 "colour_head_params": self.head.num_parameters()}
 

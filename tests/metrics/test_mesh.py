@@ -5,7 +5,7 @@ import math
 import numpy as np
 import trimesh
 
-from aire.geometry.metrics import chamfer, iou, sampling_spacing
+from aire.metrics.mesh import chamfer, iou, sampling_spacing
 
 
 def square(side: float = 1.0, z: float = 0.0) -> trimesh.Trimesh:
