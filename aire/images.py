@@ -4,19 +4,14 @@
 decoders until one does not fail, and refuses a file whose name claims another format than its
 signature. The readers, each the reference library of its format:
 
-=======  ====================================  ======================================================
-format   reader                                notes
-=======  ====================================  ======================================================
-PNG      imagecodecs (libpng)                  every colour type and bit depth (1-16), tRNS -> alpha
-JPEG     Pillow (libjpeg)                      grey, RGB, CMYK and YCCK (Adobe inverted CMYK honoured)
-TIFF     tifffile (+ imagecodecs codecs)       grey, RGB, palette, CMYK, min-is-white, 1-32 bit
-                                               integers and 16/32/64-bit floats, associated or
-                                               unassociated alpha
-BMP      Pillow                                GIF and WebP too (first frame of an animation)
-NPY      numpy (``allow_pickle=False``)        (H, W), (H, W, 1|2|3|4): L, LA, RGB, RGBA by convention
-HDR      imagecodecs (Radiance RGBE)           linear float RGB
-EXR      OpenEXR (optional extra ``aire[exr]``)  R,G,B[,A] or Y[,A]; half/float; alpha premultiplied
-=======  ====================================  ======================================================
+* PNG: imagecodecs (libpng): every colour type and bit depth (1-16), tRNS (palette or colour key) as alpha;
+* JPEG: Pillow (libjpeg): grey, RGB, CMYK and YCCK (Adobe's inverted CMYK honoured);
+* TIFF: tifffile (codecs from imagecodecs): grey, min-is-white, RGB, palette, CMYK; 1-32-bit unsigned
+  integers, 16/32/64-bit floats; associated or unassociated alpha;
+* BMP, GIF, WebP: Pillow (the first frame of an animation);
+* NPY: numpy (``allow_pickle=False``): (H, W) or (H, W, C), C = 1, 2, 3, 4 read as L, LA, RGB, RGBA;
+* HDR: imagecodecs (Radiance RGBE): linear float RGB;
+* EXR: OpenEXR, the optional extra ``aire[exr]``: R, G, B[, A] or Y[, A]; half or float; alpha premultiplied.
 
 The result is straight (not premultiplied) colour as float64 (H, W, C) with C = 1 (grey) or 3 (RGB),
 an alpha channel (H, W, 1) in [0, 1] when the file has one (None otherwise), and an :class:`ImageInfo`.
@@ -34,7 +29,7 @@ Value range rule, recorded in :class:`ImageInfo` so that a fitted reconstruction
 ``sample = value_offset + value_scale * colour``, where ``sample`` is a colour sample as stored.
 
 * integers (uint1-uint32, palette, CMYK after conversion): ``value_scale = 2**bits - 1``, offset 0
-  ("full-scale");
+  ("full-scale"; PNG below 8 bits arrives from libpng expanded to 8 bits, so its scale is 255);
 * floats inside [0, 1]: taken as they are ("identity");
 * floats leaving [0, 1] (HDR, EXR, float TIFF, NPY): never clipped. With ``value_range="normalise"``
   (the default) the colour is mapped affinely onto [0, 1] by ``lo = min(0, min)``, ``hi = max(1, max)``,
@@ -241,14 +236,13 @@ def _finish(fmt: str, raw: _Raw, orientation: str, value_range: str) -> DecodedI
         raise _Refusal(f"no pixels (shape {tuple(raw.samples.shape)})")
     channels = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}[raw.layout]
     if samples.shape[2] != channels:  # a reader's promise broken: never guess from the shape
-        raise _Refusal(f"{fmt} {raw.mode} decoded to {samples.shape[2]} channels, "
-                         f"expected {channels}")
+        raise _Refusal(f"{fmt} {raw.mode} decoded to {samples.shape[2]} channels, expected {channels}")
     tag = raw.orientation if raw.orientation in range(1, 9) else 1
     applied = orientation == "apply" and tag != 1
     if applied:
         samples = orient(samples, tag)
     if raw.sample_type not in ("uint", "bool", "float") or (raw.sample_type == "float") != (raw.full_scale is None):
-        raise AssertionError(f"reader for {fmt} returned sample type {raw.sample_type} with full scale {raw.full_scale}")
+        raise AssertionError(f"{fmt} reader: sample type {raw.sample_type} with full scale {raw.full_scale}")
     values, sample_type = samples.astype(np.float64), raw.sample_type
     if not np.isfinite(values).all():
         raise _Refusal("it contains NaN or infinite values")
@@ -269,8 +263,7 @@ def _finish(fmt: str, raw: _Raw, orientation: str, value_range: str) -> DecodedI
     rule, offset = ("full-scale" if raw.full_scale is not None else "identity"), 0.0
     if raw.full_scale is None and (colour.min() < 0 or colour.max() > 1):
         if value_range == "refuse":
-            raise _Refusal(f"values in [{lo_raw:.6g}, {hi_raw:.6g}] leave [0, 1] "
-                             "(this reader takes only values in [0, 1])")
+            raise _Refusal(f"values in [{lo_raw:.6g}, {hi_raw:.6g}] leave [0, 1] (only [0, 1] is taken here)")
         offset, hi = min(0.0, lo_raw), max(1.0, hi_raw)
         scale, rule = hi - offset, "affine"
         colour = (colour - offset) / scale
@@ -347,7 +340,10 @@ def _read_pillow(path: Path, data: bytes, fmt: str) -> _Raw:
     with Image.open(io.BytesIO(data), formats=[fmt]) as im:
         frames = int(getattr(im, "n_frames", 1))
         _warn_frames(path, frames)
-        orientation = int(im.getexif().get(0x0112, 1) or 1)
+        try:
+            orientation = int(im.getexif().get(0x0112, 1) or 1)
+        except Exception:  # a broken EXIF block says nothing about orientation
+            orientation = 1
         icc = bool(im.info.get("icc_profile"))
         declared = im.mode
         transparent = "transparency" in im.info
@@ -416,7 +412,7 @@ def _read_tiff(path: Path, data: bytes) -> _Raw:
         sample_type, full = "float", None
     else:
         raise _Refusal(f"TIFF with {array.dtype} samples is not supported "
-                         "(unsigned integers or floats)")
+                       "(unsigned integers or floats)")
     if photometric == PHOTOMETRIC.PALETTE:
         if colormap is None:
             raise _Refusal("palette TIFF without a colour map")
@@ -471,7 +467,7 @@ def _read_npy(path: Path, data: bytes) -> _Raw:
         array = array[:, :, None]
     if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
         raise _Refusal(f"NPY of shape {array.shape}; aire reads (H, W) or (H, W, C) "
-                         "with C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA)")
+                       "with C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA)")
     layout = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[array.shape[2]]
     if array.dtype in (np.uint8, np.uint16):
         kind, full = "uint", float(np.iinfo(array.dtype).max)
@@ -481,7 +477,7 @@ def _read_npy(path: Path, data: bytes) -> _Raw:
         kind, full = "float", None
     else:
         raise _Refusal(f"NPY of dtype {array.dtype}; aire reads bool, uint8, uint16 "
-                         "or float arrays")
+                       "or float arrays")
     return _Raw(samples=array, layout=layout, mode=layout, bit_depth=1 if kind == "bool" else array.dtype.itemsize * 8,
                 sample_type=kind, full_scale=full)
 
@@ -509,8 +505,8 @@ def _read_exr(path: Path, data: bytes) -> _Raw:
     data_window = [np.asarray(v).tolist() for v in header.get("dataWindow", ())]
     display_window = [np.asarray(v).tolist() for v in header.get("displayWindow", ())]
     if data_window != display_window:
-        raise _Refusal(f"EXR data window {data_window} differs from its display window "
-                         f"{display_window} (not supported)")
+        raise _Refusal(f"EXR data window {data_window} differs from its display window {display_window} "
+                       "(not supported)")
     names = sorted(channels)
     if {"R", "G", "B"} <= set(channels):
         used = ["R", "G", "B"]
