@@ -1,7 +1,8 @@
 """Image signal: pixels on [-1, 1]^2 mapped to colours in [-1, 1].
 
 Contract: pixel (row i, column j) of an H x W image sits at (-1 + 2i/(H-1), -1 + 2j/(W-1));
-values v in [0, 1] are fitted as 2v - 1; PSNR is reported on the [0, 1] scale.
+values v in [0, 1] are fitted as 2v - 1; PSNR is reported on the [0, 1] scale. Files are decoded by
+:mod:`aire.images` (colour modes, bit depth, orientation, value-range rule recorded in `describe()`).
 """
 
 from __future__ import annotations
@@ -18,45 +19,30 @@ from torch.nn import functional as F
 
 from aire.errors import InputError
 from aire.hookspecs import hookimpl
+from aire.images import ImageInfo, Orientation, composite_on_white, decode_image
 from aire.interfaces import Signal
 from aire.metrics import psnr
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read any image imageio can, as float64 (H, W, C) in [0, 1]; RGBA is composited on white."""
+def load_image(path: str | Path, *, orientation: Orientation = "apply") -> tuple[np.ndarray, ImageInfo]:
+    """An image file as float64 (H, W, C) in [0, 1], C in {1, 3}, and what its decoding did
+    (:func:`aire.images.decode_image`: colour modes, bit depth, orientation, value-range rule).
+    Real alpha that is not fully opaque is composited on white, with a warning saying how much of the
+    image it touches. Raises InputError (one line) for a file it cannot decode faithfully or below 2x2."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"image not found: {path}")
-    if path.is_dir():
-        raise InputError(f"expected an image file, got a directory: {path}")
-    try:
-        raw = iio.imread(path)
-    except Exception as exc:
-        raise InputError(f"cannot read image {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")) from None
-    arr = np.asarray(raw)
-    if arr.ndim == 4:  # animated/multi-page: take the first frame
-        arr = arr[0]
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3 or arr.size == 0 or min(arr.shape[:2]) < 2:
-        raise InputError(f"image {path} is empty or too small (shape {tuple(arr.shape)}; need at least 2x2 pixels)")
-    if arr.dtype == np.uint8:
-        img = arr.astype(np.float64) / 255.0
-    elif arr.dtype == np.uint16:
-        img = arr.astype(np.float64) / 65535.0
-    elif np.issubdtype(arr.dtype, np.integer):
-        img = arr.astype(np.float64) / float(np.iinfo(arr.dtype).max)
-    elif np.issubdtype(arr.dtype, np.floating) or arr.dtype == np.bool_:
-        img = arr.astype(np.float64)
-    else:
-        raise InputError(f"image {path} has unsupported pixel type {arr.dtype}")
-    if not np.isfinite(img).all():
-        raise InputError(f"image {path} contains NaN or infinite values")
-    if img.shape[2] in (2, 4):
-        warnings.warn(f"{path.name}: alpha channel composited on white", stacklevel=2)
-        alpha = img[:, :, -1:]
-        img = img[:, :, :-1] * alpha + (1.0 - alpha)
-    return np.clip(img, 0.0, 1.0)
+    decoded = decode_image(path, orientation=orientation)
+    img, translucent = composite_on_white(decoded)
+    if translucent > 0:
+        warnings.warn(f"{path.name}: {100 * translucent:.3g} % of the pixels are transparent or translucent "
+                      "(alpha < 1); composited on white", stacklevel=3)
+    if min(img.shape[:2]) < 2:
+        raise InputError(f"image {path} is empty or too small (shape {tuple(img.shape)}; need at least 2x2 pixels)")
+    return img, decoded.info
+
+
+def read_image(path: str | Path, *, orientation: Orientation = "apply") -> np.ndarray:
+    """An image file as float64 (H, W, C) in [0, 1]; see :func:`load_image` (this drops the decode record)."""
+    return load_image(path, orientation=orientation)[0]
 
 
 def pixel_grid(height: int, width: int) -> torch.Tensor:
@@ -69,13 +55,24 @@ def pixel_grid(height: int, width: int) -> torch.Tensor:
 class ImageSignal(Signal):
     """Fit an image: coordinates (N, 2) -> colours (N, C), loss MSE, metric PSNR."""
 
-    def __init__(self, path: str | Path | None = None, *, image: np.ndarray | None = None, size: int | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, image: np.ndarray | None = None, size: int | None = None,
+                 orientation: Orientation = "apply") -> None:
+        """`path` (any format :mod:`aire.images` reads) or `image` (H, W[, C]) in [0, 1]; `size` resizes the
+        longer side; `orientation` "apply" (default) turns the pixels as the file's EXIF/TIFF orientation
+        tag says, as viewers do, "ignore" keeps them as stored (`--set orientation=ignore`)."""
         if (path is None) == (image is None):
             raise ValueError("give exactly one of path or image")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 2):
             raise InputError(f"image setting size must be an integer of at least 2 pixels, got {size!r}")
+        if orientation not in ("apply", "ignore"):
+            raise InputError(f"image setting orientation must be 'apply' or 'ignore', got {orientation!r}")
         self.path = Path(path) if path is not None else None
-        img = read_image(path) if image is None else np.asarray(image, dtype=np.float64)
+        self.orientation = orientation
+        self.decode_info: ImageInfo | None = None
+        if image is None:
+            img, self.decode_info = load_image(path, orientation=orientation)
+        else:
+            img = np.asarray(image, dtype=np.float64)
         if img.ndim == 2:
             img = img[:, :, None]
         if size is not None:
@@ -122,8 +119,11 @@ class ImageSignal(Signal):
         return [path]
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "image", "path": str(self.path.resolve()) if self.path else None,
-                "height": self.height, "width": self.width, "channels": self.out_features}
+        description = {"kind": "image", "path": str(self.path.resolve()) if self.path else None,
+                       "height": self.height, "width": self.width, "channels": self.out_features}
+        if self.decode_info is not None:  # the value map takes a reconstruction back to the file's units
+            description["decode"] = self.decode_info.to_dict()
+        return description
 
 
 def resize(img: np.ndarray, size: int) -> np.ndarray:

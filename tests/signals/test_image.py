@@ -107,3 +107,113 @@ def test_empty_and_nan_images(tmp_path):
     iio.imwrite(tmp_path / "nan.tiff", nan)
     with pytest.raises(InputError, match="NaN"):
         read_image(tmp_path / "nan.tiff")
+
+
+# ------------------------------------------------------------- files as their owner sees them (aire.images)
+def _cmyk_jpeg(path, left=(0, 128, 255, 51), right=(255, 0, 0, 0)):
+    """16x16 CMYK JPEG: left half RGB (0.8, 0.4, 0.0), right half RGB (0, 1, 1) by R = (1 - C)(1 - K)."""
+    from PIL import Image
+
+    ink = np.zeros((16, 16, 4), np.uint8)
+    ink[:, :8], ink[:, 8:] = left, right
+    Image.fromarray(ink, "CMYK").save(path, quality=95)
+    return path
+
+
+CMYK_RGB = np.concatenate([np.broadcast_to([0.8, 0.4, 0.0], (16, 8, 3)), np.broadcast_to([0.0, 1.0, 1.0], (16, 8, 3))],
+                          axis=1)
+
+
+def test_cmyk_jpeg_is_fitted_as_its_rgb_without_an_alpha_warning(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sig = ImageSignal(_cmyk_jpeg(tmp_path / "cmyk.jpg"))
+    assert sig.out_features == 3
+    assert np.allclose(((sig.values.numpy() + 1) / 2).reshape(16, 16, 3), CMYK_RGB, atol=0.03)
+    assert sig.describe()["decode"]["mode"] == "CMYK"
+
+
+def test_alpha_is_composited_with_a_warning_only_when_some_pixel_is_not_opaque(tmp_path):
+    import warnings
+
+    from PIL import Image
+
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 255, 255
+    iio.imwrite(tmp_path / "opaque.png", rgba)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.allclose(read_image(tmp_path / "opaque.png"), [1, 0, 0])
+    pal = Image.new("P", (8, 2))
+    pal.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    pal.putdata([0] * 2 + [1] * 6 + [0] * 2 + [1] * 6)  # a quarter transparent red, the rest opaque blue
+    pal.save(tmp_path / "pal.png", transparency=0)
+    with pytest.warns(UserWarning, match=r"pal.png: 25 % of the pixels are transparent or translucent"):
+        img = read_image(tmp_path / "pal.png")
+    assert np.allclose(img[:, :2], 1.0) and np.allclose(img[:, 2:], [0, 0, 1])
+
+
+def test_float_range_map_is_recorded_so_the_fit_maps_back(tmp_path):
+    import tifffile
+
+    values = np.linspace(0, 4, 4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
+    tifffile.imwrite(tmp_path / "hdr.tif", values, photometric="rgb")
+    sig = ImageSignal(tmp_path / "hdr.tif")
+    decode = sig.describe()["decode"]
+    assert decode["value_range"] == "affine" and (decode["value_offset"], decode["value_scale"]) == (0.0, 4.0)
+    fitted = (sig.values.numpy().astype(np.float64) + 1) / 2  # what a perfect fit reproduces, on [0, 1]
+    back = decode["value_offset"] + decode["value_scale"] * fitted
+    assert np.allclose(back.reshape(4, 5, 3), values, atol=1e-5)  # 4.0 comes back as 4.0, not clipped to 1
+
+
+def test_orientation_setting(tmp_path):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 8  # shown turned 90 degrees counter-clockwise
+    img = np.zeros((4, 6), np.uint8)
+    img[0, 0] = 255
+    Image.fromarray(img).save(tmp_path / "o.png", exif=exif.tobytes())
+    applied, ignored = ImageSignal(tmp_path / "o.png"), ImageSignal(tmp_path / "o.png", orientation="ignore")
+    assert (applied.height, applied.width) == (6, 4) and applied.image[5, 0, 0] == 1.0
+    assert (ignored.height, ignored.width) == (4, 6) and ignored.image[0, 0, 0] == 1.0
+    assert ignored.describe()["decode"]["orientation_applied"] is False
+    with pytest.raises(InputError, match="orientation must be 'apply' or 'ignore'"):
+        ImageSignal(tmp_path / "o.png", orientation="flip")
+
+
+def test_cli_fits_the_rgb_of_a_cmyk_jpeg(tmp_path, capsys):
+    import json
+
+    from aire.cli import main
+
+    path, out = _cmyk_jpeg(tmp_path / "cmyk.jpg"), tmp_path / "run"
+    code = main(["fit", "image", str(path), "--out", str(out), "--hidden", "16", "16", "--steps", "100",
+                 "--lr", "2e-3", "--lr-final", "2e-3", "--schedule", "none", "--eval-every", "100", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert "alpha" not in capsys.readouterr().err  # no misleading "alpha composited" warning
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["signal"]["decode"]["mode"] == "CMYK"
+    recon = iio.imread(out / "reconstruction.png").astype(np.float64) / 255
+    fitted_psnr = -10 * np.log10(np.mean((recon - CMYK_RGB) ** 2))
+    assert fitted_psnr > 25, fitted_psnr
+    print(fitted_psnr)  # the RGB the viewer shows (pure white would be ~3 dB)
+
+
+def test_cli_orientation_ignore_setting(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from aire.cli import main
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(tmp_path / "o.jpg", exif=exif.tobytes())
+    code = main(["fit", "image", str(tmp_path / "o.jpg"), "--out", str(tmp_path / "run"), "--set", "orientation=ignore",
+                 "--hidden", "8", "--steps", "2", "--eval-every", "2", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    signal = json.loads((tmp_path / "run" / "metrics.json").read_text())["signal"]
+    assert (signal["height"], signal["width"]) == (4, 6) and signal["decode"]["orientation"] == 6

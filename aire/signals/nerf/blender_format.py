@@ -19,6 +19,7 @@ import numpy as np
 
 from aire.atomic import atomic_folder, check_out_dir
 from aire.errors import InputError
+from aire.images import composite_on_white, decode_image
 from aire.signals.nerf.cameras import angle_from_focal
 from aire.signals.nerf.frames import FrameSpec, load_json, parse_frames
 
@@ -39,22 +40,12 @@ def blender_frames(root: str | Path, split: str) -> list[FrameSpec]:
 
 
 def read_rgba(path: Path) -> np.ndarray:
-    """An image file as float64 (H, W, 3) in [0, 1], alpha composited on white."""
-    try:
-        arr = np.asarray(iio.imread(path))
-    except Exception as exc:
-        raise InputError(f"cannot read frame {path}: {type(exc).__name__}") from None
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or min(arr.shape[:2]) < 1:
-        raise InputError(f"frame {path} is not an RGB or RGBA image (shape {arr.shape})")
-    scale = float(np.iinfo(arr.dtype).max) if np.issubdtype(arr.dtype, np.integer) else 1.0
-    img = arr.astype(np.float64) / scale
-    if not np.isfinite(img).all():
-        raise InputError(f"frame {path} contains NaN or infinite values")
-    if img.shape[2] == 4:
-        img = img[:, :, :3] * img[:, :, 3:] + (1.0 - img[:, :, 3:])
-    return np.clip(img, 0.0, 1.0)
+    """An image file as float64 (H, W, 3) in [0, 1], alpha composited on white. Decoded by
+    aire.images.decode_image (every colour mode and bit depth, orientation applied); values outside
+    [0, 1] are refused, since one affine map per frame would make frames disagree."""
+    decoded = decode_image(path, value_range="refuse", what="frame")
+    img, _ = composite_on_white(decoded)
+    return np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img
 
 
 def downscale(images: np.ndarray, size: int) -> np.ndarray:
