@@ -41,9 +41,11 @@ def blender_frames(root: str | Path, split: str) -> list[FrameSpec]:
 
 def read_rgba(path: Path) -> np.ndarray:
     """An image file as float64 (H, W, 3) in [0, 1], alpha composited on white. Decoded by
-    aire.images.decode_image (every colour mode and bit depth, orientation applied); values outside
-    [0, 1] are refused, since one affine map per frame would make frames disagree."""
-    decoded = decode_image(path, value_range="refuse", what="frame")
+    aire.images.decode_image (every colour mode and bit depth); values outside [0, 1] are refused,
+    since one affine map per frame would make frames disagree. The pixels are taken as stored, with
+    any EXIF orientation tag ignored: camera poses and intrinsics (COLMAP, nerfstudio, instant-ngp)
+    are computed on the stored pixels, so turning them would break every ray."""
+    decoded = decode_image(path, value_range="refuse", what="frame", orientation="ignore")
     img, _ = composite_on_white(decoded)
     return np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img
 

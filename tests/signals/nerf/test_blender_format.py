@@ -145,3 +145,13 @@ def test_frame_values_outside_the_unit_range_are_refused(tmp_path):
     np.save(tmp_path / "hot.npy", np.full((3, 3, 3), 2.0))
     with pytest.raises(InputError, match=r"cannot read frame .*hot.npy: values in \[2, 2\] leave \[0, 1\]"):
         read_rgba(tmp_path / "hot.npy")
+
+
+def test_frame_orientation_tags_are_ignored_because_poses_refer_to_stored_pixels(tmp_path):
+    pixels = np.zeros((4, 6, 3), np.uint8)
+    pixels[0, 0] = 255  # a white corner in the stored top-left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to view"
+    Image.fromarray(pixels).save(tmp_path / "r_0.png", exif=exif)
+    frame = read_rgba(tmp_path / "r_0.png")
+    assert frame.shape == (4, 6, 3) and np.allclose(frame[0, 0], 1.0) and np.allclose(frame[3, 5], 0.0)
