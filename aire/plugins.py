@@ -256,7 +256,7 @@ class PluginRegistry:
         for plugin, error in failed.items():
             self._fail(plugin, error)
         tables: dict[str, dict[str, list[Component]]] = {k: {} for k in KINDS.values()}
-        for comp in provided:
+        for comp in sorted(provided, key=lambda c: (_display_order(c.distribution, c.plugin), c.name)):
             if comp.plugin not in failed:
                 tables[comp.kind].setdefault(comp.name, []).append(comp)
         return tables
@@ -445,7 +445,8 @@ class PluginRegistry:
         plugins = [{"name": r.name, "distribution": r.distribution, "version": r.version, "value": r.value,
                     "status": r.status, "error": r.error, "provides": provides.get(r.name, {}),
                     "hooks": r.hooks if r.status == "loaded" else [],
-                    "wrappers": r.wrappers if r.status == "loaded" else []} for r in self.records]
+                    "wrappers": r.wrappers if r.status == "loaded" else []}
+                   for r in sorted(self.records, key=lambda r: _display_order(r.distribution, r.name))]
         clashes = [{"kind": c.kind, "name": c.name, "message": c.message(),
                     "providers": [{"plugin": p.plugin, "distribution": p.distribution, "selector": s}
                                   for p, s in zip(c.providers, c.selectors())]} for c in self.clashes()]
@@ -501,6 +502,12 @@ def spec_names() -> set[str]:
 def _normalise(distribution: str) -> str:
     """A distribution name as PEP 503 compares them (case, '-', '_' and '.' insensitive)."""
     return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def _display_order(distribution: str, plugin: str) -> tuple[bool, str, str]:
+    """aire's own plugins first, then by distribution and name: listings do not depend on the order
+    in which the environment happens to return entry points."""
+    return _normalise(distribution) != CORE_DISTRIBUTION, _normalise(distribution), plugin
 
 
 def _one_line(exc: BaseException) -> str:
