@@ -24,9 +24,11 @@ No event hook is ``firstresult`` today; a hook that decides something would be, 
 returns the first non-None answer instead of the list.
 
 Errors: raise :class:`aire.InputError` (or :class:`aire.ConfigError`) for a bad user input or
-setting; the CLI prints it as one line naming your plugin. Any other exception is a bug: the fit
-stops with :class:`aire.plugins.PluginError`, which names the plugin and hook and chains the
-original exception (its traceback is printed by ``aire``, exit status 1).
+setting; the CLI prints it as one line (prefixed with the plugin's name when an event hook raised
+it). Any other exception is a bug. From an event hook it becomes :class:`aire.plugins.PluginError`,
+which names the plugin and hook and chains the original exception; from a factory or a component's
+method it propagates as raised. Either way ``aire`` prints the traceback and a line naming the plugin
+it came from (found in the traceback), exit status 1.
 
 Environment: ``AIRE_DISABLE_PLUGINS=name,name`` blocks entry points by name (``external`` blocks
 every entry point not shipped with aire), through ``PluginManager.set_blocked``: they are not

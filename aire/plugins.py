@@ -13,13 +13,15 @@ names are never resolved silently: a name two plugins provide is refused until t
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
 import os
 import re
 import sys
+import threading
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
 from typing import Any
 
@@ -139,6 +141,7 @@ class PluginRegistry:
         self.records: list[PluginRecord] = []
         self._tables: dict[str, dict[str, list[Component]]] | None = None
         self._tables_key: tuple[int, ...] = ()
+        self._lock = threading.RLock()  # evaluate_extra swaps implementations for recorders while it calls
         disabled = disabled_names()
         self._block_external = "external" in disabled
         for name in sorted(disabled - {"external"}):
@@ -354,8 +357,12 @@ class PluginRegistry:
         hook = self._hook("aire_evaluate")
         if not hook.get_hookimpls():
             return {}
-        results = self.emit("aire_evaluate", trainer=trainer, step=step, metrics=types.MappingProxyType(dict(metrics)))
-        owners = self._owners(hook, results)
+        returned_by: dict[int, str] = {}
+        with self._lock, _recording_owners(hook, returned_by):
+            results = self.emit("aire_evaluate", trainer=trainer, step=step,
+                                metrics=types.MappingProxyType(dict(metrics)))
+        candidates = " or ".join(self._callers(hook))  # a result a wrapper made up has no single owner
+        owners = [returned_by.get(id(result), candidates) for result in results]
         extra: dict[str, float] = {}
         owner_of: dict[str, str] = {}
         reserved = set(taken)
@@ -379,21 +386,12 @@ class PluginRegistry:
         """Plugin names in the order pluggy calls them (wrappers first, then last-registered first)."""
         return [impl.plugin_name for impl in reversed(hook.get_hookimpls())]
 
-    def _owners(self, hook: pluggy.HookCaller, results: list[Any]) -> list[str]:
-        """The plugin behind each of a hook's results. pluggy returns the non-None results in call
-        order; when some plugin returned None the attribution is ambiguous, and each is named as
-        'a or b'."""
-        callers = [i.plugin_name for i in reversed(hook.get_hookimpls()) if not (i.wrapper or i.hookwrapper)]
-        if len(callers) == len(results):
-            return callers
-        return [" or ".join(callers)] * len(results)
-
     def culprit(self, hook: pluggy.HookCaller, exc: BaseException) -> str | None:
         """The plugin whose hook implementation raised `exc`: the innermost traceback frame running
         one of the hook's implementations, else the innermost frame in a plugin's module, else the
         only implementation; None when it cannot be told."""
         impls = hook.get_hookimpls()
-        by_code = {getattr(impl.function, "__code__", None): impl.plugin_name for impl in impls}
+        by_code = {getattr(_unwrapped(impl.function), "__code__", None): impl.plugin_name for impl in impls}
         found = None
         tb = exc.__traceback__
         while tb is not None:
@@ -494,6 +492,39 @@ def _brief(value: Any, limit: int = 160) -> str:
 
 
 # ------------------------------------------------------------------------- helpers
+@contextlib.contextmanager
+def _recording_owners(hook: pluggy.HookCaller, returned_by: dict[int, str]) -> Iterator[None]:
+    """For the duration of one hook call, record which plugin returned each result (by the result's
+    id: pluggy passes results on as they are). pluggy's list drops None results and carries no
+    names, so without this a result could not be told from another once a plugin returns None.
+    Each implementation's function is swapped for a recorder that calls it and restored after."""
+    impls = [impl for impl in hook.get_hookimpls() if not (impl.wrapper or impl.hookwrapper)]
+    saved = [(impl, impl.function) for impl in impls]
+
+    def recorder(plugin: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = function(*args, **kwargs)
+            if result is not None:
+                returned_by[id(result)] = plugin
+            return result
+
+        call.aire_recorded = function  # type: ignore[attr-defined]  # culprit() looks through it
+        return call
+
+    for impl, function in saved:
+        impl.function = recorder(impl.plugin_name, function)
+    try:
+        yield
+    finally:
+        for impl, function in saved:
+            impl.function = function
+
+
+def _unwrapped(function: Any) -> Any:
+    """The plugin's own function behind a recorder of _recording_owners."""
+    return getattr(function, "aire_recorded", function)
+
+
 def spec_names() -> set[str]:
     """Names of every hook in aire.hookspecs."""
     return {name for name in dir(hookspecs) if name.startswith("aire_")}

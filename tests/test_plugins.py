@@ -344,8 +344,14 @@ def test_a_bad_aire_evaluate_result_is_an_error_naming_the_plugin(returned, mess
         def aire_evaluate(self):
             return returned
 
-    with _registered(Bad(), "bad-metrics"), pytest.raises(PluginError, match=f"plugin 'bad-metrics' .*{message}"):
-        _tiny_fit(aire.ScheduleConfig(kind="none"), steps=2)
+    class Silent:  # pluggy drops None results: the blame must still fall on the right plugin
+        @aire.hookimpl
+        def aire_evaluate(self):
+            return None
+
+    with _registered(Silent(), "silent-before"), _registered(Bad(), "bad-metrics"), _registered(Silent(), "silent"):
+        with pytest.raises(PluginError, match=f"^plugin 'bad-metrics' .*{message}"):
+            _tiny_fit(aire.ScheduleConfig(kind="none"), steps=2)
 
 
 def test_two_plugins_returning_the_same_metric_are_both_named():
@@ -463,6 +469,7 @@ def test_emit_returns_what_pluggy_returns_and_a_firstresult_hook_decides():
 
 def test_trace_hooks_prints_every_event_call_with_its_plugins(monkeypatch, capsys, fresh_registry):
     monkeypatch.setenv("AIRE_TRACE_HOOKS", "1")
+    monkeypatch.setenv("AIRE_DISABLE_PLUGINS", "external")  # only aire's plugins and these two
 
     class Timer:
         @aire.hookimpl(wrapper=True)
