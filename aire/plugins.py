@@ -557,7 +557,8 @@ def _module_prefix(plugin: Any, third_party: bool) -> str:
     distribution (its hooks may call any of its modules), its own module for aire's built-ins."""
     module = plugin.__name__ if isinstance(plugin, types.ModuleType) else getattr(plugin, "__module__", None)
     module = module or type(plugin).__module__
-    return module.split(".")[0] if third_party else module
+    top = module.split(".")[0]
+    return top if third_party and top != "aire" else module  # never claim all of aire for one plugin
 
 
 def _bad_components(result: Any) -> str | None:
