@@ -8,12 +8,12 @@ STAMP   = $(VENV)/.aire-installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml plugins/aire-inout-criterion/pyproject.toml backends/aire-cupy/pyproject.toml
+$(STAMP): pyproject.toml plugins/aire-inout-criterion/pyproject.toml plugins/aire-example/pyproject.toml backends/aire-cupy/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip "setuptools>=64"
 	# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[test,ray,exr]" -e plugins/aire-inout-criterion -e backends/aire-cupy
+	$(BIN)/python -m pip install --quiet -e ".[test,ray,exr]" -e plugins/aire-inout-criterion -e plugins/aire-example -e backends/aire-cupy
 	touch $(STAMP)
 
 demo: setup

@@ -42,7 +42,7 @@ def get_backend(name: str = "auto", **settings: Any) -> Backend:
     """A backend plugin instance by name: 'torch', 'cupy' (when installed), or 'auto' (cupy when it
     and a GPU are present, else torch)."""
     if name == "auto":
-        cupy = get_registry().components("backend").get("cupy")
+        cupy = get_registry().find("backend", "cupy")
         if cupy is not None and getattr(cupy.factory, "available", lambda: False)():
             return create("backend", "cupy", **settings)
         return create("backend", "torch", **settings)

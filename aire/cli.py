@@ -1,7 +1,9 @@
 """The `aire` command line: a thin layer over the Python API.
 
-Every user error (missing file, corrupt input, bad setting, unknown plugin) ends as one line on
-stderr and exit status 2, with nothing written to the output folder.
+Every user error (missing file, corrupt input, bad setting, unknown or ambiguous plugin name: an
+InputError, ConfigError or ComponentError) ends as one line on stderr and exit status 2, with nothing
+written to the output folder. Anything else is a bug, in aire or in a plugin: its traceback is
+printed, then one line naming the plugin it came from, and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from aire import __version__
 from aire.atomic import check_out_file, check_replaceable, is_aire_folder
 from aire.config import ConfigError
 from aire.errors import InputError
-from aire.plugins import PluginError, UnknownComponentError
+from aire.plugins import ComponentError
 
 EXIT_USAGE = 2
+EXIT_BUG = 1
 
 def parse_settings(pairs: Sequence[str] | None) -> dict[str, Any]:
     """KEY=VALUE strings to keyword arguments; values are read as JSON when they parse (numbers,
@@ -113,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="blender: transforms_{train,val,test}.json (default); nerfstudio: one transforms.json "
                             "with fl_x, fl_y, cx, cy, w, h and split lists")
     scene.add_argument("--overwrite", action="store_true")
-    plugins = sub.add_parser("plugins", help="list installed plugins and those that failed to load")
+    plugins = sub.add_parser("plugins", help="list plugins: what each provides and hooks, clashes, failures")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
@@ -184,16 +187,25 @@ def cmd_make_scene(args: argparse.Namespace) -> int:
 def cmd_plugins(args: argparse.Namespace) -> int:
     from aire.plugins import get_registry
 
-    rows = get_registry().report()
+    report = get_registry().report()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(report, indent=2))
         return 0
-    cols = ("name", "kind", "distribution", "status")
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    print("  ".join(c.upper().ljust(widths[c]) for c in cols))
+    rows = [{"plugin": p["name"], "distribution": p["distribution"], "version": p["version"] or "-",
+             "status": p["status"],
+             "provides": "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p["provides"].items()) or "-",
+             "hooks": ", ".join(f"{h} (wrapper)" if h in p["wrappers"] else h for h in p["hooks"]) or "-",
+             "error": p["error"]} for p in report["plugins"]]
+    cols = ("plugin", "distribution", "version", "status", "provides", "hooks")
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols[:-1]}
+    print(f"aire {__version__}, plugin API {report['api_version']}")
+    print("  ".join(c.upper().ljust(widths.get(c, 0)) for c in cols).rstrip())
     for r in rows:
-        line = "  ".join(str(r[c]).ljust(widths[c]) for c in cols)
-        print(line + (f"  {r['error']}" if r["error"] else ""))
+        print("  ".join(r[c].ljust(widths.get(c, 0)) for c in cols).rstrip())
+        if r["error"]:
+            print(f"    error: {r['error']}")
+    for clash in report["clashes"]:
+        print(f"clash: {clash['message']}")
     return 0
 
 
@@ -342,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # libraries' notices are not the user's business
     try:
         return COMMANDS[args.command](args)
-    except (InputError, ConfigError, UnknownComponentError, PluginError, FileNotFoundError, ValueError, TypeError) as exc:
+    except (InputError, ConfigError, ComponentError) as exc:  # the user's to fix: one line
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"aire: error: {message}", file=sys.stderr)
         return EXIT_USAGE
@@ -358,6 +370,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print("aire: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, in a plugin or in aire: the traceback, then whose it is
+        import traceback
+
+        from aire.plugins import loaded_registry
+
+        traceback.print_exception(exc)
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        try:
+            registry = loaded_registry()
+            record = registry.blame(exc) if registry is not None else None
+        except Exception:  # the report of a bug must not raise a second one
+            record = None
+        if record is not None:
+            origin = f"plugin {record.name!r} ({record.distribution} {record.version})".replace(" )", ")")
+            print(f"aire: error: {message}\naire: error: this is a bug in {origin}: report it to its authors "
+                  "with the traceback above", file=sys.stderr)
+        else:
+            print(f"aire: error: {message}\naire: error: this is a bug in aire: please report it with the "
+                  "traceback above", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -7,92 +7,158 @@ stubs below, published in the ``aire`` entry-point group of its distribution's m
     my-criterion = "my_package.plugin"
 
 The built-in signals, encodings, networks, criteria, policies and backends are registered through
-exactly this mechanism (see aire's own pyproject.toml). Component hooks return a mapping
-``{name: factory}``; the factory is called with keyword settings and returns an instance of the
-matching interface in :mod:`aire.interfaces`. Event hooks are called by the trainer; their return
-values are ignored, and an exception raised in one stops the fit with the plugin's name.
+exactly this mechanism (see aire's own pyproject.toml); nothing is privileged.
 
-Environment: ``AIRE_DISABLE_PLUGINS=name,name`` skips entry points by name (``external`` skips every
-entry point not shipped with aire); ``AIRE_TRACE_HOOKS=1`` prints every hook call to stderr.
+Component hooks (``aire_add_*``) return a mapping ``{name: factory}``; the factory is called with
+keyword settings and returns an instance of the matching interface in :mod:`aire.interfaces`. Names
+are plain (no ``:``). When two plugins provide the same name, neither wins: asking for the plain
+name is refused, and ``dist:name`` (the distribution, e.g. ``aire:column-l1``, or the entry-point
+name) selects one. ``aire plugins`` lists such clashes.
+
+Event hooks are called by the trainer through pluggy's hook caller
+(:meth:`aire.plugins.PluginRegistry.emit`): implementations run last-registered first, new-style
+wrappers (``@aire.hookimpl(wrapper=True)``, a generator that yields once) run around them, and
+``tryfirst``/``trylast`` order them. Their arguments are keyword-only in spirit: an implementation
+may accept any subset of a hook's arguments. The ``trainer`` argument is a :class:`TrainerView`.
+No event hook is ``firstresult`` today; a hook that decides something would be, and ``emit`` then
+returns the first non-None answer instead of the list.
+
+Errors: raise :class:`aire.InputError` (or :class:`aire.ConfigError`) for a bad user input or
+setting; the CLI prints it as one line (prefixed with the plugin's name when an event hook raised
+it). Any other exception is a bug. From an event hook it becomes :class:`aire.plugins.PluginError`,
+which names the plugin and hook and chains the original exception; from a factory or a component's
+method it propagates as raised. Either way ``aire`` prints the traceback and a line naming the plugin
+it came from (found in the traceback), exit status 1.
+
+Environment: ``AIRE_DISABLE_PLUGINS=name,name`` blocks entry points by name (``external`` blocks
+every entry point not shipped with aire), through ``PluginManager.set_blocked``: they are not
+imported and show as ``disabled`` in ``aire plugins``. ``AIRE_TRACE_HOOKS=1`` prints every hook call
+(arguments, the plugins it reaches in call order, what they returned) to stderr, through pluggy's
+hook-call monitoring.
+
+Versioning: :data:`API_VERSION` is ``major.minor``; the minor part grows when a hook or argument is
+added, the major part when the meaning of an existing one changes (see CHANGELOG.md).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
 
 import pluggy
 
+if TYPE_CHECKING:  # annotations only: importing the hook API does not import torch
+    import torch
+
+    from aire.interfaces import Backend, DensificationPolicy, Encoding, Network, PruningCriterion, Signal
+
 #: Version of this hook API. Bumped in the minor part for additions, the major part for changes.
-API_VERSION = "1.0"
+API_VERSION = "2.0"
 
 hookspec = pluggy.HookspecMarker("aire")
 hookimpl = pluggy.HookimplMarker("aire")
 
-Factory = Callable[..., Any]
+
+@runtime_checkable
+class TrainerView(Protocol):
+    """What an event hook may read from the trainer that calls it (the ``trainer`` argument).
+
+    Only these members are public; anything else on the object is the trainer's own business and
+    may change without notice. Hooks should read, not write: changing the network or optimizer
+    from a hook is outside the API (the schedule owns the architecture).
+    """
+
+    #: optimizer steps completed so far (0 before the first; the step just taken in aire_step_end is `step`)
+    step: int
+    #: the network being fitted (sine layers can shrink or grow between two calls)
+    network: Network
+    #: the signal it is fitted to
+    signal: Signal
+    #: the torch optimizer over the network's (and the signal's extra modules') parameters
+    optimizer: torch.optim.Optimizer
+    #: one row per evaluation so far: {"step", "loss", "params", "seconds", <signal metrics>, <plugin metrics>}
+    history: list[dict[str, Any]]
+    #: schedule events so far, each a JSON-ready dict {"step", "event" (densify, twd_start, prune, rollback), "params", "architecture", ...}
+    events: list[dict[str, Any]]
+
+    def elapsed(self) -> float:
+        """Seconds of fitting so far (wall clock, across resumes)."""
+        ...
 
 
 # --------------------------------------------------------------------------- components
 @hookspec
-def aire_add_signals() -> dict[str, Factory]:
-    """Signals (aire.interfaces.Signal): ``{name: factory(path, **settings)}``."""
+def aire_add_signals() -> dict[str, Callable[..., Signal]]:
+    """Signals: ``{name: factory(path, **settings) -> aire.interfaces.Signal}``.
+
+    ``path`` is the input file or folder given to ``aire fit NAME PATH``; settings come from ``--set``.
+    A class may carry ``cli_defaults`` and ``presets`` (dicts of option defaults) for ``aire fit``.
+    """
 
 
 @hookspec
-def aire_add_encodings() -> dict[str, Factory]:
-    """Input-layer encodings (aire.interfaces.Encoding): ``{name: factory(**settings)}``."""
+def aire_add_encodings() -> dict[str, Callable[..., Encoding]]:
+    """Input-layer encodings: ``{name: factory(**settings) -> aire.interfaces.Encoding}``."""
 
 
 @hookspec
-def aire_add_networks() -> dict[str, Factory]:
-    """Networks (aire.interfaces.Network): ``{name: factory(config, encoding, seed)}``."""
+def aire_add_networks() -> dict[str, Callable[..., Network]]:
+    """Networks: ``{name: factory(config: NetworkConfig, encoding: Encoding, seed: int) -> aire.interfaces.Network}``."""
 
 
 @hookspec
-def aire_add_pruning_criteria() -> dict[str, Factory]:
-    """Pruning criteria (aire.interfaces.PruningCriterion): ``{name: factory(**settings)}``."""
+def aire_add_pruning_criteria() -> dict[str, Callable[..., PruningCriterion]]:
+    """Pruning criteria: ``{name: factory(**settings) -> aire.interfaces.PruningCriterion}``."""
 
 
 @hookspec
-def aire_add_densification_policies() -> dict[str, Factory]:
-    """Densification policies (aire.interfaces.DensificationPolicy): ``{name: factory(**settings)}``."""
+def aire_add_densification_policies() -> dict[str, Callable[..., DensificationPolicy]]:
+    """Densification policies: ``{name: factory(**settings) -> aire.interfaces.DensificationPolicy}``."""
 
 
 @hookspec
-def aire_add_backends() -> dict[str, Factory]:
-    """Backends (aire.interfaces.Backend): ``{name: factory()}``."""
+def aire_add_backends() -> dict[str, Callable[..., Backend]]:
+    """Backends: ``{name: factory(**settings) -> aire.interfaces.Backend}``."""
 
 
 # ------------------------------------------------------------------------------- events
 @hookspec
-def aire_fit_start(trainer: Any) -> None:
-    """Called once before the first step."""
+def aire_fit_start(trainer: TrainerView) -> None:
+    """Called once before the first step of a fresh fit (not on resume)."""
 
 
 @hookspec
-def aire_step_end(trainer: Any, step: int, loss: Any) -> None:
-    """Called after every optimizer step; `loss` is a tensor (reading it forces a device sync)."""
+def aire_step_end(trainer: TrainerView, step: int, loss: torch.Tensor) -> None:
+    """Called after every optimizer step; ``step`` is the 0-based index of the step just taken and
+    ``loss`` its scalar loss tensor, on the training device (reading it, e.g. ``float(loss)``, forces
+    a device sync: do it only when you need it). Called only when some plugin implements it."""
 
 
 @hookspec
-def aire_before_prune(trainer: Any, layer: int, neurons: Any) -> None:
-    """Called before neurons (a LongTensor of indices) are removed from sine layer `layer`."""
+def aire_before_prune(trainer: TrainerView, layer: int, neurons: torch.Tensor) -> None:
+    """Called before ``neurons`` (a LongTensor of indices) are removed from sine layer ``layer``."""
 
 
 @hookspec
-def aire_after_prune(trainer: Any, layer: int, removed: int) -> None:
-    """Called after `removed` neurons were deleted from sine layer `layer`."""
+def aire_after_prune(trainer: TrainerView, layer: int, removed: int) -> None:
+    """Called after ``removed`` neurons were deleted from sine layer ``layer``."""
 
 
 @hookspec
-def aire_after_densify(trainer: Any, added: int) -> None:
-    """Called after `added` input frequencies were inserted."""
+def aire_after_densify(trainer: TrainerView, added: int) -> None:
+    """Called after ``added`` input frequencies were inserted."""
 
 
 @hookspec
-def aire_evaluate(trainer: Any, step: int, metrics: dict[str, float]) -> None:
-    """Called after each evaluation with the metrics just measured (a plugin may add keys)."""
+def aire_evaluate(trainer: TrainerView, step: int, metrics: Mapping[str, float]) -> dict[str, float] | None:
+    """Called after each evaluation with the signal's metrics just measured (read-only).
+
+    Return a dict of extra metrics (plain numbers) to record with them: they join the history row,
+    the final metrics and metrics.json. A name that is already a signal metric or a history column
+    (step, loss, params, seconds), or that another plugin also returns, is an error naming the
+    plugin: prefix your names (e.g. ``mytool_grad_norm``).
+    """
 
 
 @hookspec
-def aire_fit_end(trainer: Any, metrics: dict[str, float]) -> None:
-    """Called once after the last step with the final metrics."""
+def aire_fit_end(trainer: TrainerView, metrics: Mapping[str, Any]) -> None:
+    """Called once after the last step with the final metrics (read-only)."""

@@ -41,7 +41,7 @@ def _check(kind: str, name: str, settings: dict[str, Any], reserved: tuple[str, 
     from aire.plugins import get_registry
     from aire.settings import check_settings
 
-    component = get_registry().components(kind).get(name)
+    component = get_registry().find(kind, name)  # None when unknown; an ambiguous name raises here
     if component is not None:
         check_settings(f"{kind} {name!r}", component.factory, settings, reserved=reserved)
 

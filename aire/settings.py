@@ -21,6 +21,8 @@ def type_name(tp: Any) -> str:
     if tp is inspect.Parameter.empty or tp is Any:
         return "any"
     origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
     if origin in (typing.Union, types.UnionType):
         return " or ".join("null" if a is type(None) else type_name(a) for a in typing.get_args(tp))
     if origin in (tuple, list, typing.Sequence):
@@ -36,6 +38,8 @@ def conforms(value: Any, tp: Any) -> bool:
     if tp is inspect.Parameter.empty or tp is Any:
         return True
     origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return any(value == a and type(value) is type(a) for a in typing.get_args(tp))
     if origin in (typing.Union, types.UnionType):
         return any(conforms(value, a) for a in typing.get_args(tp))
     if tp is type(None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -112,8 +113,82 @@ def test_overwrite_never_replaces_a_folder_aire_did_not_write(image_path, tmp_pa
 
 def test_plugins_json(capsys):
     assert main(["plugins", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert {"name", "kind", "distribution", "status", "error"} <= set(rows[0])
+    report = json.loads(capsys.readouterr().out)
+    assert report["api_version"] == aire.API_VERSION and report["clashes"] == []
+    plugin = next(p for p in report["plugins"] if p["name"] == "column-l1")
+    assert plugin == {"name": "column-l1", "distribution": "aire", "version": aire.__version__,
+                      "value": "aire.pruning.column_l1", "status": "loaded", "error": "",
+                      "provides": {"criterion": ["column-l1"]}, "hooks": ["aire_add_pruning_criteria"], "wrappers": []}
+    assert {"kind": "criterion", "name": "column-l1", "plugin": "column-l1", "distribution": "aire",
+            "selector": "aire:column-l1", "clash": False} in report["components"]
+
+
+def test_an_unknown_signal_setting_is_one_line_naming_the_settings(image_path, tmp_path, capsys):
+    code, err = _run(capsys, "fit", "image", image_path, "--out", tmp_path / "o", *FAST, "--set", "sise=8")
+    assert code == 2 and len(err) == 1
+    assert "signal 'image'" in err[0] and "'sise'" in err[0] and "valid settings: orientation (one of 'apply', 'ignore'), size (int or null)" in err[0]
+
+
+_BUGGY = ("aire-buggy", "[aire]\nbuggy-signal = aire_buggy_signal\nbuggy-hook = aire_buggy_hook\n", {
+    "aire_buggy_signal": """\
+        import aire
+        from aire.signals.image import ImageSignal
+
+        def make(path, **settings):
+            return ImageSignal(path, **settings).no_such_method()
+
+        @aire.hookimpl
+        def aire_add_signals():
+            return {"buggy": make}
+        """,
+    "aire_buggy_hook": """\
+        import os
+        import aire
+
+        @aire.hookimpl
+        def aire_fit_start(trainer):
+            if os.environ.get("AIRE_TEST_BUG"):
+                len(trainer.step)
+        """})
+
+
+def test_a_bug_in_a_plugin_prints_its_traceback_and_names_the_plugin(image_path, tmp_path):
+    from tests.plugin_fixtures import fake_distribution
+
+    fake_distribution(tmp_path / "site", *_BUGGY)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    done = subprocess.run([sys.executable, "-m", "aire", "fit", "buggy", str(image_path), "--out", str(tmp_path / "a"),
+                           *FAST], capture_output=True, text=True, env=env)
+    assert done.returncode == 1 and not (tmp_path / "a").exists()
+    err = done.stderr.splitlines()
+    assert err[0] == "Traceback (most recent call last):" and "aire_buggy_signal.py" in done.stderr
+    assert err[-2] == "aire: error: 'ImageSignal' object has no attribute 'no_such_method'"
+    assert err[-1] == ("aire: error: this is a bug in plugin 'buggy-signal' (aire-buggy 0.1): report it to its "
+                       "authors with the traceback above")
+    env["AIRE_TEST_BUG"] = "1"
+    done = subprocess.run([sys.executable, "-m", "aire", "fit", "image", str(image_path), "--out", str(tmp_path / "b"),
+                           *FAST], capture_output=True, text=True, env=env)
+    assert done.returncode == 1 and not (tmp_path / "b").exists()
+    assert "TypeError: object of type 'int' has no len()" in done.stderr
+    assert "The above exception was the direct cause of the following exception" in done.stderr
+    err = done.stderr.splitlines()
+    assert err[-2] == ("aire: error: plugin 'buggy-hook' failed in aire_fit_start: TypeError: object of type 'int' "
+                       "has no len()")
+    assert err[-1].startswith("aire: error: this is a bug in plugin 'buggy-hook' (aire-buggy 0.1)")
+
+
+def test_a_bug_in_aire_itself_is_reported_as_such(monkeypatch, capsys):
+    import aire.cli
+
+    def broken(args):
+        raise AttributeError("not a user error")
+
+    monkeypatch.setitem(aire.cli.COMMANDS, "plugins", broken)
+    code = main(["plugins"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1 and err[0] == "Traceback (most recent call last):"
+    assert err[-2:] == ["aire: error: not a user error",
+                        "aire: error: this is a bug in aire: please report it with the traceback above"]
 
 
 def test_lattice_fit_then_spectrum_and_verify(image_path, tmp_path, capsys):

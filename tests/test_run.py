@@ -46,7 +46,7 @@ def _same_tensors(a, b) -> bool:
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--set", "sizee=8"], "valid settings: size (int or null)"),
+    (["--set", "sizee=8"], "valid settings: orientation (one of 'apply', 'ignore'), size (int or null)"),
     (["--set", "size=1.5"], "size must be int or null"),
     (["--set", "size=-3"], "size must be an integer of at least 2"),
     (["--size", "1"], "at least 2"),
@@ -153,3 +153,25 @@ def test_checkpoint_written_on_cuda_loads_on_the_cpu(image_path, tmp_path, capsy
     assert all(w.device.type == "cpu" for w in state["weights"])
     code, _ = _fit(capsys, "fit", "--resume", run, "--device", "cpu")
     assert code == 0 and (run / "metrics.json").is_file()
+
+
+def test_literal_settings_are_checked(image_path, tmp_path, capsys):
+    code, err = _fit(capsys, "fit", "image", image_path, "--out", tmp_path / "o", *FAST, "--set", "orientation=sideways")
+    assert code == 2 and "orientation must be one of 'apply', 'ignore'" in err[0], err
+
+
+def test_criterion_settings_reach_the_criterion(image_path, tmp_path, capsys):
+    """The example plugin's column-lp criterion takes a setting from the command line."""
+    from aire.plugins import get_registry
+
+    if get_registry().find("criterion", "column-lp") is None:
+        pytest.skip("the aire-example plugin is not installed")
+    out = tmp_path / "o"
+    code, _ = _fit(capsys, "fit", "image", image_path, "--out", out, *FAST, "--criterion", "column-lp",
+                   "--criterion-set", "p=2")
+    assert code == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["schedule"]["criterion"] == "column-lp" and config["components"]["criterion_settings"] == {"p": 2}
+    code, err = _fit(capsys, "fit", "image", image_path, "--out", tmp_path / "x", *FAST, "--criterion", "column-lp",
+                     "--criterion-set", "p=0.5")
+    assert code == 2 and "p" in err[0], err

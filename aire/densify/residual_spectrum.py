@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 
+from aire.errors import InputError
 from aire.hookspecs import hookimpl
 from aire.interfaces import DensificationPolicy, DensifyContext, Encoding, Network
 
@@ -65,7 +66,7 @@ class ResidualSpectrum(DensificationPolicy):
         rows, bias = self.candidates(network, encoding)
         grid = context.residual_grid() if context is not None else None
         if grid is None or rows.shape[0] == 0:
-            raise ValueError("residual-spectrum needs a signal with a residual grid (e.g. image)")
+            raise InputError("residual-spectrum needs a signal with a residual grid (e.g. image)")
         residual, spacing = grid
         if context.backend is not None:
             power = context.backend.power_spectrum(residual)

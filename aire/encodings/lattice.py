@@ -13,6 +13,7 @@ import math
 
 import torch
 
+from aire.config import ConfigError
 from aire.hookspecs import hookimpl
 from aire.interfaces import Encoding
 
@@ -34,7 +35,7 @@ class LatticeEncoding(Encoding):
     def __init__(self, period: float = 2.0, bandlimit: int | None = None, low_band: int | None = None,
                  frozen: bool = True) -> None:
         if period <= 0:
-            raise ValueError(f"period must be positive, got {period}")
+            raise ConfigError(f"period must be positive, got {period}")
         self.period = float(period)
         self.bandlimit = bandlimit
         self.low_band = low_band
@@ -73,7 +74,7 @@ class LatticeEncoding(Encoding):
                 chosen.append(t)
             attempts += 1
             if attempts > 1000 * m:
-                raise ValueError(f"cannot place {m} distinct frequencies within bandlimit {bandlimit} in {d}-D")
+                raise ConfigError(f"cannot place {m} distinct frequencies within bandlimit {bandlimit} in {d}-D")
         return torch.tensor(chosen[:m], dtype=torch.float64)
 
     def initialize(self, weight: torch.Tensor, bias: torch.Tensor, omega0: float, generator: torch.Generator) -> None:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
+from aire.errors import InputError
+
 SIGN_METHODS = ("auto", "pseudonormal", "winding")
 
 
 def sign_method_for(mesh: trimesh.Trimesh, method: str = "auto") -> str:
     """The sign method `auto` picks: pseudonormal for watertight meshes, winding number otherwise."""
     if method not in SIGN_METHODS:
-        raise ValueError(f"sign method must be one of {SIGN_METHODS}, got {method!r}")
+        raise InputError(f"sign method must be one of {SIGN_METHODS}, got {method!r}")
     if method == "auto":
         return "pseudonormal" if mesh.is_watertight else "winding"
     return method

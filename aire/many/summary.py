@@ -20,7 +20,7 @@ def quality_key(signal: str) -> tuple[str, bool]:
     """The metric a signal ranks fits by, and whether higher is better (from the signal class)."""
     from aire.plugins import get_registry
 
-    component = get_registry().components("signal").get(signal)
+    component = get_registry().find("signal", signal)
     factory = getattr(component, "factory", None)
     return getattr(factory, "quality_key", "psnr"), getattr(factory, "higher_is_better", True)
 

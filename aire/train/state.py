@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from aire.errors import InputError
+
 CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT_VERSION = 1
 
@@ -60,7 +62,7 @@ def restore(trainer: Any, state: dict[str, Any]) -> None:
     net = trainer.network
     device = net.weights[0].device
     if len(state["weights"]) != len(net.weights):
-        raise ValueError("checkpoint has a different number of layers than the network")
+        raise InputError("checkpoint has a different number of layers than the network")
     for i, (w, b) in enumerate(zip(state["weights"], state["biases"])):
         grad = net.weights[i].requires_grad
         net.weights[i] = nn.Parameter(w.clone().to(device), requires_grad=grad)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -101,7 +102,7 @@ class Trainer:
         chosen = (list(range(1, n)) or [0]) if layers is None else [int(i) for i in layers]
         bad = [i for i in chosen if i >= n]
         if bad:
-            raise ValueError(f"prune_layers {bad} do not exist: the network has sine layers 0..{n - 1}")
+            raise ConfigError(f"prune_layers {bad} do not exist: the network has sine layers 0..{n - 1}")
         return chosen
 
     def densify_count(self, input_width: int) -> int:
@@ -220,10 +221,10 @@ class Trainer:
         self.network.eval()
         metrics = self.signal.evaluate(self.network)
         self.network.train()
+        metrics.update(self.registry.evaluate_extra(self, self.step, metrics))  # plugins' extra metrics
         row = {"step": self.step, "loss": loss, "params": self.network.num_parameters(), **metrics,
                "seconds": self.elapsed()}
         self.history.append(row)
-        self.registry.emit("aire_evaluate", trainer=self, step=self.step, metrics=metrics)
         return row
 
     def check_budget(self, n_cycles: int) -> None:
@@ -400,5 +401,5 @@ class Trainer:
             "compiles": self.compiles,
             "final_loss": None if loss is None else float(loss.detach()),
         })
-        self.registry.emit("aire_fit_end", trainer=self, metrics=metrics)
+        self.registry.emit("aire_fit_end", trainer=self, metrics=MappingProxyType(metrics))
         return FitResult(network=self.network, metrics=metrics, history=self.history, events=self.events)
