@@ -12,7 +12,7 @@ exactly this mechanism (see aire's own pyproject.toml); nothing is privileged.
 Component hooks (``aire_add_*``) return a mapping ``{name: factory}``; the factory is called with
 keyword settings and returns an instance of the matching interface in :mod:`aire.interfaces`. Names
 are plain (no ``:``). When two plugins provide the same name, neither wins: asking for the plain
-name is refused, and ``dist:name`` (the distribution, e.g. ``aire:column-l1``, or the entry-point
+name is refused, and ``dist:name`` (the distribution, e.g. ``aire-inr:column-l1``, or the entry-point
 name) selects one. ``aire plugins`` lists such clashes.
 
 Event hooks are called by the trainer through pluggy's hook caller

@@ -11,7 +11,7 @@ signature. The readers, each the reference library of its format:
 * BMP, GIF, WebP: Pillow (the first frame of an animation);
 * NPY: numpy (``allow_pickle=False``): (H, W) or (H, W, C), C = 1, 2, 3, 4 read as L, LA, RGB, RGBA;
 * HDR: imagecodecs (Radiance RGBE): linear float RGB;
-* EXR: OpenEXR, the optional extra ``aire[exr]``: R, G, B[, A] or Y[, A]; half or float; alpha premultiplied.
+* EXR: OpenEXR, the optional extra ``aire-inr[exr]``: R, G, B[, A] or Y[, A]; half or float; alpha premultiplied.
 
 The result is straight (not premultiplied) colour as float64 (H, W, C) with C = 1 (grey) or 3 (RGB),
 an alpha channel (H, W, 1) in [0, 1] when the file has one (None otherwise), and an :class:`ImageInfo`.
@@ -55,7 +55,7 @@ import numpy as np
 from aire.errors import InputError
 
 #: extra that installs the EXR reader
-EXR_EXTRA = "pip install 'aire[exr]'"
+EXR_EXTRA = "pip install 'aire-inr[exr]'"
 
 #: signature (first bytes) -> format name
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (

@@ -41,7 +41,7 @@ KINDS = {
     "aire_add_densification_policies": "policy",
     "aire_add_backends": "backend",
 }
-CORE_DISTRIBUTION = "aire"
+CORE_DISTRIBUTION = "aire-inr"  # the distribution name (the import name and CLI are `aire`)
 #: columns of a history row that are not metrics: an aire_evaluate result may not use them
 HISTORY_COLUMNS = ("step", "loss", "params", "seconds")
 #: the environment variables of the plugin system (documented in aire.hookspecs and the README)

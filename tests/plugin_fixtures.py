@@ -22,7 +22,7 @@ def fake_distribution(root: Path, name: str, entry_points: str, modules: dict[st
 
 def core_entry_points() -> list[metadata.EntryPoint]:
     """aire's own entry points (the built-in plugins)."""
-    return [ep for ep in metadata.distribution("aire").entry_points if ep.group == "aire"]
+    return [ep for ep in metadata.distribution("aire-inr").entry_points if ep.group == "aire"]
 
 
 def entry_points_at(path: Path) -> list[metadata.EntryPoint]:

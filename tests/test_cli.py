@@ -116,11 +116,11 @@ def test_plugins_json(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["api_version"] == aire.API_VERSION and report["clashes"] == []
     plugin = next(p for p in report["plugins"] if p["name"] == "column-l1")
-    assert plugin == {"name": "column-l1", "distribution": "aire", "version": aire.__version__,
+    assert plugin == {"name": "column-l1", "distribution": "aire-inr", "version": aire.__version__,
                       "value": "aire.pruning.column_l1", "status": "loaded", "error": "",
                       "provides": {"criterion": ["column-l1"]}, "hooks": ["aire_add_pruning_criteria"], "wrappers": []}
-    assert {"kind": "criterion", "name": "column-l1", "plugin": "column-l1", "distribution": "aire",
-            "selector": "aire:column-l1", "clash": False} in report["components"]
+    assert {"kind": "criterion", "name": "column-l1", "plugin": "column-l1", "distribution": "aire-inr",
+            "selector": "aire-inr:column-l1", "clash": False} in report["components"]
 
 
 def test_an_unknown_signal_setting_is_one_line_naming_the_settings(image_path, tmp_path, capsys):

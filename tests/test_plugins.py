@@ -57,7 +57,7 @@ def test_builtins_register_through_entry_points_like_third_party():
     for kind, names in BUILTIN_KINDS.items():
         comps = reg.components(kind)
         assert names <= set(comps), kind
-        assert all(comps[n].distribution == "aire" for n in names)
+        assert all(comps[n].distribution == "aire-inr" for n in names)
     assert all(r.status == "loaded" for r in reg.records)
     assert reg.clashes() == []
 
@@ -131,7 +131,7 @@ def test_disable_external_blocks_every_third_party_entry_point_without_importing
     monkeypatch.setenv("AIRE_DISABLE_PLUGINS", "external")
     reg = PluginRegistry(core_entry_points() + entry_points_at(tmp_path))
     assert reg.record("third").status == "disabled" and reg.record("third").error == ""
-    assert all(r.status == "loaded" for r in reg.records if r.distribution == "aire")
+    assert all(r.status == "loaded" for r in reg.records if r.distribution == "aire-inr")
 
 
 def test_unknown_component_suggests_a_close_name():
@@ -140,7 +140,7 @@ def test_unknown_component_suggests_a_close_name():
 
 
 def test_create_refuses_settings_the_factory_does_not_take_naming_those_it_does():
-    with pytest.raises(InputError, match=r"encoding 'lattice' \(aire\): .*'perod'.*its settings: period, bandlimit"):
+    with pytest.raises(InputError, match=r"encoding 'lattice' \(aire-inr\): .*'perod'.*its settings: period, bandlimit"):
         aire.create("encoding", "lattice", perod=3.0)
     assert aire.create("encoding", "lattice", period=3.0).period == 3.0
 
@@ -151,28 +151,28 @@ def test_duplicate_component_names_are_kept_reported_and_refused(tmp_path, monke
     reg = PluginRegistry(core_entry_points() + entry_points_at(tmp_path))
     [clash] = reg.clashes()
     assert (clash.kind, clash.name) == ("criterion", "column-l1")
-    assert [(c.distribution, c.plugin) for c in clash.providers] == [("aire", "column-l1"), ("my-dist", "my-l1")]
+    assert [(c.distribution, c.plugin) for c in clash.providers] == [("aire-inr", "column-l1"), ("my-dist", "my-l1")]
     assert "column-l1" not in reg.components("criterion")  # neither wins silently, not even the built-in
     with pytest.raises(AmbiguousComponentError) as refused:
         reg.create("criterion", "column-l1")
     message = str(refused.value)
     assert "\n" not in message
-    assert "aire (plugin column-l1) and my-dist (plugin my-l1)" in message
-    assert "aire:column-l1 or my-dist:column-l1" in message
+    assert "aire-inr (plugin column-l1) and my-dist (plugin my-l1)" in message
+    assert "aire-inr:column-l1 or my-dist:column-l1" in message
     net = small_network()
-    assert isinstance(reg.create("criterion", "aire:column-l1"), ColumnL1Criterion)
+    assert isinstance(reg.create("criterion", "aire-inr:column-l1"), ColumnL1Criterion)
     mine = reg.create("criterion", "my-dist:column-l1")
     assert mine.scores(net, 1).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert type(reg.create("criterion", "My_Dist:column-l1")) is type(mine)  # PEP 503 normalised
     assert type(reg.create("criterion", "my-l1:column-l1")) is type(mine)  # or the entry-point name
-    with pytest.raises(UnknownComponentError, match="no criterion 'column-l1' in 'other'.*aire:column-l1, my-dist"):
+    with pytest.raises(UnknownComponentError, match="no criterion 'column-l1' in 'other'.*aire-inr:column-l1, my-dist"):
         reg.create("criterion", "other:column-l1")
     report = reg.report()
     assert report["clashes"][0]["providers"] == [
-        {"plugin": "column-l1", "distribution": "aire", "selector": "aire:column-l1"},
+        {"plugin": "column-l1", "distribution": "aire-inr", "selector": "aire-inr:column-l1"},
         {"plugin": "my-l1", "distribution": "my-dist", "selector": "my-dist:column-l1"}]
     rows = [c for c in report["components"] if c["name"] == "column-l1"]
-    assert [(c["distribution"], c["clash"]) for c in rows] == [("aire", True), ("my-dist", True)]
+    assert [(c["distribution"], c["clash"]) for c in rows] == [("aire-inr", True), ("my-dist", True)]
 
 
 def test_a_runtime_plugin_can_provide_every_component_kind():
@@ -525,8 +525,8 @@ def test_cli_lists_plugins_clashes_and_failures_without_crashing(tmp_path):
     assert lines[1].split() == ["PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "PROVIDES", "HOOKS"]
     assert any(line.split()[:4] == ["broken-import", "aire-broken", "0.1", "error"] for line in lines)
     assert "    error: ModuleNotFoundError: No module named 'not_a_real_module_xyz'" in lines
-    assert ("clash: criterion 'column-l1' is provided by aire (plugin column-l1) and my-dist (plugin my-l1); "
-            "write aire:column-l1 or my-dist:column-l1 to choose") in lines
+    assert ("clash: criterion 'column-l1' is provided by aire-inr (plugin column-l1) and my-dist (plugin my-l1); "
+            "write aire-inr:column-l1 or my-dist:column-l1 to choose") in lines
 
 
 def test_cli_refuses_a_clashing_name_in_one_line_and_takes_dist_name(tmp_path, image_path):
@@ -537,8 +537,8 @@ def test_cli_refuses_a_clashing_name_in_one_line_and_takes_dist_name(tmp_path, i
     refused = subprocess.run([*fit, "--out", str(tmp_path / "a"), "--criterion", "column-l1"],
                              capture_output=True, text=True, env=env)
     assert refused.returncode == 2 and not (tmp_path / "a").exists()
-    assert refused.stderr == ("aire: error: criterion 'column-l1' is provided by aire (plugin column-l1) and my-dist "
-                              "(plugin my-l1); write aire:column-l1 or my-dist:column-l1 to choose\n")
+    assert refused.stderr == ("aire: error: criterion 'column-l1' is provided by aire-inr (plugin column-l1) and my-dist "
+                              "(plugin my-l1); write aire-inr:column-l1 or my-dist:column-l1 to choose\n")
     chosen = subprocess.run([*fit, "--out", str(tmp_path / "b"), "--criterion", "my-dist:column-l1"],
                             capture_output=True, text=True, env=env)
     assert chosen.returncode == 0, chosen.stderr

@@ -179,7 +179,7 @@ class RayExecutor(Executor):
         try:
             import ray
         except ImportError:
-            raise InputError("--executor ray needs Ray: pip install 'aire[ray]'") from None
+            raise InputError("--executor ray needs Ray: pip install 'aire-inr[ray]'") from None
         if threads < 1:
             raise InputError(f"--threads-per-worker must be at least 1, got {threads}")
         if workers is not None and workers < 1:
