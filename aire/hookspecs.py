@@ -62,6 +62,12 @@ def aire_add_backends() -> dict[str, Factory]:
     """Backends (aire.interfaces.Backend): ``{name: factory()}``."""
 
 
+@hookspec
+def aire_add_schedules() -> dict[str, Factory]:
+    """Training schedules (aire.interfaces.Schedule), selected by ``ScheduleConfig.kind``:
+    ``{name: factory(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy)}``."""
+
+
 # ------------------------------------------------------------------------------- events
 @hookspec
 def aire_fit_start(trainer: Any) -> None:

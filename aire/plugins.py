@@ -26,6 +26,7 @@ KINDS = {
     "aire_add_pruning_criteria": "criterion",
     "aire_add_densification_policies": "policy",
     "aire_add_backends": "backend",
+    "aire_add_schedules": "schedule",
 }
 _HOOK_OF_KIND = {kind: hook for hook, kind in KINDS.items()}
 CORE_DISTRIBUTION = "aire"

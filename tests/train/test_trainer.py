@@ -27,9 +27,10 @@ class Probe:
 
     @aire.hookimpl
     def aire_step_end(self, trainer, step, loss):
-        if trainer.twd_phase and step == trainer.twd_phase[0]:  # after the first decay step
-            first_decay = 1 - sched.alpha(0, trainer.twd_phase[1], trainer.schedule.alpha_max)
-            for layer, targets in trainer.twd_targets.items():
+        schedule = trainer.schedule
+        if schedule.twd_phase and step == schedule.twd_phase[0]:  # after the first decay step
+            first_decay = 1 - sched.alpha(0, schedule.twd_phase[1], schedule.config.alpha_max)
+            for layer, targets in schedule.twd_targets.items():
                 columns = trainer.network.outgoing(layer).detach()[:, targets]
                 net64 = copy.deepcopy(trainer.network).double()
                 with torch.no_grad():
