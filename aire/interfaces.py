@@ -220,6 +220,12 @@ class TrainerView(Protocol):
     def elapsed(self) -> float:
         """Seconds of fitting so far, across resumes."""
 
+    def state_dict(self, exclude: str | None = None) -> dict[str, Any]:
+        """Everything needed to continue from the top of `step` (without the callback `exclude`)."""
+
+    def rewind(self, state: dict[str, Any]) -> None:
+        """Go back to a state of this fit (a rollback); the step in progress ends there."""
+
 
 class Callback:
     """One job of the training loop with its own state (lightning's Callback, nerfstudio's training

@@ -2,9 +2,8 @@
 
 Everything else is a callback with its own state (aire.interfaces.Callback), called in this order:
 the schedule (a plugin: ``aire`` densifies, decays and prunes; ``none`` trains plainly), the
-compiler (torch.compile), the plugin events, the divergence guard, the progress bar, the
-checkpoints, then any callbacks the caller adds. Evaluation owns the history and decides when to
-evaluate. The trainer's own state is the network, the optimizer, its generators, the events and
+compiler (torch.compile), the plugin events, the evaluation (owns the history, says when to
+evaluate), the divergence guard, the progress bar, any callbacks the caller adds, the checkpoints. The trainer's own state is the network, the optimizer, its generators, the events and
 the clock; ``state_dict()`` adds each callback's ``state_dict()`` under its ``state_key``.
 """
 
@@ -92,7 +91,8 @@ class Trainer:
         self.compiler = Compiler() if train.compile else None
         self.checkpointing: Checkpointing | None = None
         progress = ProgressBar(train.steps, signal.quality_key) if train.progress else None
-        self.callbacks = [c for c in (self.schedule, self.compiler, PluginEvents(), self.guard, progress) if c]
+        self.callbacks = [c for c in (self.schedule, self.compiler, PluginEvents(), self.evaluation, self.guard,
+                                      progress) if c]
         self.callbacks += list(callbacks)
         self._loss_takes_generator = "generator" in inspect.signature(signal.training_loss).parameters
 
