@@ -141,9 +141,10 @@ def _sdf():
                      chamfer_samples=500)
 
 
-@pytest.mark.parametrize("make_signal, lr", [(_image, 1e3), (_image, 1e8), (_sdf, 1e3)],
-                         ids=["image-lr1e3", "image-lr1e8", "sdf-lr1e3"])
-def test_an_exploding_learning_rate_is_caught_and_the_fit_stops_with_the_initial_model(make_signal, lr):
+@pytest.mark.parametrize("make_signal, lr, precision", [(_image, 1e3, "fp32"), (_image, 1e8, "fp32"),
+                                                       (_image, 1e3, "bf16"), (_sdf, 1e3, "fp32")],
+                         ids=["image-lr1e3", "image-lr1e8", "image-lr1e3-bf16", "sdf-lr1e3"])
+def test_an_exploding_learning_rate_is_caught_and_the_fit_stops_with_the_initial_model(make_signal, lr, precision):
     """Adam at these rates makes the loss jump 1e4-1e17 times in one step and then hover, finite:
     only a guard seeded with the initial loss sees it (before, these fits reported diverged: false)."""
     signal = make_signal()
@@ -152,7 +153,7 @@ def test_an_exploding_learning_rate_is_caught_and_the_fit_stops_with_the_initial
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = aire.fit(signal, net, steps=60, eval_every=20, batch_size=256, progress=False, lr=lr,
-                          schedule=aire.ScheduleConfig(kind="none"))
+                          precision=precision, schedule=aire.ScheduleConfig(kind="none"))
     m = result.metrics
     assert m["diverged"] and m["rollbacks"] == 4 and m["steps_completed"] == 0  # guard_max_failures 3, + the stop
     assert sum(e["event"] == "rollback" for e in result.events) == m["rollbacks"]
