@@ -38,7 +38,8 @@ def test_a_nerf_fit_leaves_the_global_rng_alone(tiny_scene):
     signal = NerfSignal(tiny_scene, samples=8, importance_samples=4, eval_views=1, eval_size=8, turntable_frames=0)
     before = torch.random.get_rng_state()
     net = aire.build_network(signal, [8, 8], seed=2)
-    aire.fit(signal, net, steps=4, batch_size=32, eval_every=4, progress=False, schedule=aire.ScheduleConfig(kind="none"))
+    aire.fit(signal, net, steps=4, batch_size=32, eval_every=4, progress=False,
+             schedule=aire.ScheduleConfig(kind="none"))
     assert torch.equal(torch.random.get_rng_state(), before)
 
 

@@ -3,8 +3,9 @@
 Everything else is a callback with its own state (aire.interfaces.Callback), called in this order:
 the schedule (a plugin: ``aire`` densifies, decays and prunes; ``none`` trains plainly), the
 compiler (torch.compile), the plugin events, the evaluation (owns the history, says when to
-evaluate), the divergence guard, the progress bar, any callbacks the caller adds, the checkpoints. The trainer's own state is the network, the optimizer, its generators, the events and
-the clock; ``state_dict()`` adds each callback's ``state_dict()`` under its ``state_key``.
+evaluate), the divergence guard, the progress bar, any callbacks the caller adds, the checkpoints.
+The trainer's own state is the network, the optimizer, its generators, the events and the clock;
+``state_dict()`` adds each callback's ``state_dict()`` under its ``state_key``.
 """
 
 from __future__ import annotations
@@ -77,9 +78,10 @@ class Trainer:
         self.backend = backend
         self.signal, self.network, self.model, self.train_config = signal, network, network, train
         self.optimizer = make_optimizer(network, train.lr, signal.extra_modules())
-        self.schedule: Schedule = self.registry.create(
-            "schedule", schedule.kind, schedule, criterion=criterion or self.registry.create("criterion", schedule.criterion),
-            policy=policy or self.registry.create("policy", schedule.policy))
+        criterion = criterion or self.registry.create("criterion", schedule.criterion)
+        policy = policy or self.registry.create("policy", schedule.policy)
+        self.schedule: Schedule = self.registry.create("schedule", schedule.kind, schedule, criterion=criterion,
+                                                       policy=policy)
         device = next(network.parameters()).device
         self.generator = seeded_generator(train.seed, 0)  # batches on the CPU: the same on every device
         self.device_generator = seeded_generator(train.seed, 1, device)
@@ -111,6 +113,8 @@ class Trainer:
         with matmul_precision(cfg.precision):
             if resume is not None:
                 self.load_state_dict(resume)
+            else:
+                self._clock = (0.0, time.perf_counter())
             self._call("on_fit_start")
             if resume is None:
                 self.evaluate()
@@ -211,7 +215,8 @@ class Trainer:
             "elapsed": self.elapsed(),
             "rng": {"generator": self.generator.get_state(), "device_generator": self.device_generator.get_state(),
                     "device": str(self.device_generator.device)},
-            "callbacks": {c.state_key: c.state_dict() for c in self.callbacks if c.state_key and c.state_key != exclude},
+            "callbacks": {c.state_key: c.state_dict() for c in self.callbacks
+                          if c.state_key and c.state_key != exclude},
         }
 
     def load_state_dict(self, state: dict[str, Any], clock: bool = True) -> None:

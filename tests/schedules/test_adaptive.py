@@ -52,7 +52,8 @@ def test_a_cycle_densifies_then_targets_the_weakest_columns_with_fresh_moments()
     targets = schedule.twd_targets[1]
     assert sorted(targets.tolist()) == sorted(torch.argsort(norms)[:2].tolist())  # round(0.25 * 8) = 2 weakest
     state = trainer.optimizer.state[trainer.network.outgoing(1)]
-    assert torch.count_nonzero(state["exp_avg"][:, targets]) == 0 and torch.count_nonzero(state["exp_avg_sq"][:, targets]) == 0
+    assert torch.count_nonzero(state["exp_avg"][:, targets]) == 0
+    assert torch.count_nonzero(state["exp_avg_sq"][:, targets]) == 0
     assert schedule.twd_phase == (5, 10)
     assert [e["event"] for e in trainer.events] == ["densify", "twd_start"]
 

@@ -245,8 +245,9 @@ def test_the_loop_calls_each_callback_hook_in_order():
 
     signal = _signal(8)
     recorder = Recorder()
-    trainer = Trainer(signal, aire.build_network(signal, [6, 6]), aire.TrainConfig(steps=3, eval_every=2, progress=False),
-                      aire.ScheduleConfig(kind="none"), callbacks=[recorder])
+    train = aire.TrainConfig(steps=3, eval_every=2, progress=False)
+    trainer = Trainer(signal, aire.build_network(signal, [6, 6]), train, aire.ScheduleConfig(kind="none"),
+                      callbacks=[recorder])
     trainer.fit()
     step = lambda s: [("before_step", s), ("after_backward", s), ("after_step", s)]  # noqa: E731
     assert recorder.calls == [

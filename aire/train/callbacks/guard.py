@@ -78,7 +78,8 @@ class DivergenceGuard(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.lr_scale, self.rollbacks, self.diverged = state["lr_scale"], state["rollbacks"], state["diverged"]
-        self.best_loss, self.snapshot, self.snapshot_best = state["best_loss"], state["snapshot"], state["snapshot_best"]
+        self.best_loss, self.snapshot = state["best_loss"], state["snapshot"]
+        self.snapshot_best = state["snapshot_best"]
 
     # -------------------------------------------------------------- mechanics
     def observe(self, loss: torch.Tensor, step: int) -> None:
