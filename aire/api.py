@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,7 +32,8 @@ from aire.train.trainer import FitResult, Trainer
 def build_network(signal: Signal, widths: Sequence[int], *, omega0: float = 30.0, omega0_hidden: float | None = None,
                   network: str = "siren", encoding: str = "siren", seed: int = 0,
                   first_bias_scale: float | None = None, **encoding_settings: Any) -> SineMLP:
-    """A network plugin instance sized for `signal` (sine-layer widths, input frequencies first)."""
+    """A network plugin instance sized for `signal` (sine-layer widths, input frequencies first),
+    initialised from its own generator seeded by `seed` (torch's global RNG is left alone)."""
     config = NetworkConfig(in_features=signal.in_features, out_features=signal.out_features, widths=tuple(widths),
                            omega0_first=omega0, omega0_hidden=omega0 if omega0_hidden is None else omega0_hidden,
                            network=network, encoding=encoding, first_bias_scale=first_bias_scale)
@@ -60,7 +62,9 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
     """Fit `network` to `signal` with the AIRe schedule (or `ScheduleConfig(kind='none')`).
 
     `resume` is a state from `aire.train.state.load_checkpoint(DIR)`; with `checkpoint_dir` and
-    `train.checkpoint_every`, checkpoints are written there as the fit goes.
+    `train.checkpoint_every`, checkpoints are written there as the fit goes. Random draws come from
+    the trainer's generators seeded by `train.seed` (torch's global RNG is left alone), so one seed
+    gives one result on the CPU.
     """
     train = train or TrainConfig(**train_settings)
     schedule = schedule or ScheduleConfig()
@@ -70,7 +74,6 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
         policy = create("policy", policy)
     if isinstance(backend, str):
         backend = get_backend(backend)
-    torch.manual_seed(train.seed)
     device = torch.device(train.device)
     signal.to(device)
     network.to(device)
@@ -97,21 +100,30 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         signal.export(result.network, tmp)
         quality = getattr(signal, "quality_key", "psnr")
         plot_training(result.history, result.events, tmp / "training.png", quality_key=quality)
-        (tmp / "history.json").write_text(json.dumps({"history": result.history, "events": result.events}, indent=1))
+        history = {"history": result.history, "events": result.events}
+        (tmp / "history.json").write_text(json.dumps(_jsonable(history), indent=1, allow_nan=False))
         metrics = {**result.metrics, "signal": signal.describe(), "settings": settings or {}}
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+        (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
         if config is not None:  # the resolved fit specification: `aire fit --config` replays it
-            (tmp / "config.json").write_text(json.dumps(config, indent=2, default=_json_default) + "\n")
+            (tmp / "config.json").write_text(json.dumps(_jsonable(config), indent=2, allow_nan=False) + "\n")
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, tmp / name)
     return out
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (tuple, set)):
-        return list(value)
+def _jsonable(value: Any) -> Any:
+    """Strict JSON data: tuples and sets as lists, tensor/numpy scalars as numbers, NaN and
+    infinities (a diverged or unguarded fit) as null, anything else by its str."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
     if hasattr(value, "item"):
-        return value.item()
+        return _jsonable(value.item())
     return str(value)
 
 

@@ -48,6 +48,11 @@ def _device(attribute: attrs.Attribute, value: str) -> None:
         raise ConfigError(f"{attribute.name} must be a torch device such as cpu or cuda:0, got {value!r}") from None
 
 
+def _name(attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{attribute.name} must be a plugin name, got {value!r}")
+
+
 def _to_int_tuple(value: Any) -> tuple[int, ...]:
     try:
         return tuple(int(v) if float(v) == int(v) else v for v in value)
@@ -84,8 +89,9 @@ class ScheduleConfig:
     Defaults are the ones measured best in benchmarks/image_tradeoff.py (see README).
     """
 
-    kind: str = attrs.field(default="aire", validator=attrs.validators.in_(("aire", "none")),
-                            metadata={"flag": "--schedule", "help": "aire (prune and densify) or none (plain training)"})
+    kind: str = attrs.field(default="aire", validator=lambda i, a, v: _name(a, v),
+                            metadata={"flag": "--schedule",
+                                      "help": "schedule plugin: aire (densify, TWD, prune), none (plain training) or an installed one"})
     warmup: float = attrs.field(default=0.10, validator=_fraction, metadata={"help": "fraction of steps before the first cycle"})
     cycles: int = attrs.field(default=2, validator=_positive, metadata={"help": "number of densify/TWD/prune cycles"})
     twd_length: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fraction of steps each TWD phase lasts"})

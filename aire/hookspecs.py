@@ -120,6 +120,12 @@ def aire_add_backends() -> dict[str, Callable[..., Backend]]:
     """Backends: ``{name: factory(**settings) -> aire.interfaces.Backend}``."""
 
 
+@hookspec
+def aire_add_schedules() -> dict[str, Factory]:
+    """Training schedules (aire.interfaces.Schedule), selected by ``ScheduleConfig.kind``:
+    ``{name: factory(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy)}``."""
+
+
 # ------------------------------------------------------------------------------- events
 @hookspec
 def aire_fit_start(trainer: TrainerView) -> None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
+
+if TYPE_CHECKING:
+    from aire.config import TrainConfig
+    from aire.plugins import PluginRegistry
 
 
 class Signal(abc.ABC):
@@ -41,9 +45,13 @@ class Signal(abc.ABC):
     quality_key: str = "psnr"
     higher_is_better: bool = True
 
-    def training_loss(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def training_loss(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
         """Loss of one step. The default is loss(model(inputs), targets); signals whose loss needs
-        more than the network's output (an eikonal term, volume rendering) override it."""
+        more than the network's output (an eikonal term, volume rendering) override it. Random draws
+        inside the loss (NeRF's ray jitter) come from `generator` (on the training device; the trainer
+        passes its own, seeded by TrainConfig.seed and checkpointed), never from torch's global RNG.
+        The trainer passes `generator` only to overrides that accept it."""
         return self.loss(model(inputs), targets)
 
     def network_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -175,3 +183,123 @@ class Backend(abc.ABC):
     def available(cls) -> bool:
         """Whether this backend can run on this machine."""
         return True
+
+
+class TrainerView(Protocol):
+    """What callbacks, schedules and event plugins may read or call on the trainer
+    (:class:`aire.train.trainer.Trainer` implements it). Shapes are the network's own."""
+
+    signal: Signal
+    network: Network
+    #: the optimizer of the current architecture (surgery and rollbacks replace it)
+    optimizer: torch.optim.Optimizer
+    #: the module the training step calls: the network, or its torch.compile wrapper
+    model: torch.nn.Module
+    train_config: "TrainConfig"
+    registry: "PluginRegistry"
+    backend: "Backend | None"
+    #: draws of the loop (batches, compensation points); CPU, seeded by TrainConfig.seed
+    generator: torch.Generator
+    #: index of the step being run (0-based); after a step it is the number of steps done
+    step: int
+    #: evaluations so far: {"step", "loss", "params", <signal metrics>, "seconds"}
+    history: list[dict[str, Any]]
+    #: architecture changes and rollbacks: {"step", "event", "params", "architecture", ...}
+    events: list[dict[str, Any]]
+    initial_params: int
+    initial_architecture: list[int]
+    #: set by a callback to end the fit after the current step (the divergence guard does)
+    should_stop: bool
+
+    def log_event(self, kind: str, **info: Any) -> None:
+        """Append {"step", "event": kind, "params", "architecture", **info} to `events`."""
+
+    def evaluate(self, loss: float | None = None) -> dict[str, Any]:
+        """Evaluate the network now, append the row to `history` and tell the callbacks."""
+
+    def elapsed(self) -> float:
+        """Seconds of fitting so far, across resumes."""
+
+    def state_dict(self, exclude: str | None = None) -> dict[str, Any]:
+        """Everything needed to continue from the top of `step` (without the callback `exclude`)."""
+
+    def rewind(self, state: dict[str, Any]) -> None:
+        """Go back to a state of this fit (a rollback); the step in progress ends there."""
+
+
+class Callback:
+    """One job of the training loop with its own state (lightning's Callback, nerfstudio's training
+    callbacks). The trainer calls these hooks, in the order of its callback list, at fixed moments::
+
+        on_fit_start(trainer)             once per fit, after a resumed state was loaded
+        for each step s (trainer.step == s):
+            before_step(trainer, s)       the architecture may change here (prune, densify)
+            after_backward(trainer, s)    gradients are in .grad; optimizer.step() comes next
+            after_step(trainer, s, loss)  after optimizer.step(); `loss` is the step's loss tensor
+                                          (reading it syncs the device). A callback may roll the
+                                          trainer back here (trainer.rewind): the step then ends.
+            on_evaluate(trainer, row)     after an evaluation (trainer.step == s + 1); also after the
+                                          initial evaluation and any the callbacks ask for
+            on_step_end(trainer, s + 1)   the top of the next step: a state taken here resumes exactly
+        on_train_end(trainer)             after the last step (or a stop), before the final metrics
+        on_fit_end(trainer, metrics)      with the final metrics
+
+    ``state_dict()`` returns plain data (numbers, lists, tensors) from which ``load_state_dict``
+    continues exactly; the trainer keeps it under ``state_key`` in its snapshots and checkpoints.
+    Every hook does nothing by default.
+    """
+
+    #: key of this callback's state in the trainer's state (unique per trainer)
+    state_key: str = ""
+
+    def on_fit_start(self, trainer: TrainerView) -> None:
+        pass
+
+    def before_step(self, trainer: TrainerView, step: int) -> None:
+        pass
+
+    def after_backward(self, trainer: TrainerView, step: int) -> None:
+        pass
+
+    def after_step(self, trainer: TrainerView, step: int, loss: torch.Tensor) -> None:
+        pass
+
+    def on_evaluate(self, trainer: TrainerView, row: dict[str, Any]) -> None:
+        pass
+
+    def on_step_end(self, trainer: TrainerView, step: int) -> None:
+        pass
+
+    def on_train_end(self, trainer: TrainerView) -> None:
+        pass
+
+    def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class Schedule(Callback):
+    """When and how the architecture changes during a fit, and the learning rate of each step.
+
+    A plugin kind: a hook ``aire_add_schedules`` returns ``{name: factory}`` and
+    ``ScheduleConfig.kind`` names one; the trainer calls
+    ``factory(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy)``.
+    Built-ins: ``aire`` (densify, targeted weight decay, prune; aire.schedules.adaptive) and ``none``
+    (plain training). A schedule is the first callback of the loop, so its ``before_step`` surgery
+    happens before any other callback sees the step. It changes the network only through the
+    Network interface (remove_neurons / insert_input_frequencies with ``trainer.optimizer``, so
+    Adam's moments follow the surviving weights) and reports each change with ``trainer.log_event``
+    and the matching ``aire_*`` event hook.
+    """
+
+    state_key = "schedule"
+
+    def learning_rate(self, step: int, train: "TrainConfig") -> float:
+        """The learning rate of `step` (the divergence guard may scale it down): by default an
+        exponential decay from ``train.lr`` at step 0 to ``train.lr_final`` at the last step."""
+        return train.lr * (train.lr_final / train.lr) ** (step / max(1, train.steps))

@@ -40,6 +40,7 @@ KINDS = {
     "aire_add_pruning_criteria": "criterion",
     "aire_add_densification_policies": "policy",
     "aire_add_backends": "backend",
+    "aire_add_schedules": "schedule",
 }
 CORE_DISTRIBUTION = "aire-inr"  # the distribution name (the import name and CLI are `aire`)
 #: columns of a history row that are not metrics: an aire_evaluate result may not use them

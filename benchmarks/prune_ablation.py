@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 import aire
+from aire.interfaces import Callback
 from aire.train.trainer import Trainer
 from benchmarks.common import div2k
 
@@ -34,17 +35,24 @@ SIZES = {
 LR, LR_FINAL = 2e-4, 5e-5
 
 
-class CutProbe(Trainer):
-    """The trainer, noting the network's quality right after each structured cut."""
+class CutProbe(Callback):
+    """Notes the network's quality right after each structured cut (the schedule, the first
+    callback, cuts in its before_step; this one runs after it)."""
 
-    after_cut: dict[str, Any] | None = None
+    def __init__(self) -> None:
+        self.after_cut: dict[str, Any] | None = None
+        self._cuts = 0
 
-    def prune(self) -> None:
-        super().prune()
-        self.network.eval()
-        self.after_cut = {"psnr": self.signal.evaluate(self.network)["psnr"], "params": self.network.num_parameters(),
-                          "architecture": self.network.widths(), "step": self.step}
-        self.network.train()
+    def before_step(self, trainer: Any, step: int) -> None:
+        cuts = sum(e["event"] == "prune" for e in trainer.events)
+        if cuts == self._cuts:
+            return
+        self._cuts = cuts
+        trainer.network.eval()
+        self.after_cut = {"psnr": trainer.signal.evaluate(trainer.network)["psnr"],
+                          "params": trainer.network.num_parameters(), "architecture": trainer.network.widths(),
+                          "step": step}
+        trainer.network.train()
 
 
 def continuation(signal, large: torch.nn.Module, fraction: float, twd: bool, s: dict, device: str) -> dict:
@@ -57,11 +65,12 @@ def continuation(signal, large: torch.nn.Module, fraction: float, twd: bool, s: 
     train = aire.TrainConfig(steps=steps, lr=LR, lr_final=LR_FINAL, eval_every=max(1, int(s["finetune"]) // 4),
                              progress=False, device=device, precision=s["precision"])
     net = copy.deepcopy(large)
-    trainer = CutProbe(signal, net, train, schedule)
+    probe = CutProbe()
+    trainer = Trainer(signal, net, train, schedule, callbacks=[probe])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the abrupt cut removes targets above epsilon, by design
         result = trainer.fit()
-    return {"cut": trainer.after_cut, "finetuned": result.metrics["psnr"], "params": result.metrics["params_final"],
+    return {"cut": probe.after_cut, "finetuned": result.metrics["psnr"], "params": result.metrics["params_final"],
             "architecture": result.metrics["architecture_final"]}
 
 

@@ -332,7 +332,7 @@ def test_exr_without_its_extra_is_one_line_naming_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "OpenEXR", None)  # import OpenEXR now raises ImportError
     path = tmp_path / "img.exr"
     path.write_bytes(b"v/1\x01" + bytes(60))
-    with pytest.raises(InputError, match=r"aire\[exr\]") as caught:
+    with pytest.raises(InputError, match=r"aire-inr\[exr\]") as caught:
         decode_image(path)
     assert "\n" not in str(caught.value)
 

@@ -71,35 +71,22 @@ def test_config_with_preset_or_without_out_is_refused(image_path, tmp_path, caps
     assert code == 2 and "--out" in err[0]
 
 
-def _checkpointed(capsys, image_path, run):
-    """A finished fit that wrote checkpoints; its last checkpoint is put back as if it had been killed."""
-    code, _ = _fit(capsys, "fit", "image", image_path, "--out", run, *FAST, "--checkpoint-every", "20")
-    assert code == 0
-    return run
-
-
 def _interrupted(capsys, image_path, tmp_path):
-    run = tmp_path / "run"
-    # a fit killed after its step-20 checkpoint: run the first 20 steps with checkpoints into `run`
-    from aire.train import state as state_module
+    """A fit stopped (KeyboardInterrupt) right after writing its step-20 checkpoint, as a kill would leave it."""
+    import aire.train.callbacks.checkpoint as checkpoint_module
 
-    real_save = state_module.save_checkpoint
-    saved = {}
+    run = tmp_path / "run"
+    real_save = checkpoint_module.save_checkpoint
 
     def save_then_stop(state, directory, extra=None):
-        path = real_save(state, directory, extra)
-        saved["path"] = path
+        real_save(state, directory, extra)
         raise KeyboardInterrupt
 
-    state_module.save_checkpoint = save_then_stop
+    checkpoint_module.save_checkpoint = save_then_stop
     try:
-        import aire.train.trainer as trainer_module
-
-        trainer_module.save_checkpoint = save_then_stop
         code = main(["fit", "image", str(image_path), "--out", str(run), *FAST, "--checkpoint-every", "20"])
     finally:
-        state_module.save_checkpoint = real_save
-        trainer_module.save_checkpoint = real_save
+        checkpoint_module.save_checkpoint = real_save
     capsys.readouterr()
     assert code == 130 and (run / CHECKPOINT_FILE).is_file() and not (run / "metrics.json").exists()
     return run
@@ -175,3 +162,13 @@ def test_criterion_settings_reach_the_criterion(image_path, tmp_path, capsys):
     code, err = _fit(capsys, "fit", "image", image_path, "--out", tmp_path / "x", *FAST, "--criterion", "column-lp",
                      "--criterion-set", "p=0.5")
     assert code == 2 and "p" in err[0], err
+
+
+def test_a_device_generator_of_another_device_is_dropped_with_a_note(image_path, tmp_path, capsys):
+    run = _interrupted(capsys, image_path, tmp_path)
+    state = torch.load(run / CHECKPOINT_FILE, weights_only=False)
+    state["rng"]["device"] = "cuda:0"  # as a CUDA fit would have written it
+    torch.save(state, run / CHECKPOINT_FILE)
+    with pytest.warns(UserWarning, match="random state for cuda:0 was dropped"):
+        code, _ = _fit(capsys, "fit", "--resume", run, "--device", "cpu")
+    assert code == 0

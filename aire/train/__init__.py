@@ -1,1 +1,1 @@
-"""Training: the schedule (plain functions) and the trainer (the loop)."""
+"""Training: the loop (trainer), its callbacks, the schedule's plain functions, state and precision."""

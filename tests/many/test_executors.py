@@ -55,7 +55,7 @@ def test_local_pool_is_sized_to_the_machine_and_validated():
 
 def test_ray_missing_is_one_clear_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
-    with pytest.raises(InputError, match=r"pip install 'aire\[ray\]'"):
+    with pytest.raises(InputError, match=r"pip install 'aire-inr\[ray\]'"):
         make_executor("ray")
 
 

@@ -11,9 +11,11 @@ import sys
 import time
 import warnings
 
+import pytest
 import torch
 
 import aire
+from aire.plugins import PluginError
 from aire.signals.image import ImageSignal, synthetic_image
 from aire.train.state import CHECKPOINT_FILE, load_checkpoint
 
@@ -117,3 +119,47 @@ def test_repeated_divergence_stops_with_the_last_good_model():
 def test_without_the_guard_nan_propagates():
     result, _ = _fit_with(NaNInjector(at_step=45), guard=False)
     assert not all(torch.isfinite(p).all() for p in result.network.parameters())
+
+
+class Kill:
+    """A test plugin that stops the process's fit at a step, as a kill would."""
+
+    @aire.hookimpl
+    def aire_step_end(self, trainer, step, loss):
+        if step == 61:
+            raise RuntimeError("killed")
+
+
+def test_a_rollback_after_a_resume_returns_to_the_last_good_evaluation(tmp_path):
+    """Evaluations every 50 steps, a checkpoint at 60, a divergence at 65: the resumed fit rolls back to
+    step 50 (the last good evaluation, kept in the checkpoint by the guard), not to the checkpoint's 60,
+    and ends exactly as the uninterrupted fit does."""
+    signal = ImageSignal(image=synthetic_image(16))
+    settings = dict(steps=120, eval_every=50, checkpoint_every=60, batch_size=64, seed=1, progress=False,
+                    schedule=aire.ScheduleConfig(kind="none"))
+    reg = aire.get_registry()
+
+    def fit(plugins, **kw):
+        for name, plugin in plugins.items():
+            reg.pm.register(plugin, name=name)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return aire.fit(signal, aire.build_network(signal, [12, 12]), **settings, **kw)
+        finally:
+            for name in plugins:
+                reg.pm.unregister(name=name)
+
+    whole = fit({"nan-injector": NaNInjector(at_step=65)}, checkpoint_dir=tmp_path / "whole")
+    with pytest.raises(PluginError, match="killed"):
+        fit({"kill": Kill()}, checkpoint_dir=tmp_path / "killed")
+    state = load_checkpoint(tmp_path / "killed")
+    assert state["step"] == 60
+    resumed = fit({"nan-injector": NaNInjector(at_step=65)}, resume=state)
+    for result in (whole, resumed):
+        rollbacks = [e for e in result.events if e["event"] == "rollback"]
+        assert [(e["failed_at"], e["to_step"]) for e in rollbacks] == [(69, 50)]
+        assert result.metrics["rollbacks"] == 1 and result.metrics["steps_completed"] == 120
+    for a, b in zip(whole.network.parameters(), resumed.network.parameters()):
+        assert torch.equal(a, b)
+    assert [r["step"] for r in resumed.history] == [0, 50, 100, 120]

@@ -12,7 +12,7 @@ import aire
 from aire.config import ConfigError
 from aire.signals.image import ImageSignal, synthetic_image
 from aire.train.precision import autocast, matmul_precision
-from aire.train.trainer import Trainer
+from aire.train.callbacks import DivergenceGuard
 
 #: the documented bf16 contract (README, "Speed"): a short fit ends within this many dB of fp32
 BF16_PSNR_TOLERANCE_DB = 1.0
@@ -34,10 +34,21 @@ def test_precision_is_validated():
 
 def test_guard_only_observes_and_is_read_once_per_eval_boundary(monkeypatch):
     """The guard never changes a healthy fit, and its one sync happens at eval boundaries only."""
-    reads = []
-    verdict = Trainer._guard_verdict
-    monkeypatch.setattr(Trainer, "_guard_verdict", lambda self: reads.append(self.step) or verdict(self))
-    guarded = _fit(guard=True)
+    reads, steps = [], []
+
+    class StepSpy:  # aire_step_end comes right before the guard's after_step of the same step
+        @aire.hookimpl
+        def aire_step_end(self, trainer, step, loss):
+            steps.append(step)
+
+    verdict = DivergenceGuard.verdict
+    monkeypatch.setattr(DivergenceGuard, "verdict", lambda self: reads.append(steps[-1]) or verdict(self))
+    registry = aire.get_registry()
+    registry.pm.register(StepSpy(), name="step-spy")
+    try:
+        guarded = _fit(guard=True)
+    finally:
+        registry.pm.unregister(name="step-spy")
     unguarded = _fit(guard=False)
     assert reads == [39, 79, 119]  # read before the step counter advances at steps 40, 80, 120
     for a, b in zip(guarded.network.parameters(), unguarded.network.parameters()):

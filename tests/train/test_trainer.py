@@ -27,9 +27,10 @@ class Probe:
 
     @aire.hookimpl
     def aire_step_end(self, trainer, step, loss):
-        if trainer.twd_phase and step == trainer.twd_phase[0]:  # after the first decay step
-            first_decay = 1 - sched.alpha(0, trainer.twd_phase[1], trainer.schedule.alpha_max)
-            for layer, targets in trainer.twd_targets.items():
+        schedule = trainer.schedule
+        if schedule.twd_phase and step == schedule.twd_phase[0]:  # after the first decay step
+            first_decay = 1 - sched.alpha(0, schedule.twd_phase[1], schedule.config.alpha_max)
+            for layer, targets in schedule.twd_targets.items():
                 columns = trainer.network.outgoing(layer).detach()[:, targets]
                 net64 = copy.deepcopy(trainer.network).double()
                 with torch.no_grad():
@@ -200,3 +201,89 @@ def test_lr_rewind_restarts_the_decay_at_each_cut():
     assert lrs[0] == pytest.approx(1e-3) and lrs[29] < 1e-3
     assert lrs[30] == pytest.approx(1e-3)  # the cut happens before step 30
     assert lrs[-1] == pytest.approx(1e-3 * 0.1 ** (69 / 70))
+
+
+class Recorder(aire.interfaces.Callback):
+    """Writes down every hook call of the loop."""
+
+    state_key = "recorder"
+
+    def __init__(self):
+        self.calls = []
+
+    def on_fit_start(self, trainer):
+        self.calls.append(("on_fit_start", trainer.step))
+
+    def before_step(self, trainer, step):
+        self.calls.append(("before_step", step))
+
+    def after_backward(self, trainer, step):
+        assert trainer.network.weights[1].grad is not None
+        self.calls.append(("after_backward", step))
+
+    def after_step(self, trainer, step, loss):
+        self.calls.append(("after_step", step))
+
+    def on_evaluate(self, trainer, row):
+        self.calls.append(("on_evaluate", row["step"]))
+
+    def on_step_end(self, trainer, step):
+        self.calls.append(("on_step_end", step))
+
+    def on_train_end(self, trainer):
+        self.calls.append(("on_train_end", trainer.step))
+
+    def on_fit_end(self, trainer, metrics):
+        self.calls.append(("on_fit_end", metrics["steps_completed"]))
+
+    def state_dict(self):
+        return {"calls": len(self.calls)}
+
+
+def test_the_loop_calls_each_callback_hook_in_order():
+    from aire.train.trainer import Trainer
+
+    signal = _signal(8)
+    recorder = Recorder()
+    train = aire.TrainConfig(steps=3, eval_every=2, progress=False)
+    trainer = Trainer(signal, aire.build_network(signal, [6, 6]), train, aire.ScheduleConfig(kind="none"),
+                      callbacks=[recorder])
+    trainer.fit()
+    step = lambda s: [("before_step", s), ("after_backward", s), ("after_step", s)]  # noqa: E731
+    assert recorder.calls == [
+        ("on_fit_start", 0), ("on_evaluate", 0),
+        *step(0), ("on_step_end", 1),
+        *step(1), ("on_evaluate", 2), ("on_step_end", 2),
+        *step(2), ("on_evaluate", 3), ("on_step_end", 3),
+        ("on_train_end", 3), ("on_fit_end", 3)]
+    assert trainer.state_dict()["callbacks"]["recorder"] == {"calls": len(recorder.calls)}
+
+
+class JitteredImage(ImageSignal):
+    """An image signal whose loss draws noise, as NeRF's ray jitter does."""
+
+    def training_loss(self, model, inputs, targets, generator=None):
+        self.generators = getattr(self, "generators", []) + [generator]
+        noise = torch.rand(inputs.shape, generator=generator, device=generator.device) * 1e-3
+        return self.loss(model(inputs + noise), targets)
+
+
+class OldStyleImage(ImageSignal):
+    """A signal plugin written before training_loss took a generator."""
+
+    def training_loss(self, model, inputs, targets):
+        return self.loss(model(inputs), targets)
+
+
+def test_draws_inside_the_loss_come_from_the_trainers_own_generator():
+    from aire.train.trainer import Trainer
+
+    signal = JitteredImage(image=synthetic_image(8))
+    trainer = Trainer(signal, aire.build_network(signal, [6, 6]), aire.TrainConfig(steps=4, progress=False, seed=5),
+                      aire.ScheduleConfig(kind="none"))
+    trainer.fit()
+    assert signal.generators == [trainer.device_generator] * 4
+    assert trainer.device_generator.initial_seed() != trainer.generator.initial_seed() == 5  # independent streams
+    old = OldStyleImage(image=synthetic_image(8))
+    assert aire.fit(old, aire.build_network(old, [6, 6]), steps=4, progress=False,
+                    schedule=aire.ScheduleConfig(kind="none")).metrics["steps_completed"] == 4

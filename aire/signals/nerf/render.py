@@ -22,11 +22,11 @@ def bin_edges(near: torch.Tensor, far: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def stratified_points(edges: torch.Tensor, jitter: bool, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One distance per bin: uniform inside it (jitter) or its midpoint."""
+    """One distance per bin: uniform inside it (jitter, drawn on the generator's device) or its midpoint."""
     lo, hi = edges[:, :-1], edges[:, 1:]
     if not jitter:
         return 0.5 * (lo + hi)
-    u = torch.rand(lo.shape, generator=generator, device="cpu" if generator is not None else lo.device)
+    u = torch.rand(lo.shape, generator=generator, device=generator.device if generator is not None else lo.device)
     return lo + (hi - lo) * u.to(lo.device, lo.dtype)
 
 
@@ -39,7 +39,7 @@ def importance_points(edges: torch.Tensor, weights: torch.Tensor, n: int, jitter
     cdf = torch.cat([torch.zeros_like(pdf[:, :1]), pdf.cumsum(dim=-1)], dim=-1).clamp_max(1.0)
     if jitter:
         u = torch.rand((edges.shape[0], n), generator=generator,
-                       device="cpu" if generator is not None else edges.device).to(edges.device, edges.dtype)
+                       device=generator.device if generator is not None else edges.device).to(edges.device, edges.dtype)
     else:
         u = torch.linspace(0.5 / n, 1.0 - 0.5 / n, n, device=edges.device, dtype=edges.dtype).expand(edges.shape[0], n)
     u = u.contiguous()

@@ -135,25 +135,28 @@ class NerfSignal(Signal):
     def loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(prediction, target)
 
-    def render_rays(self, model: torch.nn.Module, rays: torch.Tensor, jitter: bool = False) -> list[torch.Tensor]:
-        """Colours (R, 3) of rays: [coarse] or [coarse, fine] with importance sampling."""
+    def render_rays(self, model: torch.nn.Module, rays: torch.Tensor, jitter: bool = False,
+                    generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        """Colours (R, 3) of rays: [coarse] or [coarse, fine] with importance sampling; the jitter is
+        drawn from `generator` (None: torch's global RNG)."""
         origins, dirs, near, far = rays[:, :3], rays[:, 3:6], rays[:, 6], rays[:, 7]
         edges = render.bin_edges(near, far, self.samples)
-        t = render.stratified_points(edges, jitter)
+        t = render.stratified_points(edges, jitter, generator)
         points = origins[:, None] + dirs[:, None] * t[..., None]
         sigma, rgb = query(model, self.head, points, dirs[:, None], self.bound)
         colour, weights = render.composite(sigma, rgb, edges)
         outputs = [colour]
         if self.importance_samples:
-            t_fine = render.importance_points(edges, weights, self.importance_samples, jitter)
+            t_fine = render.importance_points(edges, weights, self.importance_samples, jitter, generator)
             t_all = torch.sort(torch.cat([t, t_fine], dim=-1), dim=-1).values
             points = origins[:, None] + dirs[:, None] * t_all[..., None]
             sigma, rgb = query(model, self.head, points, dirs[:, None], self.bound)
             outputs.append(render.composite(sigma, rgb, render.edges_around(t_all, near, far))[0])
         return outputs
 
-    def training_loss(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return sum(self.loss(c, targets) for c in self.render_rays(model, inputs, jitter=True))
+    def training_loss(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        return sum(self.loss(c, targets) for c in self.render_rays(model, inputs, jitter=True, generator=generator))
 
     @torch.no_grad()
     def render(self, model: torch.nn.Module, rays: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,221 @@
+"""The ``aire`` schedule: warm-up, then cycles of [densify -> targeted weight decay -> prune], then
+fine-tuning (AIRe, arXiv 2510.23943; timing in aire.train.schedule.plan).
+
+Targeted weight decay (TWD) as measured in SPEC section 6: the targeted outgoing columns are
+excluded from Adam's update (gradients zeroed after backward, moments reset when chosen) and scaled
+by (1 - alpha_t) after each optimizer step, alpha_t ramped linearly to alpha_max. They really reach
+~0, so by Theorem 2 the structured cut at the end of the phase (every column below epsilon, plus
+stubborn targets when a parameter budget must hold) barely changes f.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+
+from aire.config import ConfigError, ScheduleConfig, TrainConfig
+from aire.hookspecs import hookimpl
+from aire.interfaces import DensificationPolicy, DensifyContext, PruningCriterion, Schedule, TrainerView
+from aire.pruning.compensate import least_squares_compensation
+from aire.theory.bounds import pruning_bound
+from aire.train import schedule as sched
+
+
+class AireSchedule(Schedule):
+    """Densify, TWD and prune at the steps of ``sched.plan(config, steps)``.
+
+    State (``state_dict``): the TWD targets per sine layer (indices into the layer's neurons), the
+    current TWD phase (start step, length), the input neurons born this cycle (never TWD targets)
+    and the step where the learning-rate decay restarted (the last cut, with ``lr_rewind``).
+    """
+
+    def __init__(self, config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy) -> None:
+        self.config, self.criterion, self.policy = config, criterion, policy
+        self.cycles: list[sched.Cycle] = []
+        self.twd_targets: dict[int, torch.Tensor] = {}
+        self.twd_phase: tuple[int, int] | None = None  # (start step, length)
+        self.protected = torch.empty(0, dtype=torch.long)  # input neurons born this cycle
+        self.lr_origin = 0
+
+    # ------------------------------------------------------------------ hooks
+    def on_fit_start(self, trainer: TrainerView) -> None:
+        self.cycles = sched.plan(self.config, trainer.train_config.steps)
+        self.check_budget(trainer)
+
+    def before_step(self, trainer: TrainerView, step: int) -> None:
+        if any(step == cycle.prune for cycle in self.cycles):
+            self.prune(trainer)
+        for cycle in self.cycles:
+            if step == cycle.start:
+                self.begin_cycle(trainer, cycle)
+
+    def after_backward(self, trainer: TrainerView, step: int) -> None:
+        """Exclude the targeted columns from the optimizer's update."""
+        for layer, targets in self.twd_targets.items():
+            grad = trainer.network.outgoing(layer).grad
+            if grad is not None:
+                grad[:, targets] = 0.0
+
+    def after_step(self, trainer: TrainerView, step: int, loss: torch.Tensor) -> None:
+        """Decay the targeted columns by (1 - alpha_t)."""
+        if not self.twd_targets:
+            return
+        start, length = self.twd_phase
+        a = sched.alpha(step - start, length, self.config.alpha_max)
+        with torch.no_grad():
+            for layer, targets in self.twd_targets.items():
+                trainer.network.outgoing(layer)[:, targets] *= 1.0 - a
+
+    def on_train_end(self, trainer: TrainerView) -> None:
+        """A TWD phase that ran to the last step still ends in a cut (not after a divergence stop)."""
+        if self.twd_targets and not trainer.should_stop:
+            self.prune(trainer)
+            trainer.evaluate(trainer.history[-1]["loss"])
+
+    def learning_rate(self, step: int, train: TrainConfig) -> float:
+        """Exponential decay lr -> lr_final over the run, restarted at the last cut with lr_rewind."""
+        start = self.lr_origin
+        return train.lr * (train.lr_final / train.lr) ** ((step - start) / max(1, train.steps - start))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"twd_targets": {k: v.clone() for k, v in self.twd_targets.items()}, "twd_phase": self.twd_phase,
+                "protected": self.protected.clone(), "lr_origin": self.lr_origin}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.twd_targets = {int(k): v.clone() for k, v in state["twd_targets"].items()}
+        self.twd_phase = None if state["twd_phase"] is None else tuple(state["twd_phase"])
+        self.protected = state["protected"].clone()
+        self.lr_origin = state["lr_origin"]
+
+    # ------------------------------------------------------------- the phases
+    def prunable_layers(self, network: Any) -> list[int]:
+        n = network.num_sine_layers
+        layers = self.config.prune_layers
+        chosen = (list(range(1, n)) or [0]) if layers is None else [int(i) for i in layers]
+        bad = [i for i in chosen if i >= n]
+        if bad:
+            raise ConfigError(f"prune_layers {bad} do not exist: the network has sine layers 0..{n - 1}")
+        return chosen
+
+    def densify_count(self, input_width: int) -> int:
+        """Input frequencies a cycle adds: densify_k, or densify_fraction of the input width."""
+        k = self.config.densify_k
+        return int(round(self.config.densify_fraction * input_width)) if k is None else int(k)
+
+    def check_budget(self, trainer: TrainerView) -> None:
+        """Fail early, naming the setting, when the budget cannot be met by pruning the chosen layers."""
+        if self.config.target_params is None or not self.cycles:
+            return
+        widths = list(trainer.initial_architecture[:-1])
+        for _ in self.cycles:  # the input width after every densification
+            widths[0] += self.densify_count(widths[0])
+        layers = self.prunable_layers(trainer.network)
+        smallest = [1 if i in layers else w for i, w in enumerate(widths)]
+        minimum = sched.count_parameters(trainer.network.weights[0].shape[1], smallest, trainer.signal.out_features)
+        target = self.config.target_params * trainer.initial_params
+        if minimum > target:
+            raise ConfigError(
+                f"target_params {self.config.target_params} is out of reach: pruning sine layers {layers} "
+                f"(with densification) leaves at least {minimum} of {trainer.initial_params} parameters; "
+                "add layers to prune_layers (0 = input frequencies) or lower densification")
+
+    def _k_per_layer(self, trainer: TrainerView, cycle: sched.Cycle) -> dict[int, int]:
+        network = trainer.network
+        widths = network.widths()[:-1]
+        layers = self.prunable_layers(network)
+        if self.config.target_params is None:
+            return {i: int(round(self.config.prune_fraction * widths[i])) for i in layers}
+        target = sched.cycle_target(trainer.initial_params, self.config.target_params, cycle.index, len(self.cycles))
+        new = sched.budget_widths(network.weights[0].shape[1], widths, trainer.signal.out_features, layers, target)
+        return {i: widths[i] - new[i] for i in layers}
+
+    def begin_cycle(self, trainer: TrainerView, cycle: sched.Cycle) -> None:
+        """Densify, then choose the TWD targets and reset their Adam moments."""
+        network = trainer.network
+        self.protected = torch.empty(0, dtype=torch.long)
+        k_new = self.densify_count(network.widths()[0])
+        if k_new > 0:
+            context = DensifyContext(trainer.signal, network, trainer.backend)
+            rows, bias = self.policy.propose(network, network.encoding, k_new, context)
+            before = network.widths()[0]
+            network.insert_input_frequencies(rows, bias, trainer.optimizer)
+            self.protected = torch.arange(before, before + rows.shape[0])
+            trainer.log_event("densify", added=int(rows.shape[0]))
+            trainer.registry.emit("aire_after_densify", trainer=trainer, added=int(rows.shape[0]))
+        self.twd_targets = {}
+        for layer, k in self._k_per_layer(trainer, cycle).items():
+            k = min(k, network.widths()[layer] - 1)
+            if k <= 0:
+                continue
+            exclude = self.protected if layer == 0 else None
+            targets = self.criterion.select(network, layer, k, exclude).to(network.weights[0].device)
+            self.twd_targets[layer] = targets
+            self._reset_moments(trainer.optimizer, network.outgoing(layer), targets)
+        self.twd_phase = (cycle.start, cycle.prune - cycle.start)
+        trainer.log_event("twd_start", targets={str(l): int(t.numel()) for l, t in self.twd_targets.items()})
+
+    @staticmethod
+    def _reset_moments(optimizer: torch.optim.Optimizer, weight: torch.Tensor, targets: torch.Tensor) -> None:
+        state = optimizer.state.get(weight, {})
+        for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            if key in state:
+                state[key][:, targets] = 0.0
+
+    def _neurons_to_cut(self, network: Any, layer: int) -> torch.Tensor:
+        """Neurons whose outgoing column L1 norm is below epsilon; with a parameter budget, the TWD
+        targets still above it too (with a warning), so the budget holds. Never the whole layer."""
+        norms = network.outgoing(layer).detach().abs().sum(dim=0)
+        remove = norms < self.config.epsilon
+        targets = self.twd_targets.get(layer)
+        if self.config.target_params is not None and targets is not None:
+            stubborn = targets[~remove[targets]]
+            if stubborn.numel():
+                warnings.warn(
+                    f"TWD left {stubborn.numel()} targets of layer {layer} above epsilon "
+                    f"(max column L1 {float(norms[stubborn].max()):.3g}); removing them for the budget. "
+                    "Lengthen twd_length or raise alpha_max.", stacklevel=2)
+            remove[targets] = True
+        neurons = remove.nonzero().flatten()
+        if neurons.numel() >= norms.numel():  # always keep the strongest neuron
+            neurons = neurons[neurons != torch.argmax(norms)]
+        return neurons
+
+    def _record_cut(self, trainer: TrainerView, layer: int, neurons: torch.Tensor) -> dict[str, Any]:
+        """What the "prune" event records about a cut, measured before the surgery: the removed
+        columns' L1 norm and Theorem 2's bound on the change of f. The place to add a predicted
+        quality drop (a ``predicted`` field) for each cut."""
+        norms = trainer.network.outgoing(layer).detach().abs().sum(dim=0)
+        return {"residual_column_l1": float(norms[neurons].sum()),
+                "theorem2_bound": pruning_bound(trainer.network, layer, neurons.cpu().numpy())}
+
+    def prune(self, trainer: TrainerView) -> None:
+        """Cut every prunable layer (see _neurons_to_cut), end the TWD phase, rewind the lr decay."""
+        network = trainer.network
+        for layer in self.prunable_layers(network):
+            neurons = self._neurons_to_cut(network, layer)
+            if neurons.numel() == 0:
+                continue
+            record = self._record_cut(trainer, layer, neurons)
+            trainer.registry.emit("aire_before_prune", trainer=trainer, layer=layer, neurons=neurons)
+            if self.config.compensate:
+                x = trainer.signal.network_inputs(4096, trainer.generator)
+                least_squares_compensation(network, layer, neurons, x)
+            network.remove_neurons(layer, neurons, trainer.optimizer)
+            trainer.log_event("prune", layer=layer, removed=int(neurons.numel()), **record)
+            trainer.registry.emit("aire_after_prune", trainer=trainer, layer=layer, removed=int(neurons.numel()))
+        self.twd_targets = {}
+        self.twd_phase = None
+        if self.config.lr_rewind:
+            self.lr_origin = trainer.step
+
+
+def aire_schedule(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy) -> AireSchedule:
+    """Factory of the ``aire`` schedule."""
+    return AireSchedule(config, criterion, policy)
+
+
+@hookimpl
+def aire_add_schedules() -> dict:
+    return {"aire": aire_schedule}

@@ -1,0 +1,130 @@
+"""The aire schedule as a callback: TWD excludes its targets from Adam and decays them by (1 - alpha_t),
+the cut removes exactly what fell below epsilon, the lr restarts at the cut, and its state round-trips."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import aire
+from aire.schedules.adaptive import AireSchedule
+from aire.signals.image import ImageSignal, synthetic_image
+from aire.theory import pruning_bound
+from aire.train import schedule as sched
+from aire.train.trainer import Trainer
+
+CONFIG = aire.ScheduleConfig(warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, alpha_max=0.9, prune_fraction=0.25,
+                             densify_k=2, prune_layers=(1,))
+
+
+def _trainer(config=CONFIG, steps=50):
+    signal = ImageSignal(image=synthetic_image(12))
+    net = aire.build_network(signal, [8, 8, 8], seed=3)
+    train = aire.TrainConfig(steps=steps, lr=1e-3, lr_final=1e-4, eval_every=steps, progress=False, guard=False)
+    trainer = Trainer(signal, net, train, config)
+    trainer.schedule.on_fit_start(trainer)
+    return trainer
+
+
+def _step(trainer, step):
+    """One loop iteration of the schedule's hooks around a real training step."""
+    trainer.step = step
+    trainer.schedule.before_step(trainer, step)
+    loss = trainer.training_step(step)
+    trainer.schedule.after_step(trainer, step, loss)
+
+
+def test_is_the_aire_plugin_with_the_planned_cycles():
+    trainer = _trainer()
+    assert isinstance(trainer.schedule, AireSchedule)
+    assert trainer.schedule.cycles == [sched.Cycle(index=0, start=5, prune=15)]
+
+
+def test_a_cycle_densifies_then_targets_the_weakest_columns_with_fresh_moments():
+    trainer = _trainer()
+    for step in range(5):
+        _step(trainer, step)
+    norms = trainer.network.outgoing(1).detach().abs().sum(0)
+    trainer.step = 5
+    trainer.schedule.before_step(trainer, 5)
+    schedule = trainer.schedule
+    assert trainer.network.widths()[0] == 10 and schedule.protected.tolist() == [8, 9]  # densify_k = 2
+    targets = schedule.twd_targets[1]
+    assert sorted(targets.tolist()) == sorted(torch.argsort(norms)[:2].tolist())  # round(0.25 * 8) = 2 weakest
+    state = trainer.optimizer.state[trainer.network.outgoing(1)]
+    assert torch.count_nonzero(state["exp_avg"][:, targets]) == 0
+    assert torch.count_nonzero(state["exp_avg_sq"][:, targets]) == 0
+    assert schedule.twd_phase == (5, 10)
+    assert [e["event"] for e in trainer.events] == ["densify", "twd_start"]
+
+
+def test_targets_get_no_optimizer_update_and_decay_by_one_minus_alpha():
+    trainer = _trainer()
+    for step in range(6):
+        _step(trainer, step)
+    schedule, w = trainer.schedule, trainer.network.outgoing(1)
+    targets = schedule.twd_targets[1]
+    others = torch.tensor([i for i in range(w.shape[1]) if i not in targets.tolist()])
+    before = w.detach().clone()
+    _step(trainer, 6)
+    a = sched.alpha(6 - 5, 10, CONFIG.alpha_max)
+    assert torch.equal(w.detach()[:, targets], before[:, targets] * (1.0 - a))  # Adam moved nothing, TWD scaled
+    assert not torch.equal(w.detach()[:, others], before[:, others])  # the other columns train
+
+
+def test_the_cut_removes_what_twd_drove_below_epsilon_and_rewinds_the_lr():
+    trainer = _trainer()
+    for step in range(15):
+        _step(trainer, step)
+    schedule = trainer.schedule
+    targets = schedule.twd_targets[1].clone()
+    columns = trainer.network.outgoing(1).detach().abs().sum(0)
+    assert (columns[targets] < CONFIG.epsilon).all()  # scaled by twd_shrink(10, 0.9) = 1.7e-4 over the phase
+    expected = {"residual_column_l1": pytest.approx(float(columns[targets].sum())),
+                "theorem2_bound": pytest.approx(pruning_bound(trainer.network, 1, targets.sort().values.numpy()))}
+    trainer.step = 15
+    schedule.before_step(trainer, 15)
+    prune = [e for e in trainer.events if e["event"] == "prune"]
+    assert len(prune) == 1 and prune[0]["removed"] == 2 and prune[0]["layer"] == 1
+    assert {k: prune[0][k] for k in expected} == expected  # what _record_cut measured before the surgery
+    assert trainer.network.widths()[:-1] == [10, 6, 8]
+    assert schedule.twd_targets == {} and schedule.twd_phase is None and schedule.lr_origin == 15
+    train = trainer.train_config
+    assert schedule.learning_rate(15, train) == pytest.approx(train.lr)
+    assert schedule.learning_rate(50, train) == pytest.approx(train.lr_final)
+
+
+def test_without_lr_rewind_the_decay_runs_over_the_whole_fit():
+    schedule = AireSchedule(aire.ScheduleConfig(lr_rewind=False), criterion=None, policy=None)
+    train = aire.TrainConfig(steps=100, lr=1e-3, lr_final=1e-5)
+    assert [schedule.learning_rate(s, train) for s in (0, 50, 100)] == pytest.approx([1e-3, 1e-4, 1e-5])
+
+
+def test_state_round_trips_into_a_fresh_schedule():
+    trainer = _trainer()
+    for step in range(8):
+        _step(trainer, step)
+    state = trainer.schedule.state_dict()
+    fresh = AireSchedule(CONFIG, trainer.schedule.criterion, trainer.schedule.policy)
+    fresh.load_state_dict(state)
+    assert fresh.twd_phase == (5, 10) and fresh.lr_origin == 0
+    assert torch.equal(fresh.protected, trainer.schedule.protected)
+    assert fresh.twd_targets.keys() == {1} and torch.equal(fresh.twd_targets[1], trainer.schedule.twd_targets[1])
+    state["twd_targets"][1][0] = 99
+    assert fresh.twd_targets[1][0] != 99  # a copy, not a view of the saved state
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_a_twd_phase_left_open_at_the_end_is_cut_unless_the_fit_was_stopped(stopped):
+    trainer = _trainer()
+    trainer.evaluate()
+    for step in range(15):  # the whole TWD phase, steps 5-14; its cut would come at the top of step 15
+        _step(trainer, step)
+    trainer.step, trainer.should_stop = 15, stopped
+    trainer.schedule.on_train_end(trainer)
+    prunes = [e for e in trainer.events if e["event"] == "prune"]
+    if stopped:  # the divergence guard stopped it: the last good model stays as it is
+        assert prunes == [] and len(trainer.history) == 1 and trainer.schedule.twd_targets
+    else:
+        assert [e["removed"] for e in prunes] == [2] and [r["step"] for r in trainer.history] == [0, 15]
+        assert trainer.history[-1]["params"] == trainer.network.num_parameters()

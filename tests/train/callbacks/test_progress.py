@@ -1,0 +1,25 @@
+"""The progress bar: starts where a resumed fit stands, shows the quality and the parameter count."""
+
+from __future__ import annotations
+
+import io
+
+from aire.train.callbacks import ProgressBar
+
+
+class FakeTrainer:
+    step = 30
+
+
+def test_the_bar_follows_the_steps_and_shows_the_quality():
+    out = io.StringIO()
+    progress = ProgressBar(steps=100, quality_key="psnr", file=out)
+    trainer = FakeTrainer()
+    progress.on_fit_start(trainer)
+    assert progress.bar.n == 30 and progress.bar.total == 100  # a resumed fit starts at its step
+    trainer.step = 50
+    progress.on_evaluate(trainer, {"step": 50, "loss": 0.1, "params": 1234, "psnr": 27.123456, "seconds": 1.0})
+    assert progress.bar.n == 50
+    assert progress.bar.postfix == "psnr=27.12, params=1234"
+    progress.on_train_end(trainer)
+    assert progress.bar is None and progress.state_dict() == {}
