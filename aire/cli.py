@@ -29,12 +29,12 @@ EXIT_BUG = 1
 def parse_settings(pairs: Sequence[str] | None) -> dict[str, Any]:
     """KEY=VALUE strings to keyword arguments; values are read as JSON when they parse (numbers,
     true/false, lists), else kept as strings."""
-    from aire.options import _setting
+    from aire.options import parse_setting
 
     settings: dict[str, Any] = {}
     for pair in pairs or ():
         try:
-            key, value = _setting(pair)
+            key, value = parse_setting(pair)
         except argparse.ArgumentTypeError as exc:
             raise InputError(f"--set {exc}") from None
         settings[key] = value
