@@ -107,6 +107,9 @@ class ScheduleConfig:
     compensate: bool = attrs.field(default=False, metadata={"help": "least-squares refit of the kept outgoing columns at each cut"})
     criterion: str = attrs.field(default="column-l1", metadata={"help": "pruning criterion plugin"})
     policy: str = attrs.field(default="topk-doubling", metadata={"help": "densification policy plugin"})
+    settings: dict[str, Any] = attrs.field(
+        factory=dict, converter=lambda v: {str(k).replace("-", "_"): x for k, x in (v or {}).items()},
+        metadata={"flag": "--schedule-set", "help": "a setting of a schedule plugin other than aire, KEY=VALUE (repeatable)"})
 
     def __attrs_post_init__(self) -> None:
         used = self.warmup + self.cycles * (self.twd_length + self.cycle_gap)

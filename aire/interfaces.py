@@ -288,7 +288,8 @@ class Schedule(Callback):
 
     A plugin kind: a hook ``aire_add_schedules`` returns ``{name: factory}`` and
     ``ScheduleConfig.kind`` names one; the trainer calls
-    ``factory(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy)``.
+    ``factory(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy, **settings)``
+    with ``config.settings`` (``--schedule-set KEY=VALUE``) as the keyword settings.
     Built-ins: ``aire`` (densify, targeted weight decay, prune; aire.schedules.adaptive) and ``none``
     (plain training). A schedule is the first callback of the loop, so its ``before_step`` surgery
     happens before any other callback sees the step. It changes the network only through the

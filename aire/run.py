@@ -60,6 +60,7 @@ def check_spec(spec: FitSpec) -> None:
     _check("encoding", net.encoding, net.encoding_settings)
     _check("backend", comps.backend, comps.backend_settings)
     _check("signal", spec.signal, spec.signal_settings, reserved=("path", "image", "mesh"))
+    _check("schedule", spec.schedule.kind, spec.schedule.settings, reserved=("config", "criterion", "policy"))
 
 
 def build_parts(spec: FitSpec) -> dict[str, Any]:

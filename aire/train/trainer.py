@@ -82,7 +82,7 @@ class Trainer:
         criterion = criterion or self.registry.create("criterion", schedule.criterion)
         policy = policy or self.registry.create("policy", schedule.policy)
         self.schedule: Schedule = self.registry.create("schedule", schedule.kind, schedule, criterion=criterion,
-                                                       policy=policy)
+                                                       policy=policy, **schedule.settings)
         device = next(network.parameters()).device
         self.generator = seeded_generator(train.seed, 0)  # batches on the CPU: the same on every device
         self.device_generator = seeded_generator(train.seed, 1, device)
