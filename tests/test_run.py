@@ -172,3 +172,19 @@ def test_a_device_generator_of_another_device_is_dropped_with_a_note(image_path,
     with pytest.warns(UserWarning, match="random state for cuda:0 was dropped"):
         code, _ = _fit(capsys, "fit", "--resume", run, "--device", "cpu")
     assert code == 0
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda s: [1, 2, 3], "not an aire checkpoint"),
+    (lambda s: {k: v for k, v in s.items() if k != "optimizer"}, "key 'optimizer' is missing"),
+    (lambda s: {**s, "weights": [s["weights"][0], s["weights"][1][:, :2], *s["weights"][2:]]}, "layer 1 takes 2 inputs"),
+    (lambda s: {**s, "biases": [s["biases"][0][:1], *s["biases"][1:]]}, "layer 0 has weight"),
+    (lambda s: {**s, "weights": [s["weights"][0] * float("nan"), *s["weights"][1:]]}, "NaN or infinite weights in layer 0"),
+])
+def test_damaged_checkpoints_are_one_line_naming_the_file(image_path, tmp_path, capsys, damage, message):
+    run = _interrupted(capsys, image_path, tmp_path)
+    state = torch.load(run / CHECKPOINT_FILE, weights_only=False)
+    torch.save(damage(state), run / CHECKPOINT_FILE)
+    code, err = _fit(capsys, "fit", "--resume", run)
+    assert code == 2 and len(err) == 1 and message in err[0] and "checkpoint.pt" in err[0], err
+    assert not (run / "metrics.json").exists()

@@ -75,8 +75,8 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[st
 
 
 def load_checkpoint(directory: str | Path) -> dict[str, Any]:
-    """Read DIR/checkpoint.pt with every tensor on the CPU (raises InputError when missing or unreadable)."""
-    from aire.errors import InputError
+    """Read DIR/checkpoint.pt with every tensor on the CPU; InputError (one line naming the file) when it
+    is missing, unreadable, of another format or damaged (:func:`check_checkpoint`)."""
 
     path = Path(directory) / CHECKPOINT_FILE
     if not path.is_file():
@@ -87,7 +87,38 @@ def load_checkpoint(directory: str | Path) -> dict[str, Any]:
         state = torch.load(path, weights_only=False, map_location="cpu")
     except Exception as exc:
         raise InputError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(state, dict):
+        raise InputError(f"checkpoint {path} is not an aire checkpoint (it holds a {type(state).__name__})")
     if state.get("format_version") != FORMAT_VERSION:
         raise InputError(f"checkpoint {path} has format {state.get('format_version')}, this aire reads format "
                          f"{FORMAT_VERSION} only: start the fit again")
+    check_checkpoint(state, path)
     return state
+
+
+#: what every checkpoint holds at its top level
+REQUIRED_KEYS = ("step", "weights", "biases", "optimizer", "events", "initial_params", "initial_architecture",
+                 "elapsed", "rng", "callbacks")
+
+
+def check_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """One-line InputError naming the file for a checkpoint that lacks a key, whose tensors do not
+    chain into one network (layer i's input width is layer i-1's output width, biases match), or
+    that holds NaN or infinite weights."""
+    for key in REQUIRED_KEYS:
+        if key not in state:
+            raise InputError(f"checkpoint {path} is damaged: key {key!r} is missing")
+    weights, biases = state["weights"], state["biases"]
+    if not isinstance(weights, list) or not isinstance(biases, list) or not weights or len(weights) != len(biases):
+        raise InputError(f"checkpoint {path} is damaged: its weights and biases are not matching lists of tensors")
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        if not (torch.is_tensor(w) and torch.is_tensor(b)) or w.ndim != 2 or b.shape != (w.shape[0],):
+            raise InputError(f"checkpoint {path} is damaged: layer {i} has weight {tuple(getattr(w, 'shape', ()))} "
+                             f"and bias {tuple(getattr(b, 'shape', ()))}")
+        if i and w.shape[1] != weights[i - 1].shape[0]:
+            raise InputError(f"checkpoint {path} is damaged: layer {i} takes {w.shape[1]} inputs but layer {i - 1} "
+                             f"has {weights[i - 1].shape[0]} neurons")
+        if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
+            raise InputError(f"checkpoint {path} holds NaN or infinite weights in layer {i}")
+    if not isinstance(state["step"], int) or state["step"] < 0:
+        raise InputError(f"checkpoint {path} is damaged: step {state['step']!r}")
