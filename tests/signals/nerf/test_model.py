@@ -21,6 +21,7 @@ from aire.signals.nerf.cameras import Intrinsics, box_intersection, camera_rays,
 from aire.signals.nerf.model import NerfModel
 from aire.signals.nerf.scene_format import read_split
 from aire.signals.nerf.signal import NerfSignal
+from aire.testing import check_signal
 from aire.train.trainer import Trainer
 
 
@@ -176,6 +177,10 @@ class _StopAt(Callback):
 
     def on_step_end(self, trainer, step):
         trainer.should_stop = step >= self.at
+
+
+def test_the_nerf_signal_passes_the_signal_contract_with_its_model(tiny_scene):
+    check_signal(NerfSignal(tiny_scene, samples=6, eval_views=1, eval_size=6, turntable_frames=1))
 
 
 def test_a_signal_with_the_removed_extra_modules_hook_is_refused(tiny_scene):
