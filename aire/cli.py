@@ -308,7 +308,8 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     check_out_file(args.out, args.overwrite, inputs=run_inputs(run_dir))
     net = aire.load(args.model, device=device)
     if isinstance(net, Model):
-        raise InputError(f"{args.model} is a {net.kind} model, not an SDF: export-mesh extracts an SDF's zero level set")
+        raise InputError(f"{args.model} is a {net.kind} model, not an SDF: export-mesh extracts an SDF's "
+                         "zero level set")
     in_features = net.weights[0].shape[1]
     if net.widths()[-1] != 1 or in_features != 3:
         raise InputError(f"{args.model} is not an SDF model (3 inputs, 1 output); it maps {in_features} -> {net.widths()[-1]}")

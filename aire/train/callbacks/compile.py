@@ -9,9 +9,10 @@ from aire.interfaces import Callback, TrainerView
 
 class Compiler(Callback):
     """Sets ``trainer.step_model`` to ``torch.compile(trainer.model)`` (the network itself for images
-    and SDFs) before a step whenever the model's parameter objects changed (the schedule's surgery runs first, rollbacks replace them
-    too): the old graph is dropped (torch.compiler.reset) and one compilation counted in `compiles`.
-    Keeps no checkpointed state: `compiles` counts this process's compilations."""
+    and SDFs) before a step whenever the model's parameter objects changed (the schedule's surgery
+    runs first, rollbacks replace them too): the old graph is dropped (torch.compiler.reset) and one
+    compilation counted in `compiles`. Keeps no checkpointed state: `compiles` counts this process's
+    compilations."""
 
     def __init__(self) -> None:
         self.compiles = 0

@@ -99,8 +99,8 @@ def test_saved_and_loaded_whole_bit_for_bit(tiny_scene, tmp_path):
         model.head.out.bias.add_(0.5)  # not the freshly initialised head that loading starts from
     save_model(model, tmp_path)
     config = json.loads((tmp_path / "model.json").read_text())
-    assert config["model"] == {"kind": "nerf", "settings": model.settings(),
-                               "tensors": ["head.hidden.bias", "head.hidden.weight", "head.out.bias", "head.out.weight"]}
+    head = ["head.hidden.bias", "head.hidden.weight", "head.out.bias", "head.out.weight"]
+    assert config["model"] == {"kind": "nerf", "settings": model.settings(), "tensors": head}
     loaded = aire.load(tmp_path)
     for (name, a), (name_b, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert name == name_b and torch.equal(a, b), name
