@@ -21,7 +21,7 @@ from aire.atomic import atomic_folder, check_out_dir
 from aire.config import ConfigError, NetworkConfig, ScheduleConfig, TrainConfig, to_dict
 from aire.errors import InputError
 from aire.interfaces import Backend, DensificationPolicy, PruningCriterion, Signal
-from aire.io import save_network
+from aire.io import save_model
 from aire.nn.factory import network_from_config
 from aire.nn.sine_mlp import SineMLP
 from aire.plugins import create, get_registry
@@ -95,9 +95,10 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
     inputs = [*signal.sources(), *(extra_files or {}).values()]
     check_out_dir(out, overwrite, inputs)
     with atomic_folder(out, kind="run", overwrite=overwrite, inputs=inputs) as tmp:
-        result.network.eval()
-        save_network(result.network, tmp)
-        signal.export(result.network, tmp)
+        model = result.fitted  # the network itself, or a model holding it (NeRF's field + colour head)
+        model.eval()
+        save_model(model, tmp)
+        signal.export(model, tmp)
         quality = getattr(signal, "quality_key", "psnr")
         plot_training(result.history, result.events, tmp / "training.png", quality_key=quality)
         history = {"history": result.history, "events": result.events}

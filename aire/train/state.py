@@ -15,7 +15,7 @@ import copy
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,30 +27,50 @@ CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT_VERSION = 2
 
 
-def model_state(network: Any, optimizer: torch.optim.Optimizer, extra_modules: Sequence[nn.Module]) -> dict[str, Any]:
+def model_extras(model: nn.Module | None, network: nn.Module) -> dict[str, torch.Tensor]:
+    """The tensors of `model` (by their state_dict names) that are not the network's, e.g. NeRF's
+    colour head ``head.hidden.weight``...; empty when the model is the network (images, SDFs)."""
+    if model is None or model is network:
+        return {}
+    own = {id(t) for t in network.state_dict(keep_vars=True).values()}
+    return {k: v for k, v in model.state_dict(keep_vars=True).items() if id(v) not in own}
+
+
+def model_state(network: Any, optimizer: torch.optim.Optimizer, model: nn.Module | None = None) -> dict[str, Any]:
     """Deep copies of the network's tensors (their shapes are the architecture), the optimizer's
-    state and the signal's extra trainable modules."""
+    state and the model's other tensors (``signal.make_model(network)``; None: the network alone)."""
     return {
         "architecture": network.architecture(),
         "weights": [w.detach().clone() for w in network.weights],
         "biases": [b.detach().clone() for b in network.biases],
         "optimizer": copy.deepcopy(optimizer.state_dict()),
-        "extra_modules": [copy.deepcopy(m.state_dict()) for m in extra_modules],
+        "model_extras": {k: v.detach().clone() for k, v in model_extras(model, network).items()},
     }
 
 
-def load_model_state(network: Any, state: dict[str, Any], extra_modules: Sequence[nn.Module]) -> None:
-    """Put saved tensors (of the saved shapes) into `network` and the extra modules, in place; the
-    caller builds a fresh optimizer over the new parameters and loads ``state["optimizer"]``."""
+def load_model_state(network: Any, state: dict[str, Any], model: nn.Module | None = None) -> None:
+    """Put saved tensors (of the saved shapes) into `network` and the model's other tensors, in
+    place; the caller builds a fresh optimizer over the new parameters and loads ``state["optimizer"]``.
+    Raises InputError when the state holds a different number of layers or other model tensors than
+    the model has (a checkpoint of another kind of model, or of an older aire)."""
     device = network.weights[0].device
     if len(state["weights"]) != len(network.weights):
         raise InputError("checkpoint has a different number of layers than the network")
+    extras, saved = model_extras(model, network), state.get("model_extras", {})
+    if set(extras) != set(saved):
+        raise InputError(f"checkpoint holds model tensors {sorted(saved)} but the model has {sorted(extras)}: "
+                         "it was written for another model (or by an older aire); start the fit again")
+    for name, tensor in saved.items():
+        if tuple(tensor.shape) != tuple(extras[name].shape):
+            raise InputError(f"checkpoint tensor {name} has shape {tuple(tensor.shape)}, the model's "
+                             f"{tuple(extras[name].shape)}")
     for i, (w, b) in enumerate(zip(state["weights"], state["biases"])):
         grad = network.weights[i].requires_grad
         network.weights[i] = nn.Parameter(w.clone().to(device), requires_grad=grad)
         network.biases[i] = nn.Parameter(b.clone().to(device), requires_grad=grad)
-    for module, saved in zip(extra_modules, state.get("extra_modules", [])):
-        module.load_state_dict(saved)
+    with torch.no_grad():
+        for name, tensor in saved.items():
+            extras[name].copy_(tensor)
 
 
 def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
