@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from aire import __version__
-from aire.atomic import check_out_file, check_replaceable, is_aire_folder
+from aire.atomic import check_out_file, is_aire_folder
 from aire.config import ConfigError
 from aire.errors import InputError
 from aire.plugins import ComponentError

@@ -93,6 +93,10 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
     out = Path(out)
     if resume is None:
         aire.check_out_dir(out, overwrite, inputs=[spec.path])
+    else:  # the finished run replaces the checkpoint folder: make sure it may, before the fit
+        from aire.atomic import check_replaceable
+
+        check_replaceable(out, inputs=[spec.path])
     parts = build_parts(spec)
     checkpoint_extra = {"spec": spec.to_dict(), "input": {"path": str(Path(spec.path).resolve()),
                                                           "sha256": fingerprint(spec.path)}}
