@@ -178,6 +178,11 @@ def orient_solid(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, OrientationRep
     _, part = np.unique(part, return_inverse=True)  # ids 0..n_parts-1
     part = np.asarray(part).reshape(-1)
     n_parts = int(part.max()) + 1 if n_faces else 0
+    size = np.bincount(part, minlength=n_parts)
+    # bfs_orient follows an arbitrary seed face: turn each part to the orientation most of its faces had,
+    # so the minority is what was reversed against its neighbours and "inside out" means most faces faced in
+    minority = np.bincount(part, weights=_same_orientation(faces, consistent), minlength=n_parts) < size / 2.0
+    consistent[minority[part]] = consistent[minority[part]][:, ::-1]
     closed, boundary, nonmanifold, _ = _edge_stats(consistent, part, len(merged), n_parts)
     # signed volume of each part about the mesh centre (divergence theorem; exact for closed parts)
     a, b, c = (centred[consistent[:, k]] for k in range(3))
@@ -202,17 +207,14 @@ def orient_solid(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, OrientationRep
     oriented_faces = consistent.copy()
     flip = reverse[part]
     oriented_faces[flip] = oriented_faces[flip][:, ::-1]
-    agree = _same_orientation(faces, oriented_faces)
-    # per part: the minority against the part's final direction were turned; a part whose majority
-    # was turned was inside out
-    agree_count = np.bincount(part, weights=agree.astype(float), minlength=n_parts)
-    size = np.bincount(part, minlength=n_parts)
-    was_inverted = agree_count < size / 2.0
-    turned = int(np.minimum(agree_count, size - agree_count).sum())
+    # faces of each part that disagree with its final orientation: the minority turned to agree with their
+    # neighbours, or, in a part reversed whole (inside out), the majority that faced in
+    disagree = np.bincount(part, weights=~_same_orientation(faces, oriented_faces), minlength=n_parts)
+    turned = int(np.where(reverse, size - disagree, disagree).sum())
     _, _, _, inconsistent = _edge_stats(oriented_faces, part, len(merged), n_parts)
     report = OrientationReport(
         parts=n_parts, closed_parts=int(closed.sum()), faces=n_faces, turned_faces=turned,
-        inverted_parts=int(was_inverted.sum()), inverted_faces=int((size - agree_count)[was_inverted].sum()),
+        inverted_parts=int(reverse.sum()), inverted_faces=int(disagree[reverse].sum()),
         boundary_edges=boundary, nonmanifold_edges=nonmanifold, inconsistent_edges=inconsistent,
         overlapping_parts=int(partly.sum()), stacked_parts=stacked,
         merged_vertices=len(vertices) - len(merged), dropped_faces=int((~keep).sum()))

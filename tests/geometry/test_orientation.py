@@ -76,6 +76,20 @@ def test_nested_shells_follow_the_cavity_convention():
     assert np.array_equal(out.faces, stacked.faces) and report.stacked_parts == 1 and not report.changed
 
 
+def test_a_hollow_ball_with_faces_reversed_keeps_its_cavity():
+    """The faces reversed against their neighbours include the first one, where libigl's bfs_orient
+    starts: still only they are turned, and the inner shell stays a cavity."""
+    outer = sphere(1.0)
+    faces = np.array(outer.faces)
+    chosen = np.r_[0, np.random.default_rng(4).choice(np.arange(1, len(faces)), 300, replace=False)]
+    faces[chosen] = faces[chosen, ::-1]
+    hollow = combine(trimesh.Trimesh(outer.vertices, faces, process=False), reverse_faces(sphere(0.5)))
+    out, report = orient_solid(hollow)
+    n = len(faces)
+    assert faces_out_from(out, (0, 0, 0))[:n].all() and not faces_out_from(out, (0, 0, 0))[n:].any()
+    assert report.turned_faces == 301 and report.inverted_parts == 0
+
+
 def test_a_triangle_soup_is_merged_before_orienting():
     ball = sphere(subdivisions=2)
     out, report = orient_solid(reverse_faces(triangle_soup(ball)))
