@@ -1,0 +1,67 @@
+"""One writer per output: a second writer is refused naming the first, the lock goes with its holder
+(SIGKILL included), re-entry and nested outputs need no second lock, and no lock file is left."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from aire import lock
+from aire.lock import OutputBusyError, exclusive, lock_file, probe
+
+from tests.faults import held_by_another_process
+
+
+def test_a_second_writer_is_refused_naming_the_holder_until_it_dies(tmp_path):
+    out = tmp_path / "out"
+    with held_by_another_process(out) as holder:
+        with pytest.raises(OutputBusyError) as refused:
+            with exclusive(out):
+                pass
+        message = str(refused.value)
+        assert "\n" not in message and str(out) in message
+        assert f"pid {holder.pid} on {os.uname().nodename}" in message
+        assert f"holder-of-the-test {out}" in message and "started 2" in message  # the command and a date
+        with probe(out) as free:
+            assert not free
+        holder.send_signal(signal.SIGKILL)  # the kernel drops the lock with its holder
+        holder.wait(30)
+        assert lock_file(out).exists(), "a killed holder leaves its lock file: stale, but it tells"
+        with exclusive(out):
+            assert lock.holder(out)["pid"] == os.getpid()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "the lock file goes with its last holder"
+
+
+def test_reentry_and_outputs_inside_a_held_folder_need_no_second_lock(tmp_path):
+    out = tmp_path / "run"
+    with exclusive(out):
+        first = lock_file(out).stat().st_ino
+        with exclusive(out):
+            with exclusive(out / "checkpoint.pt"):
+                assert lock.covered(out / "sub" / "file")
+                assert not (out.parent / ".checkpoint.pt.lock").exists() and not out.exists()
+        assert lock_file(out).stat().st_ino == first, "leaving the inner one keeps the outer lock"
+    assert not lock_file(out).exists() and not lock.covered(out)
+
+
+def test_missing_parents_are_made_and_removed_again_when_left_empty(tmp_path):
+    out = tmp_path / "a" / "b" / "out"
+    with exclusive(out):
+        assert (tmp_path / "a" / "b").is_dir()
+    assert not (tmp_path / "a").exists()
+    with exclusive(out):
+        out.mkdir()
+    assert out.is_dir(), "parents holding the output stay"
+
+
+def test_probe_takes_a_free_lock_and_removes_a_stale_lock_file(tmp_path):
+    out = tmp_path / "job"
+    lock_file(out).write_text('{"pid": 1}')  # left by a killed writer
+    with probe(out) as free:
+        assert free and lock.holder(out)["pid"] == os.getpid()
+    assert not lock_file(out).exists()
+    with exclusive(out):
+        with probe(out) as free:
+            assert not free, "this process writes it"
