@@ -406,7 +406,7 @@ def _check_out_file(out: Path, overwrite: bool, inputs: Iterable[str | Path | No
 def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path ``.STEM.R.tmp.SUFFIX`` beside `path`; on success it is renamed onto
     `path`, on any error it is removed, so `path` is never half-written. `path`'s lock is held
-    throughout (unless this process already holds a folder around it), and write failures of the
+    throughout (unless it lies inside an atomic_folder being written), and write failures of the
     environment end as InputError ``cannot write PATH: REASON`` (:func:`write_errors`)."""
     path = Path(path)
     with one_writer(path):

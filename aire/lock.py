@@ -8,8 +8,9 @@ can be taken is stale: its writer is dead, and what it left half done may be cle
 ``on_acquire``; see :func:`aire.atomic.one_writer`).
 
 The lock is re-entrant within a process: a run holds its folder's lock for its whole life and the
-checkpoint and final save inside it take it again freely; an output inside a folder this process
-already holds (or inside a temporary folder being written, :func:`scope`) needs no lock of its own.
+checkpoint and final save inside it take it again freely. Every output has its own lock, an output
+inside a locked folder too (a fit-many job in its collection: another process may write that path
+directly); only outputs inside a private temporary folder being written (:func:`scope`) need none.
 A waiting second writer that opened a lock file its holder has just removed checks, after locking,
 that the file is still the one at the path, so two writers never both hold "the" lock.
 
@@ -64,10 +65,10 @@ def lock_file(out: str | Path) -> Path:
 
 
 def covered(out: str | Path) -> bool:
-    """Whether this process already holds `out` or a folder around it, or writes it inside a scope."""
+    """Whether this process already holds `out`'s lock, or writes `out` inside a private scope."""
     key = output_key(out)
     with _guard:
-        return any(k == key or k in key.parents for k in (*_held, *_scopes))
+        return key in _held or any(k == key or k in key.parents for k in _scopes)
 
 
 @contextmanager
@@ -105,7 +106,7 @@ def exclusive(out: str | Path, *, on_acquire: Callable[[Path], None] | None = No
     if fcntl is None or not key.name:
         yield
         return
-    if covered(key):  # re-entered, or inside a folder this process holds: the outer holder releases
+    if covered(key):  # re-entered, or inside a private temporary folder: the outer holder releases
         yield
         return
     created = _make_parents(key.parent)

@@ -151,3 +151,26 @@ def wait_until(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+def sleep_marked(task: tuple[str, float]) -> None:
+    """A job for pool workers: write this worker's pid into the folder task[0], then sleep task[1] s."""
+    folder, seconds = task
+    (Path(folder) / str(os.getpid())).write_text("")
+    time.sleep(seconds)
+
+
+TRY = """
+import sys
+from aire.lock import OutputBusyError, exclusive
+try:
+    with exclusive(sys.argv[1]):
+        print("took it")
+except OutputBusyError as exc:
+    print(exc)
+"""
+
+
+def try_from_another_process(out: Path) -> str:
+    """What another process gets when it tries to lock `out`: 'took it', or the refusal's message."""
+    return subprocess.run([sys.executable, "-c", TRY, str(out)], capture_output=True, text=True, env=ENV).stdout.strip()

@@ -11,7 +11,7 @@ import pytest
 from aire import lock
 from aire.lock import OutputBusyError, exclusive, lock_file, probe
 
-from tests.faults import held_by_another_process
+from tests.faults import held_by_another_process, try_from_another_process
 
 
 def test_a_second_writer_is_refused_naming_the_holder_until_it_dies(tmp_path):
@@ -34,15 +34,19 @@ def test_a_second_writer_is_refused_naming_the_holder_until_it_dies(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "the lock file goes with its last holder"
 
 
-def test_reentry_and_outputs_inside_a_held_folder_need_no_second_lock(tmp_path):
-    out = tmp_path / "run"
+def test_reentry_needs_no_second_lock_but_an_output_inside_a_locked_folder_has_its_own(tmp_path):
+    out = tmp_path / "set"
     with exclusive(out):
         first = lock_file(out).stat().st_ino
         with exclusive(out):
-            with exclusive(out / "checkpoint.pt"):
-                assert lock.covered(out / "sub" / "file")
-                assert not (out.parent / ".checkpoint.pt.lock").exists() and not out.exists()
+            with exclusive(out / "job"):  # another process may write set/job directly: it is locked too
+                assert lock_file(out / "job").is_file() and lock.covered(out / "job")
+                assert "is being written by another aire process" in try_from_another_process(out / "job")
         assert lock_file(out).stat().st_ino == first, "leaving the inner one keeps the outer lock"
+        assert not lock_file(out / "job").exists()
+        with lock.scope(out / "tmp"):  # a private temporary folder: what is inside needs no lock
+            with exclusive(out / "tmp" / "training.png"):
+                assert not (out / "tmp").exists()
     assert not lock_file(out).exists() and not lock.covered(out)
 
 
