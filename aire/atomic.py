@@ -67,7 +67,7 @@ def _names(exc: OSError, places: Iterable[Path]) -> bool:
     """Whether `exc` is about one of `places`, a path inside one, or a folder above one."""
     if exc.filename is None:
         return True
-    name = Path(os.path.abspath(exc.filename))
+    name = Path(os.path.abspath(os.fsdecode(exc.filename)))
     for place in places:
         place = Path(os.path.abspath(place))
         if name == place or place in name.parents or name in place.parents:
@@ -134,9 +134,13 @@ def _shown(path: Path) -> Path:
 
 
 def _existing(path: Path) -> Path:
+    """The nearest existing folder at or above `path` (where its file system can be asked)."""
     for candidate in (path, *path.parents):
-        if candidate.is_dir():
-            return candidate
+        try:
+            if candidate.is_dir():
+                return candidate
+        except OSError:
+            continue
     return Path(".")
 
 

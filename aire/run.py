@@ -85,8 +85,9 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
     """Fit `spec` into the run folder `out`; returns (out, FitResult).
 
     `resume` is a checkpoint state (aire.train.state.load_checkpoint) of this same spec. `out`'s
-    one-writer lock (aire.lock) is held from the first check to the final swap, so a second writer of
-    `out` is refused in one line naming this one. The folder gets config.json (the resolved spec; `aire fit --config` replays it) besides the usual outputs.
+    one-writer lock (aire.lock) is held from the first check to the final swap, checkpoints included,
+    so a second writer of `out` is refused in one line naming this one. The folder gets config.json
+    (the resolved spec; `aire fit --config` replays it) besides the usual outputs.
     """
     import aire
     from aire.atomic import one_writer

@@ -174,3 +174,16 @@ except OutputBusyError as exc:
 def try_from_another_process(out: Path) -> str:
     """What another process gets when it tries to lock `out`: 'took it', or the refusal's message."""
     return subprocess.run([sys.executable, "-c", TRY, str(out)], capture_output=True, text=True, env=ENV).stdout.strip()
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            found.append(int(stat.parent.name))
+    return found
