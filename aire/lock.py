@@ -20,6 +20,7 @@ kernel maps flock to NFS locks (Linux >= 2.6.12).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
@@ -27,6 +28,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -111,14 +113,14 @@ def exclusive(out: str | Path, *, on_acquire: Callable[[Path], None] | None = No
         return
     created = _make_parents(key.parent)
     try:
-        fd, path = _acquire(key, command)
+        fd, path, locked = _acquire(key, command)
     except BaseException:
         _remove_empty(created)
         raise
     with _guard:
         _held[key] = (fd, path)
     try:
-        if on_acquire is not None:
+        if on_acquire is not None and locked:
             on_acquire(key)
         yield
     finally:
@@ -140,8 +142,12 @@ def probe(out: str | Path) -> Iterator[bool]:
         yield False
         return
     try:
-        fd, path = _acquire(key, None)
+        fd, path, locked = _acquire(key, None)
     except (OSError, OutputBusyError):
+        yield False
+        return
+    if not locked:
+        _release(fd, path)
         yield False
         return
     try:
@@ -159,7 +165,13 @@ def _release(fd: int, path: Path) -> None:
     os.close(fd)
 
 
-def _acquire(key: Path, command: str | None) -> tuple[int, Path]:
+#: flock errors of a file system without locks (some FUSE and network mounts)
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL})
+
+
+def _acquire(key: Path, command: str | None) -> tuple[int, Path, bool]:
+    """(descriptor, lock file, whether it is really locked): False on a file system without locks,
+    where the writer goes on with a warning (and nothing of others is cleaned up)."""
     path = key.parent / f".{key.name}{LOCK_SUFFIX}"
     for _ in range(100):
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
@@ -170,6 +182,13 @@ def _acquire(key: Path, command: str | None) -> tuple[int, Path]:
             os.close(fd)
             raise OutputBusyError(f"{key} is being written by another aire process ({_describe(record)}); "
                                   "wait for it to finish or choose another --out") from None
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                os.close(fd)
+                raise
+            warnings.warn(f"the file system of {key.parent} has no locks: a second writer of {key.name} "
+                          "would not be refused", stacklevel=4)
+            return fd, path, False
         except BaseException:
             os.close(fd)
             raise
@@ -183,7 +202,7 @@ def _acquire(key: Path, command: str | None) -> tuple[int, Path]:
             except BaseException:  # e.g. a full disk: leave no lock file behind
                 _release(fd, path)
                 raise
-            return fd, path
+            return fd, path, True
         os.close(fd)  # its holder removed it as we opened it: lock the new one
     raise OutputBusyError(f"{key} is being written by other aire processes that keep replacing its lock; try again")
 

@@ -69,3 +69,20 @@ def test_probe_takes_a_free_lock_and_removes_a_stale_lock_file(tmp_path):
     with exclusive(out):
         with probe(out) as free:
             assert not free, "this process writes it"
+
+
+def test_a_file_system_without_locks_writes_with_a_warning_and_cleans_up_nothing(tmp_path, monkeypatch):
+    import errno
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(lock.fcntl, "flock", no_locks)
+    seen = []
+    with pytest.warns(UserWarning, match="has no locks"):
+        with exclusive(tmp_path / "out", on_acquire=seen.append):
+            assert lock_file(tmp_path / "out").is_file()
+    assert seen == [], "without a lock nobody can tell a dead writer: nothing is cleaned up"
+    assert list(tmp_path.iterdir()) == []
+    with probe(tmp_path / "out") as free:
+        assert not free

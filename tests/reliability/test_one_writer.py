@@ -35,20 +35,20 @@ def _two_fits(image_path: Path, out: Path, *extra: str, stagger: float = 0.0) ->
     return [(p.wait(300), p.stderr.read().strip().splitlines()) for p in (first, second)]
 
 
-def _check_one_wins(results, out: Path) -> None:
+def _check_one_wins(results, out: Path, steps: int = 200) -> None:
     codes = sorted(code for code, _ in results)
     assert codes == [0, 2], results
     [(_, err)] = [r for r in results if r[0] == 2]
     assert len(err) == 1 and err[0].startswith("aire: error:"), err
     assert "is being written by another aire process (pid " in err[0] or "already exists" in err[0], err
-    assert json.loads((out / "metrics.json").read_text())["steps_completed"] == 200
+    assert json.loads((out / "metrics.json").read_text())["steps_completed"] == steps
     assert sorted(p.name for p in out.parent.iterdir() if p.name != "synthetic.png") == ["out"], "no temp, no lock"
 
 
 def test_two_fits_with_checkpoints_started_together_one_wins(image_path, tmp_path):
     """The loser is refused before it writes anything, so the two never share a checkpoint.pt."""
     out = tmp_path / "out"
-    _check_one_wins(_two_fits(image_path, out, "--checkpoint-every", "20"), out)
+    _check_one_wins(_two_fits(image_path, out, "--checkpoint-every", "20", "--steps", "60"), out, steps=60)
 
 
 @pytest.mark.slow  # ten pairs of fits, ~3 minutes on the shared 2-core machine
@@ -77,6 +77,28 @@ def test_a_folder_that_appears_during_the_fit_is_never_replaced(image_path, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "synthetic.png"]
 
 
+def test_a_collection_in_use_is_refused_and_its_jobs_in_flight_untouched(tmp_path, capsys):
+    """Another process holds the collection (as a running fit-many does) with a job's folder being
+    written: fit-many on the same folder is refused in one line naming it, and touches nothing."""
+    from aire.atomic import write_marker
+    from tests.faults import held_by_another_process
+    from tests.many.conftest import write_images
+
+    images = write_images(tmp_path / "images", 1)
+    out = tmp_path / "set"
+    out.mkdir()
+    write_marker(out, "collection")
+    (out / ".img0_1234abcd.abcdefgh.tmp").mkdir()  # a job's folder in flight
+    (out / ".img0_1234abcd.abcdefgh.tmp" / "model.json").write_text("{}")
+    with held_by_another_process(out) as holder:
+        capsys.readouterr()
+        assert main(["fit-many", str(images[0]), "--out", str(out), "--executor", "serial", *FIT]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"pid {holder.pid}" in err[0] and "holder-of-the-test" in err[0], err
+    assert sorted(p.name for p in out.rglob("*")) == [".aire", ".img0_1234abcd.abcdefgh.tmp", "model.json"]
+
+
+@pytest.mark.slow  # a real fit-many in a subprocess, ~15 s on the shared 2-core machine
 def test_a_second_collection_on_a_folder_in_use_is_refused(tmp_path, capsys):
     """Refused in one line naming the first; nothing of the first's (job folders in flight) is touched."""
     from tests.many.conftest import write_images
