@@ -35,11 +35,12 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int, kernel: bool = True) -> None:
     """Make this worker process end as soon as `parent` (the collection process) is gone, however it
     went (SIGKILL included), so no fit runs on unseen: Linux's PR_SET_PDEATHSIG (SIGKILL to us when the
-    parent dies; prctl(2)), elsewhere a thread that watches the parent pid once a second."""
-    if sys.platform.startswith("linux"):
+    parent dies; prctl(2)) when `kernel` (the parent started us from its main thread: the signal fires
+    when the starting *thread* ends), else a thread that watches the parent pid once a second."""
+    if kernel and sys.platform.startswith("linux"):
         try:
             import ctypes
 
@@ -61,10 +62,10 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="aire-parent-watch", daemon=True).start()
 
 
-def _start_worker(threads: int, parent: int) -> None:
+def _start_worker(threads: int, parent: int, kernel: bool) -> None:
     """Pool initializer: thread counts pinned before torch loads, and death with the parent."""
     pin_environment(threads)
-    die_with_parent(parent)
+    die_with_parent(parent, kernel)
 
 
 class Executor(abc.ABC):
@@ -166,7 +167,9 @@ class LocalExecutor(Executor):
     def _ensure_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             self._pool = cf.ProcessPoolExecutor(max_workers=self.slots, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=_start_worker, initargs=(self.threads, os.getpid()))
+                                                initializer=_start_worker,
+                                                initargs=(self.threads, os.getpid(),
+                                                          threading.current_thread() is threading.main_thread()))
         return self._pool
 
     def submit(self, fn: Callable[[Any], Any], item: Any, *, gpus: float = 0) -> Any:

@@ -101,3 +101,31 @@ def test_local_pool_workers_die_with_a_killed_collection_process(tmp_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+WATCHED = """
+import os, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", "import os, sys, time; "
+                          "from aire.many.executors import die_with_parent; "
+                          "die_with_parent(os.getppid(), kernel=False); print(os.getpid(), flush=True); time.sleep(600)"],
+                         stdout=subprocess.PIPE, text=True)
+print(child.stdout.readline().strip(), flush=True)
+child.wait()
+"""
+
+
+def test_without_the_kernel_signal_a_worker_watches_its_parent(tmp_path):
+    """The fallback of other systems (and of pools started off the main thread): a thread that
+    sees the parent pid change."""
+    from tests.faults import ENV, gone, wait_until
+
+    parent = subprocess.Popen([sys.executable, "-c", WATCHED], env=ENV, stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert not gone(worker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+        assert wait_until(lambda: gone(worker), 30), "the worker outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
