@@ -85,28 +85,36 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
              extra_files: dict[str, Path] | None = None, say: Callable[[str], None] | None = None) -> tuple[Path, Any]:
     """Fit `spec` into the run folder `out`; returns (out, FitResult).
 
-    `resume` is a checkpoint state (aire.train.state.load_checkpoint) of this same spec. The folder
-    gets config.json (the resolved spec; `aire fit --config` replays it) besides the usual outputs.
+    `resume` is a checkpoint state (aire.train.state.load_checkpoint) of this same spec. `out`'s
+    one-writer lock (aire.lock) is held from the first check to the final swap, checkpoints included,
+    so a second writer of `out` is refused in one line naming this one. The folder gets config.json
+    (the resolved spec; `aire fit --config` replays it) besides the usual outputs.
     """
     import aire
+    from aire.atomic import one_writer
 
     out = Path(out)
     if resume is None:
-        aire.check_out_dir(out, overwrite, inputs=[spec.path])
-    else:  # the finished run replaces the checkpoint folder: make sure it may, before the fit
-        from aire.atomic import check_replaceable
+        aire.check_out_dir(out, overwrite, inputs=[spec.path])  # before taking the lock: a refusal writes nothing
+    with one_writer(out):  # one writer for the whole fit: checkpoints and the final swap included
+        if resume is None:
+            aire.check_out_dir(out, overwrite, inputs=[spec.path])  # again: a killed swap may just have been completed
+        else:  # the finished run replaces the checkpoint folder: make sure it may, before the fit
+            from aire.atomic import check_replaceable
 
-        check_replaceable(out, inputs=[spec.path])
-    parts = build_parts(spec)
-    checkpoint_extra = {"spec": spec.to_dict(), "input": {"path": str(Path(spec.path).resolve()),
-                                                          "sha256": fingerprint(spec.path)}}
-    result = aire.fit(parts["signal"], parts["network"], train=spec.train, schedule=spec.schedule,
-                      criterion=parts["criterion"], policy=parts["policy"], backend=parts["backend"], resume=resume,
-                      checkpoint_dir=out if spec.train.checkpoint_every else None, checkpoint_extra=checkpoint_extra)
-    config = spec.to_dict()
-    # with checkpoints the folder holds only our own checkpoint (it was checked to be new at the start)
-    aire.save_run(result, parts["signal"], out, overwrite=overwrite or bool(spec.train.checkpoint_every) or resume is not None,
-                  settings=config, extra_files=extra_files, config=config)
+            check_replaceable(out, inputs=[spec.path])
+        parts = build_parts(spec)
+        checkpoint_extra = {"spec": spec.to_dict(), "input": {"path": str(Path(spec.path).resolve()),
+                                                              "sha256": fingerprint(spec.path)}}
+        result = aire.fit(parts["signal"], parts["network"], train=spec.train, schedule=spec.schedule,
+                          criterion=parts["criterion"], policy=parts["policy"], backend=parts["backend"],
+                          resume=resume, checkpoint_dir=out if spec.train.checkpoint_every else None,
+                          checkpoint_extra=checkpoint_extra)
+        config = spec.to_dict()
+        # with checkpoints the folder holds only our own checkpoint (it was checked to be new at the start)
+        aire.save_run(result, parts["signal"], out,
+                      overwrite=overwrite or bool(spec.train.checkpoint_every) or resume is not None,
+                      settings=config, extra_files=extra_files, config=config)
     m = result.metrics
     if m.get("diverged") and say is not None:
         say(f"aire: warning: training diverged; stopped at step {m['steps_completed']} with the last good model")
