@@ -95,8 +95,16 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *varied], extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({**{k: r.get(k) for k in COLUMNS}, **{k: json.dumps(v) for k, v in r["varied"].items()}})
+        writer.writerow({**{k: r.get(k) for k in COLUMNS}, **{k: csv_value(v) for k, v in r["varied"].items()}})
     return buffer.getvalue()
+
+
+def csv_value(value: Any) -> Any:
+    """A grid value as a spreadsheet reads it: text and numbers as they are (no JSON quotes), lists, tables,
+    booleans and null as JSON (`[8, 8]`, `true`), as `--set` and the TOML spec would write them."""
+    if isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    return json.dumps(value)
 
 
 def plot_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
