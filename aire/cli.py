@@ -331,7 +331,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(root))
     from benchmarks.__main__ import main as bench_main
 
-    return bench_main(args.bench_args)
+    return bench_main(args.bench_args, prog="aire bench")
 
 
 COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "make-scene": cmd_make_scene, "bench": cmd_bench, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
