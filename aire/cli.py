@@ -203,7 +203,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(r[c].ljust(widths.get(c, 0)) for c in cols).rstrip())
         if r["error"]:
-            print(f"    error: {r['error']}")
+            print(f"    {'unavailable' if r['status'] == 'unavailable' else 'error'}: {r['error']}")
     for clash in report["clashes"]:
         print(f"clash: {clash['message']}")
     return 0

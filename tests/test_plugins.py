@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import aire
+from aire.interfaces import Backend
 from aire.errors import InputError
 from aire.hookspecs import TrainerView
 from aire.plugins import (AmbiguousComponentError, PluginError, PluginRegistry, UnknownComponentError, get_registry,
@@ -504,6 +505,38 @@ def test_report_lists_event_only_plugins_with_their_hooks_and_wrappers():
     assert row["hooks"] == ["aire_fit_end", "aire_step_end"] and row["wrappers"] == ["aire_step_end"]
     assert row["provides"] == {} and row["status"] == "loaded"
     assert json.loads(json.dumps(reg.report()))["api_version"] == aire.API_VERSION
+
+
+def test_report_marks_a_plugin_whose_component_cannot_run_here_unavailable_with_the_reason():
+    class NoGpu(Backend):
+        name = "nogpu"
+
+        def bessel_j(self, orders, x):
+            raise NotImplementedError
+
+        def power_spectrum(self, values):
+            raise NotImplementedError
+
+        @classmethod
+        def available(cls):
+            return False
+
+        @classmethod
+        def unavailable_reason(cls):
+            return "needs a GPU"
+
+    class Plugin:
+        @aire.hookimpl
+        def aire_add_backends(self):
+            return {"nogpu": NoGpu}
+
+    reg = PluginRegistry(core_entry_points())
+    reg.pm.register(Plugin(), name="nogpu-backend")
+    rows = {p["name"]: p for p in reg.report()["plugins"]}
+    assert rows["nogpu-backend"]["status"] == "unavailable"
+    assert rows["nogpu-backend"]["error"] == "backend nogpu: needs a GPU"
+    assert rows["nogpu-backend"]["hooks"] == ["aire_add_backends"]
+    assert rows["torch-backend"]["status"] == "loaded" and rows["torch-backend"]["error"] == ""
 
 
 def test_cli_lists_plugins_clashes_and_failures_without_crashing(tmp_path):
