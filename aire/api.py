@@ -83,8 +83,11 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
 
 def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,
              settings: dict[str, Any] | None = None, extra_files: dict[str, Path] | None = None,
-             config: dict[str, Any] | None = None) -> Path:
+             config: dict[str, Any] | None = None, input_as: str | Path | None = None) -> Path:
     """Write metrics.json, the model, the signal's exports and training.png into `out`, atomically.
+
+    `input_as` is the path metrics.json names as the signal's input instead of the file the fit read (the demo
+    fits a temporary file and keeps its copy, an `extra_files` entry, in the run folder).
 
     Everything is written to a temporary sibling folder first and renamed into place at the end,
     so an error never leaves a half-written run behind. An existing `out` is replaced only with
@@ -102,7 +105,10 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         plot_training(result.history, result.events, tmp / "training.png", quality_key=quality)
         history = {"history": result.history, "events": result.events}
         (tmp / "history.json").write_text(json.dumps(_jsonable(history), indent=1, allow_nan=False))
-        metrics = {**result.metrics, "signal": signal.describe(), "settings": settings or {}}
+        described = signal.describe()
+        if input_as is not None:
+            described = {**described, "path": str(Path(input_as).resolve())}
+        metrics = {**result.metrics, "signal": described, "settings": settings or {}}
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
         if config is not None:  # the resolved fit specification: `aire fit --config` replays it
             (tmp / "config.json").write_text(json.dumps(_jsonable(config), indent=2, allow_nan=False) + "\n")

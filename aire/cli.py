@@ -161,12 +161,13 @@ def _fit_spec(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | Non
     return resolve(overrides, config=config), args.out, None
 
 
-def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None) -> int:
+def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None,
+            input_as: Path | None = None) -> int:
     from aire.run import run_spec, summary_line
 
     spec, out, state = _fit_spec(args)
     out, result = run_spec(spec, out, overwrite=args.overwrite, resume=state, extra_files=extra_files,
-                           say=lambda line: print(line, file=sys.stderr))
+                           say=lambda line: print(line, file=sys.stderr), input_as=input_as)
     print(summary_line(result))
     print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'}, "
           f"config {out / 'config.json'})")
@@ -229,7 +230,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "--steps", str(args.steps), "--target-params", str(args.target_params)]
         fit_args = build_parser().parse_args(["fit", *argv, *(["--overwrite"] if args.overwrite else []),
                                               *(["--quiet"] if args.quiet else [])])
-        return cmd_fit(fit_args, extra_files={"input.png": image})
+        # the outputs name the copy kept in the run folder, not the temporary file deleted after the fit
+        return cmd_fit(fit_args, extra_files={"input.png": image}, input_as=args.out / "input.png")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

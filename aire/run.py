@@ -81,8 +81,12 @@ def build_parts(spec: FitSpec) -> dict[str, Any]:
 
 
 def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume: dict[str, Any] | None = None,
-             extra_files: dict[str, Path] | None = None, say: Callable[[str], None] | None = None) -> tuple[Path, Any]:
+             extra_files: dict[str, Path] | None = None, say: Callable[[str], None] | None = None,
+             input_as: str | Path | None = None) -> tuple[Path, Any]:
     """Fit `spec` into the run folder `out`; returns (out, FitResult).
+
+    `input_as`: the path config.json and metrics.json name as the input instead of `spec.path` (a copy of a
+    temporary input kept in the run folder through `extra_files`, so the outputs never name a deleted file).
 
     `resume` is a checkpoint state (aire.train.state.load_checkpoint) of this same spec. The folder
     gets config.json (the resolved spec; `aire fit --config` replays it) besides the usual outputs.
@@ -99,9 +103,11 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
                       criterion=parts["criterion"], policy=parts["policy"], backend=parts["backend"], resume=resume,
                       checkpoint_dir=out if spec.train.checkpoint_every else None, checkpoint_extra=checkpoint_extra)
     config = spec.to_dict()
+    if input_as is not None:
+        config["path"] = str(Path(input_as).resolve())
     # with checkpoints the folder holds only our own checkpoint (it was checked to be new at the start)
     aire.save_run(result, parts["signal"], out, overwrite=overwrite or bool(spec.train.checkpoint_every) or resume is not None,
-                  settings=config, extra_files=extra_files, config=config)
+                  settings=config, extra_files=extra_files, config=config, input_as=input_as)
     m = result.metrics
     if m.get("diverged") and say is not None:
         say(f"aire: warning: training diverged; stopped at step {m['steps_completed']} with the last good model")
