@@ -189,6 +189,9 @@ class Trainer:
         metrics.update({
             "params_initial": self.initial_params,
             "params_final": self.network.num_parameters(),
+            "params_fraction": self.network.num_parameters() / self.initial_params,
+            # a fit with no budget can end larger than it started (densification added more than pruning cut)
+            "params_grew": self.network.num_parameters() > self.initial_params,
             "architecture_initial": self.initial_architecture,
             "architecture_final": self.network.widths(),
             "steps": cfg.steps,
