@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--resolution", type=int, default=256, help="grid points per axis (512 works: chunked)")
     export.add_argument("--normalised", action="store_true", help="keep the unit-cube frame instead of the mesh's original one")
     export.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    export.add_argument("--keep-largest-component", action="store_true",
+                        help="write only the connected piece with the most faces (drops small blobs in free space)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing file")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
     bench = sub.add_parser("bench", help="run a benchmark suite (source checkout only): image, prune-ablation, speed, ...",
@@ -315,6 +317,12 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     mesh = extract_mesh(net, args.resolution, progress=not args.quiet)
     if len(mesh.faces) == 0:
         raise InputError(f"the model's zero level set does not cross the {args.resolution}^3 grid: no surface to export")
+    if args.keep_largest_component:
+        from aire.geometry.extract import keep_largest_component
+
+        mesh, dropped = keep_largest_component(mesh)
+        print(f"kept the largest connected component; dropped {dropped} smaller one{'s' * (dropped != 1)}",
+              file=sys.stderr)
     if frame is not None:
         mesh = trimesh.Trimesh(frame.to_original(mesh.vertices), mesh.faces, process=False)
     write_mesh_atomic(mesh, args.out)

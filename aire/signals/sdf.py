@@ -21,7 +21,7 @@ import trimesh
 
 from aire.errors import InputError
 from aire.geometry import distance as gdist
-from aire.geometry.extract import evaluate_grid, extract_mesh, marching_cubes
+from aire.geometry.extract import connected_components, evaluate_grid, extract_mesh, keep_largest_component, marching_cubes
 from aire.geometry.mesh_io import Frame, load_mesh, validate_mesh, write_mesh_atomic
 from aire.metrics.mesh import chamfer, iou
 from aire.geometry.render import plot_distance_views
@@ -44,7 +44,7 @@ class SDFSignal(Signal):
                  sign_method: str = "auto", loss: str = "l1", eikonal_weight: float = 0.0, normal_weight: float = 0.0,
                  eval_resolution: int = 128, mesh_resolution: int = 256, chamfer_samples: int = 100_000,
                  validation_samples: int = 20_000, picture_views: int = 3, up: str = "y", cache: bool = True,
-                 seed: int = 0) -> None:
+                 keep_largest_component: bool = False, seed: int = 0) -> None:
         if (path is None) == (mesh is None):
             raise ValueError("give exactly one of path or mesh")
         self._check_settings(samples=samples, near_fraction=near_fraction, scales=scales, loss=loss,
@@ -62,6 +62,9 @@ class SDFSignal(Signal):
         if up not in ("x", "y", "z"):
             raise InputError(f"up must be x, y or z (the mesh's vertical axis, for pictures), got {up!r}")
         self.up = up
+        if not isinstance(keep_largest_component, bool):
+            raise InputError(f"keep_largest_component must be true or false, got {keep_largest_component!r}")
+        self.keep_largest_component = keep_largest_component
         self.spec = SampleSpec(count=int(samples), near_fraction=near_fraction, scales=tuple(scales), seed=seed,
                                sign_method=self.sign_method)
         pool = sdf_samples(self.mesh, self.spec, use_cache=cache)
@@ -163,10 +166,17 @@ class SDFSignal(Signal):
         return self._grid_occupancy
 
     def final_metrics(self, model: torch.nn.Module) -> dict[str, float]:
-        """Chamfer (L1, squared), normal consistency on an extracted mesh, and IoU on the grid."""
+        """Chamfer (L1, squared), normal consistency on an extracted mesh (its largest connected component
+        only, with keep_largest_component), the mesh's number of connected components, and IoU on the grid
+        (of the whole volume either way)."""
         volume = evaluate_grid(model, self.eval_resolution)
         reconstruction = marching_cubes(volume)
+        components = len(connected_components(reconstruction))
+        if self.keep_largest_component:
+            reconstruction, _ = keep_largest_component(reconstruction)
         metrics = chamfer(reconstruction, self.mesh, self.chamfer_samples, seed=self.seed)
+        metrics["mesh_components"] = components
+        metrics["mesh_components_kept"] = min(components, 1) if self.keep_largest_component else components
         metrics["iou_grid"] = iou(volume < 0, self.grid_occupancy())
         metrics["eval_resolution"] = self.eval_resolution
         return metrics
@@ -180,6 +190,8 @@ class SDFSignal(Signal):
         if len(normalised.faces) == 0:
             warnings.warn("the fitted SDF has no zero level set on the grid: no mesh written", stacklevel=2)
             return paths
+        if self.keep_largest_component:
+            normalised, _ = keep_largest_component(normalised)
         mesh = trimesh.Trimesh(self.frame.to_original(normalised.vertices), normalised.faces, process=False)
         paths.append(write_mesh_atomic(mesh, out_dir / "mesh.ply"))
         distance = gdist.unsigned_distance(self.mesh, normalised.vertices)
@@ -195,7 +207,8 @@ class SDFSignal(Signal):
                 "sign_method": self.sign_method, "frame": self.frame.as_dict(), "samples": self.spec.count,
                 "near_fraction": self.spec.near_fraction, "scales": list(self.spec.scales), "loss": self.loss_kind,
                 "eikonal_weight": self.eikonal_weight, "normal_weight": self.normal_weight,
-                "eval_resolution": self.eval_resolution, "mesh_resolution": self.mesh_resolution}
+                "eval_resolution": self.eval_resolution, "mesh_resolution": self.mesh_resolution,
+                "keep_largest_component": self.keep_largest_component}
 
 
 def write_signal_info(out_dir: Path, frame: Frame, description: dict[str, Any]) -> Path:

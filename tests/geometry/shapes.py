@@ -32,3 +32,15 @@ class SphereSDF(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ((x - self.centre).norm(dim=1) - self.radius)[:, None]
+
+
+class SphereWithBlobSDF(torch.nn.Module):
+    """A sphere of `radius` at 0 and a separate small sphere (a wrong-sign blob in free space), as the union
+    min(d_sphere, d_blob): two connected pieces after marching cubes."""
+
+    def __init__(self, radius: float, blob_centre=(0.8, 0.8, 0.8), blob_radius: float = 0.12) -> None:
+        super().__init__()
+        self.sphere, self.blob = SphereSDF(radius), SphereSDF(blob_radius, blob_centre)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.minimum(self.sphere(x), self.blob(x))
