@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -83,11 +84,15 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
 
 def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,
              settings: dict[str, Any] | None = None, extra_files: dict[str, Path] | None = None,
-             config: dict[str, Any] | None = None, input_as: str | Path | None = None) -> Path:
+             config: dict[str, Any] | None = None, input_as: str | Path | None = None,
+             started: float | None = None) -> Path:
     """Write metrics.json, the model, the signal's exports and training.png into `out`, atomically.
 
     `input_as` is the path metrics.json names as the signal's input instead of the file the fit read (the demo
     fits a temporary file and keeps its copy, an `extra_files` entry, in the run folder).
+    `started` is the time.perf_counter() at which the command began (less the fitting time of earlier
+    processes, when resumed): metrics.json (and ``result.metrics``) then get ``seconds_total``, the wall-clock
+    seconds of loading, fitting, final metrics and exports, beside ``seconds_fit`` (the fitting loop alone).
 
     Everything is written to a temporary sibling folder first and renamed into place at the end,
     so an error never leaves a half-written run behind. An existing `out` is replaced only with
@@ -108,6 +113,8 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         described = signal.describe()
         if input_as is not None:
             described = {**described, "path": str(Path(input_as).resolve())}
+        if started is not None:  # measured here, after the exports: everything but writing these small files
+            result.metrics["seconds_total"] = time.perf_counter() - started
         metrics = {**result.metrics, "signal": described, "settings": settings or {}}
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
         if config is not None:  # the resolved fit specification: `aire fit --config` replays it

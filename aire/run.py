@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -93,6 +94,8 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
     """
     import aire
 
+    # seconds_total counts this command from here, plus the fitting time of earlier processes when resumed
+    started = time.perf_counter() - (float(resume.get("elapsed", 0.0)) if resume is not None else 0.0)
     out = Path(out)
     if resume is None:
         aire.check_out_dir(out, overwrite, inputs=[spec.path])
@@ -107,7 +110,8 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
         config["path"] = str(Path(input_as).resolve())
     # with checkpoints the folder holds only our own checkpoint (it was checked to be new at the start)
     aire.save_run(result, parts["signal"], out, overwrite=overwrite or bool(spec.train.checkpoint_every) or resume is not None,
-                  settings=config, extra_files=extra_files, config=config, input_as=input_as)
+                  settings=config, extra_files=extra_files, config=config, input_as=input_as,
+                  started=started)
     m = result.metrics
     if m.get("diverged") and say is not None:
         say(f"aire: warning: training diverged; stopped at step {m['steps_completed']} with the last good model")
@@ -139,5 +143,6 @@ def summary_line(result: Any) -> str:
                         if isinstance(m.get(k), (int, float)))
     return (f"{quality}  params {m['params_initial']} -> {m['params_final']} "
             f"({100 * m['params_final'] / m['params_initial']:.0f} %)  {m['architecture_initial']} -> "
-            f"{m['architecture_final']}  {m['seconds']:.1f} s")
+            f"{m['architecture_final']}  {m['seconds']:.1f} s"
+            + (f" fitting, {m['seconds_total']:.1f} s in all" if isinstance(m.get("seconds_total"), (int, float)) else ""))
 

@@ -182,6 +182,7 @@ class Trainer:
     def final_metrics(self) -> dict[str, Any]:
         """The last evaluation's metrics, the signal's final metrics and the fit's summary."""
         cfg, final = self.train_config, self.history[-1]
+        fitted = self.elapsed()  # the fitting loop's time (across resumes), before the final evaluation
         metrics = {k: v for k, v in final.items() if k not in ("step", "loss", "params", "seconds")}
         self.network.eval()
         metrics.update(self.signal.final_metrics(self.network))
@@ -196,7 +197,9 @@ class Trainer:
             "architecture_final": self.network.widths(),
             "steps": cfg.steps,
             "steps_completed": self.step,
-            "seconds": self.elapsed(),
+            # seconds of the fitting loop; aire.save_run adds seconds_total (loading, final metrics, exports)
+            "seconds": fitted,
+            "seconds_fit": fitted,
             "rollbacks": self.guard.rollbacks if self.guard else 0,
             "diverged": self.guard.diverged if self.guard else False,
             "precision": cfg.precision,

@@ -89,7 +89,7 @@ def test_short_fit_improves_and_writes_everything(tmp_path):
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("chamfer_l1", "chamfer_l2", "normal_consistency", "iou_grid", "iou", "params_initial", "params_final",
-                "architecture_initial", "architecture_final", "steps", "seconds"):
+                "architecture_initial", "architecture_final", "steps", "seconds", "seconds_fit", "seconds_total"):
         assert key in metrics, key
     assert metrics["params_final"] <= 0.7 * metrics["params_initial"]
     history = json.loads((out / "history.json").read_text())["history"]
