@@ -23,6 +23,7 @@ from aire.config import ConfigError, NetworkConfig, ScheduleConfig, TrainConfig,
 from aire.errors import InputError
 from aire.interfaces import Backend, DensificationPolicy, PruningCriterion, Signal
 from aire.io import save_network
+from aire.loggers import move_live_logs, remove_live_dir
 from aire.nn.factory import network_from_config
 from aire.nn.sine_mlp import SineMLP
 from aire.plugins import create, get_registry
@@ -59,13 +60,14 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
         criterion: PruningCriterion | str | None = None, policy: DensificationPolicy | str | None = None,
         backend: Backend | str | None = None, resume: dict[str, Any] | None = None,
         checkpoint_dir: str | Path | None = None, checkpoint_extra: dict[str, Any] | None = None,
-        **train_settings: Any) -> FitResult:
+        log_dir: str | Path | None = None, **train_settings: Any) -> FitResult:
     """Fit `network` to `signal` with the AIRe schedule (or `ScheduleConfig(kind='none')`).
 
     `resume` is a state from `aire.train.state.load_checkpoint(DIR)`; with `checkpoint_dir` and
     `train.checkpoint_every`, checkpoints are written there as the fit goes. Random draws come from
     the trainer's generators seeded by `train.seed` (torch's global RNG is left alone), so one seed
-    gives one result on the CPU.
+    gives one result on the CPU. With `log_dir`, event plugins write live logs there as the fit goes
+    (history.jsonl; tensorboard/ with ``train.log=("tensorboard",)``).
     """
     train = train or TrainConfig(**train_settings)
     schedule = schedule or ScheduleConfig()
@@ -79,13 +81,14 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
     signal.to(device)
     network.to(device)
     trainer = Trainer(signal, network, train, schedule, criterion=criterion, policy=policy, backend=backend)
-    return trainer.fit(resume=resume, checkpoint_dir=checkpoint_dir, checkpoint_extra=checkpoint_extra)
+    return trainer.fit(resume=resume, checkpoint_dir=checkpoint_dir, checkpoint_extra=checkpoint_extra,
+                       log_dir=log_dir)
 
 
 def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,
              settings: dict[str, Any] | None = None, extra_files: dict[str, Path] | None = None,
              config: dict[str, Any] | None = None, input_as: str | Path | None = None,
-             started: float | None = None) -> Path:
+             started: float | None = None, live: str | Path | None = None) -> Path:
     """Write metrics.json, the model, the signal's exports and training.png into `out`, atomically.
 
     `input_as` is the path metrics.json names as the signal's input instead of the file the fit read (the demo
@@ -93,6 +96,8 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
     `started` is the time.perf_counter() at which the command began (less the fitting time of earlier
     processes, when resumed): metrics.json (and ``result.metrics``) then get ``seconds_total``, the wall-clock
     seconds of loading, fitting, final metrics and exports, beside ``seconds_fit`` (the fitting loop alone).
+    `live` is the fit's live-log folder (``aire.fit(log_dir=...)``): its files (history.jsonl, tensorboard/)
+    join the run folder, and it is removed once the run folder is in place.
 
     Everything is written to a temporary sibling folder first and renamed into place at the end,
     so an error never leaves a half-written run behind. An existing `out` is replaced only with
@@ -121,6 +126,10 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
             (tmp / "config.json").write_text(json.dumps(_jsonable(config), indent=2, allow_nan=False) + "\n")
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, tmp / name)
+        if live is not None:
+            move_live_logs(Path(live), tmp)
+    if live is not None:
+        remove_live_dir(Path(live))
     return out
 
 

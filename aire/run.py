@@ -91,27 +91,40 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
 
     `resume` is a checkpoint state (aire.train.state.load_checkpoint) of this same spec. The folder
     gets config.json (the resolved spec; `aire fit --config` replays it) besides the usual outputs.
+
+    Live logs (history.jsonl, tensorboard/) are written as the fit goes into the sibling folder `<out>.live`
+    (aire.loggers.live_dir) and moved into `out` with the rest at the end; an unfinished fit leaves them there.
     """
     import aire
+    from aire.loggers import live_dir, prepare_live_dir
 
     # seconds_total counts this command from here, plus the fitting time of earlier processes when resumed
     started = time.perf_counter() - (float(resume.get("elapsed", 0.0)) if resume is not None else 0.0)
     out = Path(out)
     if resume is None:
         aire.check_out_dir(out, overwrite, inputs=[spec.path])
+    if "tensorboard" in spec.train.log:  # refuse a missing extra before minutes of sampling, not after
+        from aire.loggers.tensorboard import summary_writer_class
+
+        summary_writer_class()
     parts = build_parts(spec)
+    logs = prepare_live_dir(live_dir(out), resume=resume is not None)
+    if say is not None and spec.train.progress:
+        say(f"live log: {logs / 'history.jsonl'}" + (f" and {logs / 'tensorboard'}" if spec.train.log else "")
+            + f" (moved into {out} at the end)")
     checkpoint_extra = {"spec": spec.to_dict(), "input": {"path": str(Path(spec.path).resolve()),
                                                           "sha256": fingerprint(spec.path)}}
     result = aire.fit(parts["signal"], parts["network"], train=spec.train, schedule=spec.schedule,
                       criterion=parts["criterion"], policy=parts["policy"], backend=parts["backend"], resume=resume,
-                      checkpoint_dir=out if spec.train.checkpoint_every else None, checkpoint_extra=checkpoint_extra)
+                      checkpoint_dir=out if spec.train.checkpoint_every else None, checkpoint_extra=checkpoint_extra,
+                      log_dir=logs)
     config = spec.to_dict()
     if input_as is not None:
         config["path"] = str(Path(input_as).resolve())
     # with checkpoints the folder holds only our own checkpoint (it was checked to be new at the start)
     aire.save_run(result, parts["signal"], out, overwrite=overwrite or bool(spec.train.checkpoint_every) or resume is not None,
                   settings=config, extra_files=extra_files, config=config, input_as=input_as,
-                  started=started)
+                  started=started, live=logs)
     m = result.metrics
     if m.get("diverged") and say is not None:
         say(f"aire: warning: training diverged; stopped at step {m['steps_completed']} with the last good model")

@@ -294,6 +294,31 @@ def test_training_events_reach_plugins():
     assert [c[1] for c in recorder.calls if c[0] == "evaluate"] == [0, 20, 40]
 
 
+def test_after_evaluate_gets_each_full_history_row_and_after_event_each_recorded_event():
+    class Logger:
+        def __init__(self):
+            self.rows, self.events = [], []
+
+        @aire.hookimpl
+        def aire_after_evaluate(self, trainer, row):
+            assert row is not trainer.history[-1] and dict(row) == trainer.history[-1]  # a read-only view
+            with pytest.raises(TypeError):
+                row["psnr"] = 0.0
+            self.rows.append(dict(row))
+
+        @aire.hookimpl
+        def aire_after_event(self, trainer, event):
+            assert dict(event) == trainer.events[-1]
+            self.events.append(dict(event))
+
+    with _registered(Logger(), "logger") as logger:
+        result = _tiny_fit(aire.ScheduleConfig(cycles=1, warmup=0.25, twd_length=0.25, cycle_gap=0.0, densify_k=2,
+                                               target_params=0.7))
+    assert logger.rows == result.history and "seconds" in logger.rows[-1] and "psnr" in logger.rows[-1]
+    assert logger.events == result.events
+    assert [e["event"] for e in logger.events] == ["densify", "twd_start", "prune"]
+
+
 def test_a_hook_wrapper_runs_around_the_other_implementations():
     order = []
 

@@ -111,9 +111,14 @@ class ImageSignal(Signal):
         # fitted values live in [-1, 1]; PSNR is reported on the [0, 1] scale a viewer shows
         return {"psnr": psnr((self.predict(model) + 1) / 2, (self.values + 1) / 2)}
 
-    def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
+    @torch.no_grad()
+    def preview(self, model: torch.nn.Module) -> np.ndarray:
+        """The reconstruction as an (H, W, C) float array in [0, 1] (the picture loggers show)."""
         pred = self.predict(model).clamp(-1, 1).add(1).div(2).cpu().numpy()
-        img = (pred.reshape(self.height, self.width, self.out_features) * 255.0 + 0.5).astype(np.uint8)
+        return pred.reshape(self.height, self.width, self.out_features)
+
+    def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
+        img = (self.preview(model) * 255.0 + 0.5).astype(np.uint8)
         path = Path(out_dir) / "reconstruction.png"
         iio.imwrite(path, img[:, :, 0] if self.out_features == 1 else img)
         return [path]
