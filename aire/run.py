@@ -96,7 +96,7 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
     (aire.loggers.live_dir) and moved into `out` with the rest at the end; an unfinished fit leaves them there.
     """
     import aire
-    from aire.loggers import live_dir, prepare_live_dir
+    from aire.status import reporting
 
     # seconds_total counts this command from here, plus the fitting time of earlier processes when resumed
     started = time.perf_counter() - (float(resume.get("elapsed", 0.0)) if resume is not None else 0.0)
@@ -107,6 +107,16 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
         from aire.loggers.tensorboard import summary_writer_class
 
         summary_writer_class()
+    with reporting(spec.train.progress):
+        return _run(spec, out, overwrite, resume, extra_files, say, input_as, started)
+
+
+def _run(spec: FitSpec, out: Path, overwrite: bool, resume: dict[str, Any] | None,
+         extra_files: dict[str, Path] | None, say: Callable[[str], None] | None, input_as: str | Path | None,
+         started: float) -> tuple[Path, Any]:
+    import aire
+    from aire.loggers import live_dir, prepare_live_dir
+
     parts = build_parts(spec)
     logs = prepare_live_dir(live_dir(out), resume=resume is not None)
     if say is not None and spec.train.progress:

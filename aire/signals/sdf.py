@@ -28,6 +28,7 @@ from aire.geometry.render import plot_distance_views
 from aire.geometry.sampling import SampleSpec, grid_points, sdf_samples, surface_samples
 from aire.hookspecs import hookimpl
 from aire.interfaces import Signal
+from aire.status import phase
 
 SIGNAL_FILE = "signal.json"
 #: colour scale of the distance picture: dark red at this fraction of the bounding-box diagonal
@@ -67,10 +68,12 @@ class SDFSignal(Signal):
         self.keep_largest_component = keep_largest_component
         self.spec = SampleSpec(count=int(samples), near_fraction=near_fraction, scales=tuple(scales), seed=seed,
                                sign_method=self.sign_method)
-        pool = sdf_samples(self.mesh, self.spec, use_cache=cache)
-        validation = sdf_samples(self.mesh, SampleSpec(count=int(validation_samples), near_fraction=0.5,
-                                                       scales=tuple(scales), seed=seed + 10_000,
-                                                       sign_method=self.sign_method), use_cache=cache)
+        with phase(f"SDF samples: {int(samples) + int(validation_samples):,} points and their ground-truth "
+                   f"distances ({self.sign_method} signs{'; cached for the next fit' if cache else ''})"):
+            pool = sdf_samples(self.mesh, self.spec, use_cache=cache)
+            validation = sdf_samples(self.mesh, SampleSpec(count=int(validation_samples), near_fraction=0.5,
+                                                           scales=tuple(scales), seed=seed + 10_000,
+                                                           sign_method=self.sign_method), use_cache=cache)
         self.points = torch.as_tensor(pool["points"], dtype=torch.float32)
         self.sdf = torch.as_tensor(pool["sdf"], dtype=torch.float32)[:, None]
         self.val_points = torch.as_tensor(validation["points"], dtype=torch.float32)
@@ -169,15 +172,19 @@ class SDFSignal(Signal):
         """Chamfer (L1, squared), normal consistency on an extracted mesh (its largest connected component
         only, with keep_largest_component), the mesh's number of connected components, and IoU on the grid
         (of the whole volume either way)."""
-        volume = evaluate_grid(model, self.eval_resolution)
-        reconstruction = marching_cubes(volume)
-        components = len(connected_components(reconstruction))
+        with phase(f"final metrics: the model on a {self.eval_resolution}^3 grid, marching cubes"):
+            volume = evaluate_grid(model, self.eval_resolution)
+            reconstruction = marching_cubes(volume)
+            components = len(connected_components(reconstruction))
         if self.keep_largest_component:
             reconstruction, _ = keep_largest_component(reconstruction)
-        metrics = chamfer(reconstruction, self.mesh, self.chamfer_samples, seed=self.seed)
+        with phase(f"final metrics: Chamfer distance on {self.chamfer_samples:,} samples per surface"):
+            metrics = chamfer(reconstruction, self.mesh, self.chamfer_samples, seed=self.seed)
         metrics["mesh_components"] = components
         metrics["mesh_components_kept"] = min(components, 1) if self.keep_largest_component else components
-        metrics["iou_grid"] = iou(volume < 0, self.grid_occupancy())
+        with phase(f"final metrics: ground-truth occupancy of the {self.eval_resolution}^3 grid"):
+            occupancy = self.grid_occupancy()
+        metrics["iou_grid"] = iou(volume < 0, occupancy)
         metrics["eval_resolution"] = self.eval_resolution
         return metrics
 
@@ -185,7 +192,8 @@ class SDFSignal(Signal):
     def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
         """mesh.ply (original frame), distance.png (coloured by distance to the ground truth), signal.json."""
         out_dir = Path(out_dir)
-        normalised = extract_mesh(model, self.mesh_resolution)
+        with phase(f"mesh.ply: marching cubes at {self.mesh_resolution}^3"):
+            normalised = extract_mesh(model, self.mesh_resolution)
         paths = [write_signal_info(out_dir, self.frame, self.describe())]
         if len(normalised.faces) == 0:
             warnings.warn("the fitted SDF has no zero level set on the grid: no mesh written", stacklevel=2)
@@ -194,7 +202,8 @@ class SDFSignal(Signal):
             normalised, _ = keep_largest_component(normalised)
         mesh = trimesh.Trimesh(self.frame.to_original(normalised.vertices), normalised.faces, process=False)
         paths.append(write_mesh_atomic(mesh, out_dir / "mesh.ply"))
-        distance = gdist.unsigned_distance(self.mesh, normalised.vertices)
+        with phase(f"distance.png: distances of {len(normalised.vertices):,} vertices to the ground truth, pictures"):
+            distance = gdist.unsigned_distance(self.mesh, normalised.vertices)
         vmax = PICTURE_DISTANCE_FRACTION * float(np.linalg.norm(np.ptp(self.mesh.vertices, axis=0)))
         paths.append(plot_distance_views(normalised, distance, vmax, out_dir / "distance.png", views=self.picture_views, up=self.up,
                                          title=f"distance to ground truth (dark red >= {PICTURE_DISTANCE_FRACTION:g} "
