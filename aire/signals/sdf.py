@@ -45,7 +45,7 @@ class SDFSignal(Signal):
                  sign_method: str = "auto", loss: str = "l1", eikonal_weight: float = 0.0, normal_weight: float = 0.0,
                  eval_resolution: int = 128, mesh_resolution: int = 256, chamfer_samples: int = 100_000,
                  validation_samples: int = 20_000, picture_views: int = 3, up: str = "y", cache: bool = True,
-                 keep_largest_component: bool = False, seed: int = 0) -> None:
+                 keep_largest_component: bool = False, fscore_threshold: float = 0.01, seed: int = 0) -> None:
         if (path is None) == (mesh is None):
             raise ValueError("give exactly one of path or mesh")
         self._check_settings(samples=samples, near_fraction=near_fraction, scales=scales, loss=loss,
@@ -66,6 +66,10 @@ class SDFSignal(Signal):
         if not isinstance(keep_largest_component, bool):
             raise InputError(f"keep_largest_component must be true or false, got {keep_largest_component!r}")
         self.keep_largest_component = keep_largest_component
+        if not (isinstance(fscore_threshold, (int, float)) and not isinstance(fscore_threshold, bool)
+                and fscore_threshold > 0):
+            raise InputError(f"fscore_threshold must be a positive distance (normalised units), got {fscore_threshold!r}")
+        self.fscore_threshold = float(fscore_threshold)
         self.spec = SampleSpec(count=int(samples), near_fraction=near_fraction, scales=tuple(scales), seed=seed,
                                sign_method=self.sign_method)
         with phase(f"SDF samples: {int(samples) + int(validation_samples):,} points and their ground-truth "
@@ -179,7 +183,8 @@ class SDFSignal(Signal):
         if self.keep_largest_component:
             reconstruction, _ = keep_largest_component(reconstruction)
         with phase(f"final metrics: Chamfer distance on {self.chamfer_samples:,} samples per surface"):
-            metrics = chamfer(reconstruction, self.mesh, self.chamfer_samples, seed=self.seed)
+            metrics = chamfer(reconstruction, self.mesh, self.chamfer_samples, seed=self.seed,
+                              fscore_threshold=self.fscore_threshold)
         metrics["mesh_components"] = components
         metrics["mesh_components_kept"] = min(components, 1) if self.keep_largest_component else components
         with phase(f"final metrics: ground-truth occupancy of the {self.eval_resolution}^3 grid"):

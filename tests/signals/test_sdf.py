@@ -223,3 +223,16 @@ def test_export_mesh_keep_largest_component_writes_one_piece(tmp_path, capsys, m
     assert "dropped 1 smaller one" in capsys.readouterr().err
     mesh = load_mesh(out)
     assert len(mesh.faces) == 320 and np.abs(np.linalg.norm(mesh.vertices, axis=1) - 0.5).max() < 1e-6
+
+
+def test_final_metrics_report_fscore_and_hausdorff_at_the_chosen_threshold():
+    """An exact sphere model against the sphere it came from: every sample within a grid spacing, so the
+    F-score is 1 at a threshold of two spacings, and the Hausdorff distance is below that."""
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=5.0)
+    spacing = 2.0 / 31
+    signal = SDFSignal(mesh=sphere, fscore_threshold=2 * spacing, **{**SMALL, "eval_resolution": 32})
+    metrics = signal.final_metrics(SphereSDF(0.9))
+    assert metrics["fscore"] == metrics["precision"] == metrics["recall"] == 1.0
+    assert metrics["fscore_threshold"] == 2 * spacing and 0 < metrics["hausdorff"] < 2 * spacing
+    with pytest.raises(InputError, match="fscore_threshold must be a positive distance"):
+        SDFSignal(mesh=box_mesh(), fscore_threshold=0, **SMALL)
