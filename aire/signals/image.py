@@ -123,6 +123,17 @@ class ImageSignal(Signal):
         return {"psnr": psnr((self.predict(model) + 1) / 2, (self.values + 1) / 2)}
 
     @torch.no_grad()
+    def final_metrics(self, model: torch.nn.Module) -> dict[str, float | None]:
+        """SSIM (scikit-image; None below 11 pixels) and MS-SSIM (torchmetrics; None below 176 pixels) of the
+        reconstruction, at the resolution fitted (aire.metrics.image)."""
+        from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim, ssim
+
+        prediction = torch.as_tensor(self.preview(model))
+        target = torch.as_tensor(self.image, dtype=prediction.dtype).reshape(prediction.shape)
+        small = min(self.height, self.width) < SSIM_MIN_SIDE
+        return {"ssim": None if small else ssim(prediction, target), "ms_ssim": ms_ssim(prediction, target)}
+
+    @torch.no_grad()
     def preview(self, model: torch.nn.Module) -> np.ndarray:
         """The reconstruction as an (H, W, C) float array in [0, 1] (the picture loggers show)."""
         pred = self.predict(model).clamp(-1, 1).add(1).div(2).cpu().numpy()
