@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from pathlib import Path
@@ -22,7 +21,8 @@ from aire.atomic import atomic_folder, check_out_dir
 from aire.config import ConfigError, NetworkConfig, ScheduleConfig, TrainConfig, to_dict
 from aire.errors import InputError
 from aire.interfaces import Backend, DensificationPolicy, PruningCriterion, Signal
-from aire.io import save_network
+from aire.io import jsonable as _jsonable
+from aire.io import save_model
 from aire.loggers import move_live_logs, remove_live_dir
 from aire.nn.factory import network_from_config
 from aire.nn.sine_mlp import SineMLP
@@ -108,9 +108,10 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
     inputs = [*signal.sources(), *(extra_files or {}).values()]
     check_out_dir(out, overwrite, inputs)
     with atomic_folder(out, kind="run", overwrite=overwrite, inputs=inputs) as tmp:
-        result.network.eval()
-        save_network(result.network, tmp)
-        signal.export(result.network, tmp)
+        model = result.fitted  # the network itself, or a model holding it (NeRF's field + colour head)
+        model.eval()
+        save_model(model, tmp)
+        signal.export(model, tmp)
         quality = getattr(signal, "quality_key", "psnr")
         plot_training(result.history, result.events, tmp / "training.png", quality_key=quality)
         history = {"history": result.history, "events": result.events}
@@ -131,22 +132,6 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
     if live is not None:
         remove_live_dir(Path(live))
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    """Strict JSON data: tuples and sets as lists, tensor/numpy scalars as numbers, NaN and
-    infinities (a diverged or unguarded fit) as null, anything else by its str."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if hasattr(value, "item"):
-        return _jsonable(value.item())
-    return str(value)
 
 
 __all__ = ["build_network", "fit", "get_backend", "save_run", "check_out_dir", "NetworkConfig", "ScheduleConfig",

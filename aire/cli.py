@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from aire import __version__
-from aire.atomic import check_out_file, check_replaceable, is_aire_folder
+from aire.atomic import check_out_file, is_aire_folder
 from aire.config import ConfigError
 from aire.errors import InputError
 from aire.plugins import ComponentError
@@ -29,12 +29,12 @@ EXIT_BUG = 1
 def parse_settings(pairs: Sequence[str] | None) -> dict[str, Any]:
     """KEY=VALUE strings to keyword arguments; values are read as JSON when they parse (numbers,
     true/false, lists), else kept as strings."""
-    from aire.options import _setting
+    from aire.options import parse_setting
 
     settings: dict[str, Any] = {}
     for pair in pairs or ():
         try:
-            key, value = _setting(pair)
+            key, value = parse_setting(pair)
         except argparse.ArgumentTypeError as exc:
             raise InputError(f"--set {exc}") from None
         settings[key] = value
@@ -241,7 +241,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     import aire
     from aire.theory.verify import run_checks
 
-    model = aire.load(args.model) if args.model is not None else None
+    from aire.io import field_of
+
+    model = field_of(aire.load(args.model)) if args.model is not None else None  # a NeRF run: its field
     results = run_checks(model, seed=args.seed)
     width = max(len(r.name) for r in results)
     print(f"{'CHECK'.ljust(width)}  {'WORST RATIO TO BOUND':>20}  RESULT  DETAIL")
@@ -254,7 +256,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_spectrum(args: argparse.Namespace) -> int:
     import aire
-    from aire.io import CONFIG_FILE, MODEL_FILE, run_inputs
+    from aire.io import CONFIG_FILE, MODEL_FILE, field_of, run_inputs
     from aire.theory.spectrum import network_spectrum, plot_spectrum
 
     if args.resolution is not None and args.resolution < 8:
@@ -266,7 +268,7 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
     # the default file inside a folder aire wrote is aire's own; anything else needs --overwrite
     overwrite = args.overwrite or (args.out is None and is_aire_folder(run_dir))
     check_out_file(out, overwrite, inputs=[*run_inputs(run_dir), run_dir / MODEL_FILE, run_dir / CONFIG_FILE])
-    net = aire.load(args.model)
+    net = field_of(aire.load(args.model))  # a NeRF run: the spectrum of its field (density + features)
     if not 0 <= args.channel < net.widths()[-1]:
         raise InputError(f"--channel {args.channel}: the model has {net.widths()[-1]} output channels")
     spec = network_spectrum(net, resolution=args.resolution, channel=args.channel)
@@ -295,6 +297,7 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     import aire
     from aire.geometry.extract import extract_mesh
     from aire.geometry.mesh_io import MESH_SUFFIXES, write_mesh_atomic
+    from aire.interfaces import Model
     from aire.io import run_inputs
     from aire.signals.sdf import read_frame
 
@@ -308,6 +311,9 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     run_dir = args.model.parent if args.model.suffix else args.model
     check_out_file(args.out, args.overwrite, inputs=run_inputs(run_dir))
     net = aire.load(args.model, device=device)
+    if isinstance(net, Model):
+        raise InputError(f"{args.model} is a {net.kind} model, not an SDF: export-mesh extracts an SDF's "
+                         "zero level set")
     in_features = net.weights[0].shape[1]
     if net.widths()[-1] != 1 or in_features != 3:
         raise InputError(f"{args.model} is not an SDF model (3 inputs, 1 output); it maps {in_features} -> {net.widths()[-1]}")

@@ -16,7 +16,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not _number(value) or not value > 0:
         raise ConfigError(f"{attribute.name} must be a positive number, got {value!r}")
 
@@ -31,7 +31,7 @@ def _fraction(instance: Any, attribute: attrs.Attribute, value: float) -> None:
         raise ConfigError(f"{attribute.name} must lie in [0, 1), got {value!r}")
 
 
-def _widths(instance: Any, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
+def check_widths(instance: Any, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
     if len(value) < 1:
         raise ConfigError(f"{attribute.name} needs at least one sine layer width")
     for w in value:
@@ -53,7 +53,7 @@ def _name(attribute: attrs.Attribute, value: Any) -> None:
         raise ConfigError(f"{attribute.name} must be a plugin name, got {value!r}")
 
 
-def _to_int_tuple(value: Any) -> tuple[int, ...]:
+def to_int_tuple(value: Any) -> tuple[int, ...]:
     try:
         return tuple(int(v) if float(v) == int(v) else v for v in value)
     except (TypeError, ValueError):
@@ -69,11 +69,11 @@ def _budget(instance: Any, attribute: attrs.Attribute, value: float | None) -> N
 class NetworkConfig:
     """Shape of a sinusoidal MLP: sine-layer widths (input frequencies first) and omega_0s."""
 
-    in_features: int = attrs.field(validator=_positive)
-    out_features: int = attrs.field(validator=_positive)
-    widths: tuple[int, ...] = attrs.field(converter=_to_int_tuple, validator=_widths)
-    omega0_first: float = attrs.field(default=30.0, validator=_positive)
-    omega0_hidden: float = attrs.field(default=30.0, validator=_positive)
+    in_features: int = attrs.field(validator=positive)
+    out_features: int = attrs.field(validator=positive)
+    widths: tuple[int, ...] = attrs.field(converter=to_int_tuple, validator=check_widths)
+    omega0_first: float = attrs.field(default=30.0, validator=positive)
+    omega0_hidden: float = attrs.field(default=30.0, validator=positive)
     network: str = attrs.field(default="siren", metadata={"help": "network plugin: siren or finer"})
     encoding: str = attrs.field(default="siren", metadata={"help": "input-layer encoding plugin"})
     first_bias_scale: float | None = attrs.field(
@@ -93,11 +93,11 @@ class ScheduleConfig:
                             metadata={"flag": "--schedule",
                                       "help": "schedule plugin: aire (densify, TWD, prune), none (plain training) or an installed one"})
     warmup: float = attrs.field(default=0.10, validator=_fraction, metadata={"help": "fraction of steps before the first cycle"})
-    cycles: int = attrs.field(default=2, validator=_positive, metadata={"help": "number of densify/TWD/prune cycles"})
+    cycles: int = attrs.field(default=2, validator=positive, metadata={"help": "number of densify/TWD/prune cycles"})
     twd_length: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fraction of steps each TWD phase lasts"})
     cycle_gap: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fine-tuning fraction between a prune and the next cycle"})
     alpha_max: float = attrs.field(default=0.5, validator=_fraction, metadata={"help": "final per-step decay factor of the TWD targets, in [0, 1)"})
-    epsilon: float = attrs.field(default=1e-3, validator=_positive, metadata={"help": "column-L1 threshold below which a neuron is removed"})
+    epsilon: float = attrs.field(default=1e-3, validator=positive, metadata={"help": "column-L1 threshold below which a neuron is removed"})
     target_params: float | None = attrs.field(default=None, validator=_budget, metadata={"help": "end with at most this fraction of the starting parameters"})
     prune_fraction: float = attrs.field(default=0.2, validator=_fraction, metadata={"help": "K as a fraction of each layer's width when no budget is given"})
     prune_layers: tuple[int, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple), metadata={"help": "sine layers to prune (0 = input frequencies); None = the hidden layers 1..L"})
@@ -107,6 +107,9 @@ class ScheduleConfig:
     compensate: bool = attrs.field(default=False, metadata={"help": "least-squares refit of the kept outgoing columns at each cut"})
     criterion: str = attrs.field(default="column-l1", metadata={"help": "pruning criterion plugin"})
     policy: str = attrs.field(default="topk-doubling", metadata={"help": "densification policy plugin"})
+    settings: dict[str, Any] = attrs.field(
+        factory=dict, converter=lambda v: {str(k).replace("-", "_"): x for k, x in (v or {}).items()},
+        metadata={"flag": "--schedule-set", "help": "a setting of a schedule plugin other than aire, KEY=VALUE (repeatable)"})
 
     def __attrs_post_init__(self) -> None:
         used = self.warmup + self.cycles * (self.twd_length + self.cycle_gap)
@@ -141,22 +144,22 @@ def _loggers(attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
 class TrainConfig:
     """Optimisation settings shared by every signal."""
 
-    steps: int = attrs.field(default=2000, validator=_positive, metadata={"help": "optimizer steps"})
-    lr: float = attrs.field(default=5e-4, validator=_positive, metadata={"help": "initial Adam learning rate"})
-    lr_final: float = attrs.field(default=5e-5, validator=_positive,
+    steps: int = attrs.field(default=2000, validator=positive, metadata={"help": "optimizer steps"})
+    lr: float = attrs.field(default=5e-4, validator=positive, metadata={"help": "initial Adam learning rate"})
+    lr_final: float = attrs.field(default=5e-5, validator=positive,
                                   metadata={"help": "learning rate at the last step (exponential decay)"})
-    batch_size: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive), metadata={"help": "samples per step; None = full batch"})
-    eval_every: int = attrs.field(default=100, validator=_positive, metadata={"help": "steps between evaluations"})
+    batch_size: int | None = attrs.field(default=None, validator=attrs.validators.optional(positive), metadata={"help": "samples per step; None = full batch"})
+    eval_every: int = attrs.field(default=100, validator=positive, metadata={"help": "steps between evaluations"})
     seed: int = attrs.field(default=0, validator=_non_negative, metadata={"help": "seed of initialisation and sampling"})
     device: str = attrs.field(default="cpu", validator=lambda i, a, v: _device(a, v),
                               metadata={"help": "torch device: cpu, cuda, cuda:1, ..."})
     progress: bool = attrs.field(default=True, metadata={"flag": "--quiet", "const": False, "help": "no progress bar"})
-    checkpoint_every: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive), metadata={"help": "write a checkpoint every N steps (needs a checkpoint folder)"})
+    checkpoint_every: int | None = attrs.field(default=None, validator=attrs.validators.optional(positive), metadata={"help": "write a checkpoint every N steps (needs a checkpoint folder)"})
     guard: bool = attrs.field(default=True, metadata={"help": "divergence guard: roll back and lower the lr on NaN/Inf or exploding loss"})
-    guard_factor: float = attrs.field(default=1e3, validator=_positive, metadata={"help": "a loss this many times the best seen counts as divergence"})
+    guard_factor: float = attrs.field(default=1e3, validator=positive, metadata={"help": "a loss this many times the best seen counts as divergence"})
     guard_max_failures: int = attrs.field(default=3, validator=_non_negative, metadata={"help": "rollbacks before the fit stops with the last good model"})
-    guard_lr_factor: float = attrs.field(default=0.5, validator=_positive, metadata={"help": "lr multiplier after each rollback"})
-    guard_check_every: int = attrs.field(default=10, validator=_positive, metadata={"help": "steps between on-device loss checks (no sync; the verdict is read at the next eval boundary)"})
+    guard_lr_factor: float = attrs.field(default=0.5, validator=positive, metadata={"help": "lr multiplier after each rollback"})
+    guard_check_every: int = attrs.field(default=10, validator=positive, metadata={"help": "steps between on-device loss checks (no sync; the verdict is read at the next eval boundary)"})
     precision: str = attrs.field(default="fp32", validator=_precision, metadata={"choices": PRECISIONS, "help": "fp32 (exact), tf32 (CUDA tensor-core matmuls) or bf16 (autocast of the hidden layers)"})
     compile: bool = attrs.field(default=False, metadata={"help": "torch.compile the training forward (recompiled after each surgery)"})
     log: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=lambda i, a, v: _loggers(a, v),

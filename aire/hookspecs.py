@@ -74,9 +74,12 @@ class TrainerView(Protocol):
     step: int
     #: the network being fitted (sine layers can shrink or grow between two calls)
     network: Network
+    #: the whole model being fitted: ``signal.make_model(network)`` (NeRF's field + colour head), the
+    #: network itself for images and SDFs
+    model: torch.nn.Module
     #: the signal it is fitted to
     signal: Signal
-    #: the torch optimizer over the network's (and the signal's extra modules') parameters
+    #: the torch optimizer over the model's parameters (the network's and, for NeRF, the colour head's)
     optimizer: torch.optim.Optimizer
     #: one row per evaluation so far: {"step", "loss", "params", "seconds", <signal metrics>, <plugin metrics>}
     history: list[dict[str, Any]]

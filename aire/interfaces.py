@@ -58,10 +58,15 @@ class Signal(abc.ABC):
         """n coordinates in the network's input space (for least-squares compensation at a cut)."""
         return self.sample(n, generator)[0]
 
-    def extra_modules(self) -> list[torch.nn.Module]:
-        """Trainable modules outside the adaptive network (e.g. NeRF's colour head): optimised,
-        checkpointed and saved alongside it, never pruned."""
-        return []
+    def make_model(self, network: "Network") -> torch.nn.Module:
+        """The trainable whole that this signal's training_loss, evaluate, final_metrics and export
+        receive: by default the network itself. A signal whose model has parts besides the adaptive
+        network (NeRF's colour head) returns a :class:`Model` built around `network`. The trainer
+        calls this once, optimises, checkpoints and rolls back all of the model's parameters, and
+        applies surgery to the network only; `aire.save_run` and `aire.load` save and rebuild the
+        model whole. (This replaces ``extra_modules()`` of plugin API 2.0: a signal that still
+        defines ``extra_modules`` is refused by the trainer, never silently half-trained.)"""
+        return network
 
     def final_metrics(self, model: torch.nn.Module) -> dict[str, float]:
         """Metrics too costly for every evaluation (e.g. Chamfer on an extracted mesh), computed once
@@ -81,6 +86,34 @@ class Signal(abc.ABC):
         The default is the signal's ``path`` attribute, when it has one."""
         path = getattr(self, "path", None)
         return [Path(path)] if path is not None else []
+
+
+class Model(torch.nn.Module, abc.ABC):
+    """A fitted whole built around an adaptive network (its `field`): e.g. NeRF's field plus colour
+    head plus the rendering settings (aire.signals.nerf.model.NerfModel). Models are models, signals
+    are data: the signal samples, scores and exports; the model holds every trainable tensor and knows
+    how to turn coordinates into the task's output.
+
+    Saving (`aire.save_run`): the field's tensors and every other tensor of ``state_dict()`` under its
+    own name go into model.safetensors; model.json gets ``"model": {"kind": kind, "settings":
+    settings()}``. Loading (`aire.load`): the signal plugin named `kind` gives the class by its
+    ``model_class`` attribute, ``from_settings(field, settings)`` rebuilds it and the saved tensors
+    are put in (their names and shapes must match)."""
+
+    #: the name of the signal plugin whose ``model_class`` rebuilds this model
+    kind: str
+    #: the adaptive network (the schedule prunes and densifies it)
+    field: "Network"
+
+    @abc.abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """JSON-ready keyword arguments that rebuild this model around its field (from_settings)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls, field: "Network", settings: dict[str, Any]) -> "Model":
+        """The model around `field` with these settings (its other tensors freshly initialised).
+        Raises InputError naming the setting when one is missing or out of range."""
 
 
 class Encoding(abc.ABC):
@@ -190,11 +223,15 @@ class TrainerView(Protocol):
     (:class:`aire.train.trainer.Trainer` implements it). Shapes are the network's own."""
 
     signal: Signal
+    #: the adaptive network: the schedule's surgery acts on it
     network: Network
+    #: the whole model being fitted, ``signal.make_model(network)`` (the network itself for images
+    #: and SDFs); the optimizer, checkpoints, evaluation and saving cover all of it
+    model: torch.nn.Module
     #: the optimizer of the current architecture (surgery and rollbacks replace it)
     optimizer: torch.optim.Optimizer
-    #: the module the training step calls: the network, or its torch.compile wrapper
-    model: torch.nn.Module
+    #: the module the training step calls: `model`, or its torch.compile wrapper
+    step_model: torch.nn.Module
     train_config: "TrainConfig"
     registry: "PluginRegistry"
     backend: "Backend | None"
@@ -288,7 +325,8 @@ class Schedule(Callback):
 
     A plugin kind: a hook ``aire_add_schedules`` returns ``{name: factory}`` and
     ``ScheduleConfig.kind`` names one; the trainer calls
-    ``factory(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy)``.
+    ``factory(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy, **settings)``
+    with ``config.settings`` (``--schedule-set KEY=VALUE``) as the keyword settings.
     Built-ins: ``aire`` (densify, targeted weight decay, prune; aire.schedules.adaptive) and ``none``
     (plain training). A schedule is the first callback of the loop, so its ``before_step`` surgery
     happens before any other callback sees the step. It changes the network only through the

@@ -1,8 +1,14 @@
-"""Saving and loading fitted networks: model.safetensors plus model.json (architecture)."""
+"""Saving and loading fitted models: model.safetensors (every tensor) plus model.json (architecture).
+
+A model that is more than its network (aire.interfaces.Model, e.g. NeRF's field + colour head) adds
+its other tensors to model.safetensors under their state_dict names (``head.hidden.weight``...) and
+``"model": {"kind": ..., "settings": {...}}`` to model.json; `load` rebuilds it whole.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +24,25 @@ CONFIG_FILE = "model.json"
 FORMAT_VERSION = 1
 
 
-def save_network(network: SineMLP, out_dir: str | Path, extra: dict[str, Any] | None = None) -> list[Path]:
-    """Write the weights (safetensors) and the architecture (JSON) into out_dir."""
+def save_model(model: torch.nn.Module, out_dir: str | Path) -> list[Path]:
+    """Write a fitted model into out_dir: a network as by save_network, an aire.interfaces.Model as
+    its field plus its other tensors and a "model" section in model.json (see the module docstring)."""
+    from aire.interfaces import Model
+    from aire.train.state import model_extras
+
+    if not isinstance(model, Model):
+        return save_network(model, out_dir)  # type: ignore[arg-type]
+    extras = {k: v.detach().cpu().contiguous() for k, v in model_extras(model, model.field).items()}
+    section = {"kind": model.kind, "settings": model.settings(), "tensors": sorted(extras)}
+    return save_network(model.field, out_dir, extra={"model": section}, tensors=extras)  # type: ignore[arg-type]
+
+
+def save_network(network: SineMLP, out_dir: str | Path, extra: dict[str, Any] | None = None,
+                 tensors: dict[str, torch.Tensor] | None = None) -> list[Path]:
+    """Write the weights (safetensors; plus `tensors` under their own names) and the architecture
+    (JSON; plus the `extra` keys) into out_dir."""
     out_dir = Path(out_dir)
-    tensors = {}
+    tensors = dict(tensors or {})
     for i, (w, b) in enumerate(zip(network.weights, network.biases)):
         tensors[f"layers.{i}.weight"] = w.detach().cpu().contiguous()
         tensors[f"layers.{i}.bias"] = b.detach().cpu().contiguous()
@@ -67,12 +88,16 @@ def _network_config(config: Any, path: Path) -> NetworkConfig:
         raise InputError(f"{path}: {exc}") from None
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> SineMLP:
-    """Load a fitted network from a run directory (or its model.safetensors) as a torch Module in eval mode.
+def load(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Load a fitted model from a run directory (or its model.safetensors) as a torch Module in eval mode:
+    the network (a SineMLP) of an image or SDF run, the whole model of a run whose model.json has a
+    "model" section (a NeRF run: aire.signals.nerf.model.NerfModel, whose ``field`` is the network
+    and whose ``render_view(c2w, intrinsics)`` renders an image).
 
     Raises InputError (one line naming the file) when the files are missing or unreadable, when
     model.json lacks a key or declares widths the tensors do not have, when a weight is NaN or
-    infinite, and when `device` cannot be used here (aire.devices.resolve_device).
+    infinite, when the model section names an unknown kind, has a bad setting or does not match the
+    tensors, and when `device` cannot be used here (aire.devices.resolve_device).
     """
     from aire.devices import resolve_device
     from aire.nn.factory import network_from_config
@@ -107,4 +132,73 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> SineMLP:
         for i in range(n_layers):
             network.weights[i].data = tensors[f"layers.{i}.weight"].clone()
             network.biases[i].data = tensors[f"layers.{i}.bias"].clone()
-    return network.to(device).eval()
+    layers = {f"layers.{i}.{kind}" for i in range(n_layers) for kind in ("weight", "bias")}
+    if "model" not in config:
+        return network.to(device).eval()
+    model = _rebuild_model(network, config["model"], config_path)
+    _put_model_tensors(model, network, {k: v for k, v in tensors.items() if k not in layers}, model_path, config_path)
+    return model.to(device).eval()
+
+
+def _rebuild_model(network: SineMLP, section: Any, config_path: Path) -> torch.nn.Module:
+    """The model model.json's "model" section describes, around `network` (its other tensors fresh)."""
+    from aire.interfaces import Model
+    from aire.plugins import get_registry
+
+    if not isinstance(section, dict) or not isinstance(section.get("kind"), str):
+        raise InputError(f"{config_path}: \"model\" must be an object with a \"kind\" string")
+    kind = section["kind"]
+    component = get_registry().find("signal", kind)
+    cls = getattr(component.factory, "model_class", None) if component is not None else None
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise InputError(f"{config_path}: model kind {kind!r} is not provided by any installed signal plugin")
+    try:
+        return cls.from_settings(network, section.get("settings", {}))
+    except InputError as exc:
+        raise InputError(f"{config_path}: {exc}") from None
+
+
+def _put_model_tensors(model: torch.nn.Module, network: SineMLP, saved: dict[str, torch.Tensor], model_path: Path,
+                       config_path: Path) -> None:
+    """Copy the saved non-network tensors into the model; their names and shapes must be the model's."""
+    from aire.train.state import model_extras
+
+    extras = model_extras(model, network)
+    for name, tensor in extras.items():
+        if name not in saved:
+            raise InputError(f"{model_path}: tensor {name} is missing")
+        if tuple(saved[name].shape) != tuple(tensor.shape):
+            raise InputError(f"{model_path}: {name} has shape {tuple(saved[name].shape)} but {config_path.name} "
+                             f"declares {tuple(tensor.shape)}")
+        if not torch.isfinite(saved[name]).all():
+            raise InputError(f"{model_path}: {name} contains NaN or infinite values")
+    unknown = sorted(set(saved) - set(extras))
+    if unknown:
+        raise InputError(f"{model_path}: tensor {unknown[0]} is not part of the model {config_path.name} declares")
+    with torch.no_grad():
+        for name, tensor in extras.items():
+            tensor.copy_(saved[name])
+
+
+def field_of(model: torch.nn.Module) -> SineMLP:
+    """The adaptive network of a loaded model: `model.field` of an aire.interfaces.Model (a NeRF
+    model's radiance field), else the model itself."""
+    from aire.interfaces import Model
+
+    return model.field if isinstance(model, Model) else model  # type: ignore[return-value]
+
+
+def jsonable(value: Any) -> Any:
+    """Strict JSON data: tuples and sets as lists, tensor/numpy scalars as numbers, NaN and
+    infinities (a diverged or unguarded fit) as null, anything else by its str."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if hasattr(value, "item"):
+        return jsonable(value.item())
+    return str(value)

@@ -83,7 +83,7 @@ def _argparse_kwargs(field: attrs.Attribute, tp: Any) -> dict[str, Any]:
     if base is bool:
         return {**kwargs, "action": argparse.BooleanOptionalAction}
     if origin is dict or base is dict:
-        return {**kwargs, "action": "append", "metavar": "KEY=VALUE", "type": _setting}
+        return {**kwargs, "action": "append", "metavar": "KEY=VALUE", "type": parse_setting}
     if origin in (tuple, list):
         inner = (typing.get_args(base) or (str,))[0]
         return {**kwargs, "nargs": "+", "type": _number(inner), "metavar": meta.get("metavar", "N")}
@@ -108,7 +108,7 @@ def _strict_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-def _setting(text: str) -> tuple[str, Any]:
+def parse_setting(text: str) -> tuple[str, Any]:
     """KEY=VALUE; the value is read as JSON when it parses (numbers, true/false, lists), else a string."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
@@ -128,7 +128,7 @@ def generated_options() -> list[Option]:
                 "default": argparse.SUPPRESS}, str),
         Option("signal_settings", ("signal_settings",), "--set",
                {"help": "a setting of the signal plugin, e.g. --set samples=200000 (repeatable)",
-                "action": "append", "metavar": "KEY=VALUE", "type": _setting, "default": argparse.SUPPRESS}, dict),
+                "action": "append", "metavar": "KEY=VALUE", "type": parse_setting, "default": argparse.SUPPRESS}, dict),
         Option("size", ("signal_settings", "size"), "--size",
                {"help": "image, nerf: resize so the longer side has this many pixels (= --set size=N)",
                 "type": _strict_int, "default": argparse.SUPPRESS}, int),
@@ -182,7 +182,7 @@ def overrides_from_options(values: Mapping[str, Any], by_key: Mapping[str, Optio
             close = difflib.get_close_matches(key, list(by_key), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InputError(f"{where}: {key!r} is not an `aire fit` option{hint}")
-        if option.kwargs.get("type") is _setting and isinstance(value, list):
+        if option.kwargs.get("type") is parse_setting and isinstance(value, list):
             value = dict(value)  # [(key, value), ...] from repeated --set
         *parents, leaf = option.path
         target = nested

@@ -61,6 +61,7 @@ def check_spec(spec: FitSpec) -> None:
     _check("encoding", net.encoding, net.encoding_settings)
     _check("backend", comps.backend, comps.backend_settings)
     _check("signal", spec.signal, spec.signal_settings, reserved=("path", "image", "mesh"))
+    _check("schedule", spec.schedule.kind, spec.schedule.settings, reserved=("config", "criterion", "policy"))
 
 
 def build_parts(spec: FitSpec) -> dict[str, Any]:
@@ -103,6 +104,10 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
     out = Path(out)
     if resume is None:
         aire.check_out_dir(out, overwrite, inputs=[spec.path])
+    else:  # the finished run replaces the checkpoint folder: make sure it may, before the fit
+        from aire.atomic import check_replaceable
+
+        check_replaceable(out, inputs=[spec.path])
     if "tensorboard" in spec.train.log:  # refuse a missing extra before minutes of sampling, not after
         from aire.loggers.tensorboard import summary_writer_class
 

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import attrs
 
-from aire.config import ConfigError, ScheduleConfig, TrainConfig, to_dict
+from aire.config import ConfigError, ScheduleConfig, TrainConfig, check_widths, positive, to_dict, to_int_tuple
 from aire.errors import InputError
 from aire.presets import preset
 
@@ -33,23 +33,9 @@ def _settings(value: Any) -> dict[str, Any]:
     return {str(k).replace("-", "_"): v for k, v in value.items()}
 
 
-def _widths(value: Any) -> tuple[int, ...]:
-    from aire.config import _to_int_tuple
-
-    return _to_int_tuple(value)
-
-
-def _positive_widths(instance: Any, attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
-    from aire.config import _widths as check
-
-    check(instance, attribute, value)
-
-
 def _positive_or_none(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None:
-        from aire.config import _positive
-
-        _positive(instance, attribute, value)
+        positive(instance, attribute, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -57,7 +43,7 @@ class NetworkSpec:
     """The sinusoidal MLP a fit starts from."""
 
     widths: tuple[int, ...] = attrs.field(
-        default=(256, 256, 256), converter=_widths, validator=_positive_widths,
+        default=(256, 256, 256), converter=to_int_tuple, validator=check_widths,
         metadata={"flag": "--hidden", "metavar": "W",
                   "help": "widths of the sine layers, the first being the number of input frequencies"})
     omega0: float = attrs.field(default=30.0, converter=float, validator=_positive_or_none,

@@ -106,7 +106,10 @@ def check_backend(backend: Backend, atol: float = 1e-12) -> None:
 
 def check_signal(signal: Signal) -> None:
     """sample/training_loss/evaluate/export behave: batches line up, network inputs match the
-    signal's in_features, loss finite, metrics finite, files written."""
+    signal's in_features, make_model gives the network or a Model around it (which training_loss,
+    evaluate and export receive), loss finite, metrics finite, files written."""
+    from aire.train.trainer import make_model
+
     net = small_network(in_features=signal.in_features, out_features=signal.out_features, dtype=torch.float32)
     x, y = signal.sample(None)
     assert x.shape[0] == y.shape[0], "full sample: inputs and targets must have as many rows"
@@ -115,13 +118,14 @@ def check_signal(signal: Signal) -> None:
     coords = signal.network_inputs(7, torch.Generator().manual_seed(0))
     assert coords.shape == (7, signal.in_features), f"network_inputs(7) must be (7, {signal.in_features})"
     assert net(coords).shape == (7, signal.out_features), "the network's output must have out_features channels"
-    loss = signal.training_loss(net, xb, yb)
+    model = make_model(signal, net)  # TypeError unless the network or an aire.interfaces.Model around it
+    loss = signal.training_loss(model, xb, yb)
     assert loss.dim() == 0 and torch.isfinite(loss), "training loss must be a finite scalar"
-    metrics = signal.evaluate(net)
+    metrics = signal.evaluate(model)
     assert metrics and all(np.isfinite(v) for v in metrics.values()), f"metrics must be finite: {metrics}"
     assert signal.quality_key in metrics, f"evaluate() must report the quality_key {signal.quality_key!r}"
     with tempfile.TemporaryDirectory() as tmp:
-        files = signal.export(net, Path(tmp))
+        files = signal.export(model, Path(tmp))
         assert files and all(Path(f).exists() for f in files), "export must write the files it returns"
 
 

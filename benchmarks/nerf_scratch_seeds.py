@@ -32,7 +32,6 @@ def main(seeds: list[int], widths: tuple[int, ...] = (100, 44, 44)) -> list[dict
                            test_views=cfg["test_views"], seed=0)
         signal = NerfSignal(scene, size=cfg["image"], samples=cfg["samples"], importance_samples=0,
                             turntable_frames=0, seed=0)
-    signal.initial_head = {k: v.clone() for k, v in signal.head.state_dict().items()}
     rows = []
     for seed in seeds:
         rows.append(bench.fit_row(f"scratch-seed{seed}", signal, list(widths), cfg, aire.ScheduleConfig(kind="none"),

@@ -47,7 +47,7 @@ SIZES: dict[str, dict[str, Any]] = {
 
 def fit_row(name: str, signal: NerfSignal, widths: list[int], cfg: dict[str, Any], schedule: aire.ScheduleConfig,
             device: str, seed: int, quiet: bool) -> dict[str, Any]:
-    signal.head.load_state_dict(signal.initial_head)  # every row starts from the same colour head
+    # every row starts from the same colour head: make_model seeds it with the signal's seed
     net = aire.build_network(signal, widths, omega0=cfg.get("omega0", 30.0), seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -59,6 +59,7 @@ def fit_row(name: str, signal: NerfSignal, widths: list[int], cfg: dict[str, Any
            "params": m["params_final"], "params_initial": m["params_initial"],
            "params_fraction": round(m["params_final"] / m["params_initial"], 4),
            "architecture": m["architecture_final"], "seconds": round(m["seconds"], 1),
+           "colour_head_params": m["colour_head_params"],
            "psnr_history": [(h["step"], round(h["psnr_test"], 3)) for h in result.history]}
     if result.events:
         row["events"] = [{k: e[k] for k in ("step", "event", "params")} for e in result.events]
@@ -118,7 +119,6 @@ def run_tradeoff(size: str = "cpu", device: str = "cpu", mesh: Path | None = Non
             scene_name = str(scene)
         signal = NerfSignal(scene, size=cfg["image"], samples=cfg["samples"], importance_samples=cfg["importance"],
                             turntable_frames=0, seed=seed)
-    signal.initial_head = {k: v.clone() for k, v in signal.head.state_dict().items()}
     print(f"scene {scene_name}: {len(signal.train_split.images)} train / {len(signal.test_split.images)} test "
           f"views {signal.train_split.width}x{signal.train_split.height}; widths {cfg['widths']}, "
           f"{cfg['steps']} steps on {device}", flush=True)
@@ -138,7 +138,7 @@ def run_tradeoff(size: str = "cpu", device: str = "cpu", mesh: Path | None = Non
         "benchmark": "nerf_tradeoff", "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "device": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "settings": {"size": size, "scene": scene_name, "seed": seed, **cfg},
-        "colour_head_params": signal.head.num_parameters(),
+        "colour_head_params": adaptive["colour_head_params"],
         "rows": [large, adaptive, scratch],
         "gaps": {"aire_vs_scratch": round(adaptive["psnr_test"] - scratch["psnr_test"], 3),
                  "aire_vs_large": round(adaptive["psnr_test"] - large["psnr_test"], 3)},

@@ -192,3 +192,19 @@ def test_seconds_fit_counts_the_loop_and_seconds_total_adds_final_metrics_and_ex
     assert m["seconds"] == m["seconds_fit"]
     assert m["seconds_total"] >= m["seconds_fit"] + 1.0
     assert f"{m['seconds_total']:.1f} s in all" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda s: [1, 2, 3], "not an aire checkpoint"),
+    (lambda s: {k: v for k, v in s.items() if k != "optimizer"}, "key 'optimizer' is missing"),
+    (lambda s: {**s, "weights": [s["weights"][0], s["weights"][1][:, :2], *s["weights"][2:]]}, "layer 1 takes 2 inputs"),
+    (lambda s: {**s, "biases": [s["biases"][0][:1], *s["biases"][1:]]}, "layer 0 has weight"),
+    (lambda s: {**s, "weights": [s["weights"][0] * float("nan"), *s["weights"][1:]]}, "NaN or infinite weights in layer 0"),
+])
+def test_damaged_checkpoints_are_one_line_naming_the_file(image_path, tmp_path, capsys, damage, message):
+    run = _interrupted(capsys, image_path, tmp_path)
+    state = torch.load(run / CHECKPOINT_FILE, weights_only=False)
+    torch.save(damage(state), run / CHECKPOINT_FILE)
+    code, err = _fit(capsys, "fit", "--resume", run)
+    assert code == 2 and len(err) == 1 and message in err[0] and "checkpoint.pt" in err[0], err
+    assert not (run / "metrics.json").exists()

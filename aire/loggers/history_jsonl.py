@@ -36,9 +36,9 @@ class _Log:
         self.rows, self.events = len(trainer.history), len(trainer.events)
 
     def write(self, kind: str, entry: Mapping[str, Any]) -> None:
-        from aire.api import _jsonable
+        from aire.io import jsonable
 
-        self.file.write(json.dumps({"kind": kind, **_jsonable(dict(entry))}, allow_nan=False) + "\n")
+        self.file.write(json.dumps({"kind": kind, **jsonable(dict(entry))}, allow_nan=False) + "\n")
         self.file.flush()
 
     def catch_up(self, trainer: TrainerView) -> None:

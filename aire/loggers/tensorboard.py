@@ -71,7 +71,7 @@ def aire_after_evaluate(trainer: TrainerView, row: Mapping[str, Any]) -> None:
     writer.add_scalar("seconds", float(row["seconds"]), step)
     preview = getattr(trainer.signal, "preview", None)
     if callable(preview):
-        writer.add_image("reconstruction", preview(trainer.network), step, dataformats="HWC")
+        writer.add_image("reconstruction", preview(trainer.model), step, dataformats="HWC")
     writer.flush()
 
 
@@ -80,11 +80,11 @@ def aire_after_event(trainer: TrainerView, event: Mapping[str, Any]) -> None:
     writer = _writer(trainer)
     if writer is None:
         return
-    from aire.api import _jsonable
+    from aire.io import jsonable
 
     step = int(event["step"])
     writer.add_scalar(f"events/{event['event']}", 1.0, step)
-    writer.add_text("events", json.dumps(_jsonable(dict(event))), step)
+    writer.add_text("events", json.dumps(jsonable(dict(event))), step)
     writer.add_text("architecture", str(event["architecture"]), step)
     writer.flush()
 

@@ -157,19 +157,26 @@ def load_jobs(specs: Sequence[str | Path], *, signal: str | None = None, default
         dup = next(i for i in ids if ids.count(i) > 1)
         raise InputError(f"job {dup} appears twice; a grid key lists the same value more than once")
     if validate:
-        from aire.run import check_spec
-
-        checked: set[str] = set()
-        for job in jobs:  # the whole collection is checked before its first job runs
-            spec = job.spec()
-            key = json.dumps({k: v for k, v in spec.to_dict().items() if k != "path"}, sort_keys=True, default=str)
-            if key not in checked:  # settings shared by many inputs are checked once
-                checked.add(key)
-                try:
-                    check_spec(spec)
-                except InputError as exc:
-                    raise InputError(f"job {job.id}: {exc}") from None
+        validate_jobs(jobs)
     return jobs
+
+
+def validate_jobs(jobs: Sequence[Job]) -> None:
+    """Build and check every job's specification (aire.run.check_spec) before the first one runs;
+    InputError naming the job. Settings shared by many inputs are checked once."""
+    from aire.run import check_spec
+
+    checked: set[str] = set()
+    for job in jobs:
+        spec = job.spec()
+        key = json.dumps({k: v for k, v in spec.to_dict().items() if k != "path"}, sort_keys=True, default=str)
+        if key in checked:
+            continue
+        checked.add(key)
+        try:
+            check_spec(spec)
+        except InputError as exc:
+            raise InputError(f"job {job.id}: {exc}") from None
 
 
 def expand_inputs(inputs: Iterable[str], base: Path) -> list[Path]:

@@ -15,7 +15,7 @@ import copy
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,30 +27,50 @@ CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT_VERSION = 2
 
 
-def model_state(network: Any, optimizer: torch.optim.Optimizer, extra_modules: Sequence[nn.Module]) -> dict[str, Any]:
+def model_extras(model: nn.Module | None, network: nn.Module) -> dict[str, torch.Tensor]:
+    """The tensors of `model` (by their state_dict names) that are not the network's, e.g. NeRF's
+    colour head ``head.hidden.weight``...; empty when the model is the network (images, SDFs)."""
+    if model is None or model is network:
+        return {}
+    own = {id(t) for t in network.state_dict(keep_vars=True).values()}
+    return {k: v for k, v in model.state_dict(keep_vars=True).items() if id(v) not in own}
+
+
+def model_state(network: Any, optimizer: torch.optim.Optimizer, model: nn.Module | None = None) -> dict[str, Any]:
     """Deep copies of the network's tensors (their shapes are the architecture), the optimizer's
-    state and the signal's extra trainable modules."""
+    state and the model's other tensors (``signal.make_model(network)``; None: the network alone)."""
     return {
         "architecture": network.architecture(),
         "weights": [w.detach().clone() for w in network.weights],
         "biases": [b.detach().clone() for b in network.biases],
         "optimizer": copy.deepcopy(optimizer.state_dict()),
-        "extra_modules": [copy.deepcopy(m.state_dict()) for m in extra_modules],
+        "model_extras": {k: v.detach().clone() for k, v in model_extras(model, network).items()},
     }
 
 
-def load_model_state(network: Any, state: dict[str, Any], extra_modules: Sequence[nn.Module]) -> None:
-    """Put saved tensors (of the saved shapes) into `network` and the extra modules, in place; the
-    caller builds a fresh optimizer over the new parameters and loads ``state["optimizer"]``."""
+def load_model_state(network: Any, state: dict[str, Any], model: nn.Module | None = None) -> None:
+    """Put saved tensors (of the saved shapes) into `network` and the model's other tensors, in
+    place; the caller builds a fresh optimizer over the new parameters and loads ``state["optimizer"]``.
+    Raises InputError when the state holds a different number of layers or other model tensors than
+    the model has (a checkpoint of another kind of model, or of an older aire)."""
     device = network.weights[0].device
     if len(state["weights"]) != len(network.weights):
         raise InputError("checkpoint has a different number of layers than the network")
+    extras, saved = model_extras(model, network), state.get("model_extras", {})
+    if set(extras) != set(saved):
+        raise InputError(f"checkpoint holds model tensors {sorted(saved)} but the model has {sorted(extras)}: "
+                         "it was written for another model (or by an older aire); start the fit again")
+    for name, tensor in saved.items():
+        if tuple(tensor.shape) != tuple(extras[name].shape):
+            raise InputError(f"checkpoint tensor {name} has shape {tuple(tensor.shape)}, the model's "
+                             f"{tuple(extras[name].shape)}")
     for i, (w, b) in enumerate(zip(state["weights"], state["biases"])):
         grad = network.weights[i].requires_grad
         network.weights[i] = nn.Parameter(w.clone().to(device), requires_grad=grad)
         network.biases[i] = nn.Parameter(b.clone().to(device), requires_grad=grad)
-    for module, saved in zip(extra_modules, state.get("extra_modules", [])):
-        module.load_state_dict(saved)
+    with torch.no_grad():
+        for name, tensor in saved.items():
+            extras[name].copy_(tensor)
 
 
 def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -75,8 +95,8 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[st
 
 
 def load_checkpoint(directory: str | Path) -> dict[str, Any]:
-    """Read DIR/checkpoint.pt with every tensor on the CPU (raises InputError when missing or unreadable)."""
-    from aire.errors import InputError
+    """Read DIR/checkpoint.pt with every tensor on the CPU; InputError (one line naming the file) when it
+    is missing, unreadable, of another format or damaged (:func:`check_checkpoint`)."""
 
     path = Path(directory) / CHECKPOINT_FILE
     if not path.is_file():
@@ -87,7 +107,38 @@ def load_checkpoint(directory: str | Path) -> dict[str, Any]:
         state = torch.load(path, weights_only=False, map_location="cpu")
     except Exception as exc:
         raise InputError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(state, dict):
+        raise InputError(f"checkpoint {path} is not an aire checkpoint (it holds a {type(state).__name__})")
     if state.get("format_version") != FORMAT_VERSION:
         raise InputError(f"checkpoint {path} has format {state.get('format_version')}, this aire reads format "
                          f"{FORMAT_VERSION} only: start the fit again")
+    check_checkpoint(state, path)
     return state
+
+
+#: what every checkpoint holds at its top level
+REQUIRED_KEYS = ("step", "weights", "biases", "optimizer", "events", "initial_params", "initial_architecture",
+                 "elapsed", "rng", "callbacks")
+
+
+def check_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """One-line InputError naming the file for a checkpoint that lacks a key, whose tensors do not
+    chain into one network (layer i's input width is layer i-1's output width, biases match), or
+    that holds NaN or infinite weights."""
+    for key in REQUIRED_KEYS:
+        if key not in state:
+            raise InputError(f"checkpoint {path} is damaged: key {key!r} is missing")
+    weights, biases = state["weights"], state["biases"]
+    if not isinstance(weights, list) or not isinstance(biases, list) or not weights or len(weights) != len(biases):
+        raise InputError(f"checkpoint {path} is damaged: its weights and biases are not matching lists of tensors")
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        if not (torch.is_tensor(w) and torch.is_tensor(b)) or w.ndim != 2 or b.shape != (w.shape[0],):
+            raise InputError(f"checkpoint {path} is damaged: layer {i} has weight {tuple(getattr(w, 'shape', ()))} "
+                             f"and bias {tuple(getattr(b, 'shape', ()))}")
+        if i and w.shape[1] != weights[i - 1].shape[0]:
+            raise InputError(f"checkpoint {path} is damaged: layer {i} takes {w.shape[1]} inputs but layer {i - 1} "
+                             f"has {weights[i - 1].shape[0]} neurons")
+        if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
+            raise InputError(f"checkpoint {path} holds NaN or infinite weights in layer {i}")
+    if not isinstance(state["step"], int) or state["step"] < 0:
+        raise InputError(f"checkpoint {path} is damaged: step {state['step']!r}")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from aire.config import ScheduleConfig, TrainConfig
-from aire.interfaces import Backend, Callback, DensificationPolicy, PruningCriterion, Schedule, Signal
+from aire.interfaces import Backend, Callback, DensificationPolicy, Model, PruningCriterion, Schedule, Signal
 from aire.nn.sine_mlp import SineMLP
 from aire.plugins import PluginRegistry, get_registry
 from aire.train.callbacks import Checkpointing, Compiler, DivergenceGuard, Evaluation, PluginEvents, ProgressBar
@@ -33,23 +33,45 @@ from aire.train.state import FORMAT_VERSION, load_model_state, model_state
 
 @attrs.define
 class FitResult:
-    """What a fit returns: the (adapted) network, final metrics and the history over steps."""
+    """What a fit returns: the (adapted) network, final metrics, the history over steps and the
+    whole fitted model (``signal.make_model(network)``: the network itself for images and SDFs)."""
 
     network: SineMLP
     metrics: dict[str, Any]
     history: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    model: torch.nn.Module | None = None
+
+    @property
+    def fitted(self) -> torch.nn.Module:
+        """The model to save, render or evaluate: `model`, or the network when none was given."""
+        return self.network if self.model is None else self.model
 
 
-def make_optimizer(network: torch.nn.Module, lr: float, extra: Any = ()) -> torch.optim.Optimizer:
-    """Adam over the trainable parameters of the network and of the signal's extra modules; the
-    fused kernel where this torch has it."""
-    params = [p for p in network.parameters() if p.requires_grad]
-    params += [p for m in extra for p in m.parameters() if p.requires_grad]
+def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters of the model (the network's first, in their order, when
+    the model holds it as its first submodule, as NerfModel does); the fused kernel where this
+    torch has it."""
+    params = [p for p in model.parameters() if p.requires_grad]
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(params, lr=lr)
+
+
+def make_model(signal: Signal, network: SineMLP) -> torch.nn.Module:
+    """``signal.make_model(network)``, checked: the network itself or an aire.interfaces.Model whose
+    field is the network. A signal still defining the removed ``extra_modules()`` is refused (its
+    modules would otherwise go untrained and unsaved without a word)."""
+    name = type(signal).__name__
+    if hasattr(signal, "extra_modules"):
+        raise TypeError(f"signal {name} defines extra_modules(), which aire no longer calls: return a model "
+                        "(aire.interfaces.Model) owning the network and those modules from make_model(network)")
+    model = signal.make_model(network)
+    if model is not network and not (isinstance(model, Model) and model.field is network):
+        raise TypeError(f"{name}.make_model(network) must return the network or an aire.interfaces.Model whose "
+                        f"field is that network, got {type(model).__name__}")
+    return model
 
 
 def seeded_generator(seed: int, stream: int, device: torch.device | str = "cpu") -> torch.Generator:
@@ -78,12 +100,14 @@ class Trainer:
     ) -> None:
         self.registry = registry or get_registry()
         self.backend = backend
-        self.signal, self.network, self.model, self.train_config = signal, network, network, train
-        self.optimizer = make_optimizer(network, train.lr, signal.extra_modules())
+        self.signal, self.network, self.train_config = signal, network, train
+        self.model = make_model(signal, network)  # optimised, checkpointed, evaluated and saved whole
+        self.step_model = self.model  # what the training step calls (the Compiler may wrap it)
+        self.optimizer = make_optimizer(self.model, train.lr)
         criterion = criterion or self.registry.create("criterion", schedule.criterion)
         policy = policy or self.registry.create("policy", schedule.policy)
         self.schedule: Schedule = self.registry.create("schedule", schedule.kind, schedule, criterion=criterion,
-                                                       policy=policy)
+                                                       policy=policy, **schedule.settings)
         device = next(network.parameters()).device
         self.generator = seeded_generator(train.seed, 0)  # batches on the CPU: the same on every device
         self.device_generator = seeded_generator(train.seed, 1, device)
@@ -138,7 +162,8 @@ class Trainer:
             self._call("on_train_end")
             metrics = self.final_metrics()
             self._call("on_fit_end", metrics)
-        return FitResult(network=self.network, metrics=metrics, history=self.history, events=self.events)
+        return FitResult(network=self.network, metrics=metrics, history=self.history, events=self.events,
+                         model=self.model)
 
     def training_step(self, step: int) -> torch.Tensor:
         """One optimizer step on a sampled batch at the schedule's (guard-scaled) learning rate."""
@@ -149,7 +174,7 @@ class Trainer:
         x, y = self.signal.sample(cfg.batch_size, self.generator)
         draws = {"generator": self.device_generator} if self._loss_takes_generator else {}
         with autocast(cfg.precision, self.device_generator.device):
-            loss = self.signal.training_loss(self.model, x, y, **draws)
+            loss = self.signal.training_loss(self.step_model, x, y, **draws)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self._call("after_backward", step)
@@ -189,9 +214,9 @@ class Trainer:
         cfg, final = self.train_config, self.history[-1]
         fitted = self.elapsed()  # the fitting loop's time (across resumes), before the final evaluation
         metrics = {k: v for k, v in final.items() if k not in ("step", "loss", "params", "seconds")}
-        self.network.eval()
-        metrics.update(self.signal.final_metrics(self.network))
-        self.network.train()
+        self.model.eval()
+        metrics.update(self.signal.final_metrics(self.model))
+        self.model.train()
         metrics.update({
             "params_initial": self.initial_params,
             "params_final": self.network.num_parameters(),
@@ -220,7 +245,7 @@ class Trainer:
         return {
             "format_version": FORMAT_VERSION,
             "step": self.step,
-            **model_state(self.network, self.optimizer, self.signal.extra_modules()),
+            **model_state(self.network, self.optimizer, self.model),
             "events": copy.deepcopy(self.events),
             "initial_params": self.initial_params,
             "initial_architecture": list(self.initial_architecture),
@@ -234,9 +259,8 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any], clock: bool = True) -> None:
         """Put a state back: tensors of its shapes, a fresh optimizer with its moments, generators,
         events, each callback's state (those it holds), and (with `clock`) the fitting time."""
-        extra = self.signal.extra_modules()
-        load_model_state(self.network, state, extra)
-        self.optimizer = make_optimizer(self.network, self.train_config.lr, extra)
+        load_model_state(self.network, state, self.model)
+        self.optimizer = make_optimizer(self.model, self.train_config.lr)
         self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
         self.step, self.events = state["step"], copy.deepcopy(state["events"])
         self.initial_params, self.initial_architecture = state["initial_params"], list(state["initial_architecture"])

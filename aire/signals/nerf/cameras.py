@@ -139,3 +139,11 @@ def box_intersection(origins: torch.Tensor, dirs: torch.Tensor, bound: float) ->
     far = torch.maximum(t0, t1).amin(dim=-1)
     far = torch.maximum(far, near)
     return near, far
+
+
+def pose_rays(intrinsics: Intrinsics, pose: Any, bound: float) -> torch.Tensor:
+    """(H*W, 8) rays (origin, unit direction, near, far) of one camera (c2w `pose`, 4x4 or 3x4),
+    row-major, clipped to the scene cube [-bound, bound]^3."""
+    origins, dirs = camera_rays(intrinsics, torch.as_tensor(pose))
+    near, far = box_intersection(origins, dirs, bound)
+    return torch.cat([origins, dirs, near[:, None], far[:, None]], dim=-1)

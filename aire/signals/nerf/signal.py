@@ -11,6 +11,10 @@ pruned) turns features and the view direction into RGB. Rays are clipped to the 
 points drawn from the coarse weights (NeRF's hierarchical sampling with a single network, as in
 mip-NeRF; the loss is then the sum of the coarse and fine MSEs). Colours are composited on white.
 
+The signal holds data, sampling, loss and metrics; the trainable whole (field + colour head +
+rendering settings) is the model that `make_model` builds (model.NerfModel), which the trainer
+optimises, `aire.save_run` saves and `aire.load` returns.
+
 `sample` gives rays as (N, 8) = (origin, unit direction, near, far) and their colours (N, 3) in [0, 1].
 """
 
@@ -23,17 +27,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch.nn import functional as F
 
 from aire.errors import InputError
 from aire.hookspecs import hookimpl
-from aire.interfaces import Signal
+from aire.interfaces import Network, Signal
 from aire.metrics import psnr, ssim
 from aire.metrics.image import SSIM_MIN_SIDE
-from aire.signals.nerf import render
-from aire.signals.nerf.cameras import Intrinsics, box_intersection, camera_rays, look_at, orbit_positions
-from aire.signals.nerf.field import DENSITY_SHIFT, DIRECTION_FREQUENCIES, ColourHead, query
+from aire.signals.nerf.cameras import Intrinsics, look_at, orbit_positions, pose_rays
+from aire.signals.nerf.model import NerfModel
 from aire.signals.nerf.scene_format import Split, find_scene, read_split
 
 
@@ -61,19 +63,14 @@ def split_rays(split: Split, bound: float) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(rays), torch.cat(colours)
 
 
-def pose_rays(intrinsics: Intrinsics, pose: np.ndarray, bound: float) -> torch.Tensor:
-    """(H*W, 8) rays of one camera clipped to the scene cube."""
-    origins, dirs = camera_rays(intrinsics, torch.as_tensor(pose))
-    near, far = box_intersection(origins, dirs, bound)
-    return torch.cat([origins, dirs, near[:, None], far[:, None]], dim=-1)
-
-
 class NerfSignal(Signal):
     """Fit a radiance field to a scene (Blender split files or one transforms.json; see scene_format);
     metric: PSNR on the held-out test views."""
 
     in_features = 3
     quality_key = "psnr_test"
+    #: the model class `aire.load` rebuilds a NeRF run with (model.json's "model": {"kind": "nerf"})
+    model_class = NerfModel
 
     def __init__(self, path: str | Path, *, size: int | None = None, features: int = 15, samples: int = 48,
                  importance_samples: int = 0, bound: float | None = None, head_width: int = 64, eval_views: int = 2,
@@ -96,7 +93,7 @@ class NerfSignal(Signal):
         self.features, self.samples, self.importance_samples = features, samples, importance_samples
         self.bound = float(bound)
         self.out_features = 1 + features
-        self.head = ColourHead(features, head_width, seed=seed)
+        self.head_width, self.seed = head_width, seed
         self.eval_views, self.eval_size = eval_views, eval_size
         self.turntable_frames, self.turntable_size = turntable_frames, turntable_size
         self.render_chunk = render_chunk
@@ -123,8 +120,15 @@ class NerfSignal(Signal):
         self.device = torch.device(device)
         for name in ("rays", "colours", "test_rays", "test_colours", "eval_rays", "eval_colours"):
             setattr(self, name, getattr(self, name).to(device))
-        self.head.to(device)
         return self
+
+    def make_model(self, network: Network) -> NerfModel:
+        """The NeRF model around `network`: a fresh colour head (seeded by this signal's `seed`) and
+        this scene's bound and sampling settings."""
+        model = NerfModel(network, features=self.features, bound=self.bound, samples=self.samples,
+                          importance_samples=self.importance_samples, head_width=self.head_width,
+                          render_chunk=self.render_chunk, seed=self.seed)
+        return model.to(network.weights[0].device)
 
     def sample(self, batch_size: int | None, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if batch_size is None or batch_size >= self.rays.shape[0]:
@@ -135,33 +139,10 @@ class NerfSignal(Signal):
     def loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(prediction, target)
 
-    def render_rays(self, model: torch.nn.Module, rays: torch.Tensor, jitter: bool = False,
-                    generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        """Colours (R, 3) of rays: [coarse] or [coarse, fine] with importance sampling; the jitter is
-        drawn from `generator` (None: torch's global RNG)."""
-        origins, dirs, near, far = rays[:, :3], rays[:, 3:6], rays[:, 6], rays[:, 7]
-        edges = render.bin_edges(near, far, self.samples)
-        t = render.stratified_points(edges, jitter, generator)
-        points = origins[:, None] + dirs[:, None] * t[..., None]
-        sigma, rgb = query(model, self.head, points, dirs[:, None], self.bound)
-        colour, weights = render.composite(sigma, rgb, edges)
-        outputs = [colour]
-        if self.importance_samples:
-            t_fine = render.importance_points(edges, weights, self.importance_samples, jitter, generator)
-            t_all = torch.sort(torch.cat([t, t_fine], dim=-1), dim=-1).values
-            points = origins[:, None] + dirs[:, None] * t_all[..., None]
-            sigma, rgb = query(model, self.head, points, dirs[:, None], self.bound)
-            outputs.append(render.composite(sigma, rgb, render.edges_around(t_all, near, far))[0])
-        return outputs
-
-    def training_loss(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+    def training_loss(self, model: NerfModel, inputs: torch.Tensor, targets: torch.Tensor,
                       generator: torch.Generator | None = None) -> torch.Tensor:
-        return sum(self.loss(c, targets) for c in self.render_rays(model, inputs, jitter=True, generator=generator))
-
-    @torch.no_grad()
-    def render(self, model: torch.nn.Module, rays: torch.Tensor) -> torch.Tensor:
-        """Final (fine when importance sampling is on) colours of many rays, in chunks."""
-        return torch.cat([self.render_rays(model, c)[-1] for c in rays.split(self.render_chunk)])
+        """Sum of the coarse (and fine) colour MSEs of jittered renders of the rays `inputs`."""
+        return sum(self.loss(c, targets) for c in model(inputs, jitter=True, generator=generator))
 
     def network_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n points in [-1, 1]^3, uniform along random training rays inside the scene cube."""
@@ -170,18 +151,16 @@ class NerfSignal(Signal):
         t = rays[:, 6] + (rays[:, 7] - rays[:, 6]) * u
         return ((rays[:, :3] + rays[:, 3:6] * t[:, None]) / self.bound).clamp(-1.0, 1.0)
 
-    def extra_modules(self) -> list[torch.nn.Module]:
-        return [self.head]
+    def evaluate(self, model: NerfModel) -> dict[str, float]:
+        return {"psnr_test": psnr(model.render(self.eval_rays), self.eval_colours)}
 
-    def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
-        return {"psnr_test": psnr(self.render(model, self.eval_rays), self.eval_colours)}
-
-    def test_images(self, model: torch.nn.Module) -> torch.Tensor:
-        """Rendered test views (N, H, W, 3)."""
+    def test_images(self, model: NerfModel) -> torch.Tensor:
+        """Rendered test views (N, H, W, 3), unclamped (the head's sigmoid and the white background
+        keep them in [0, 1] up to rounding)."""
         n, h, w = len(self.test_split.images), self.test_split.height, self.test_split.width
-        return self.render(model, self.test_rays).reshape(n, h, w, 3)
+        return model.render(self.test_rays).reshape(n, h, w, 3)
 
-    def final_metrics(self, model: torch.nn.Module) -> dict[str, float]:
+    def final_metrics(self, model: NerfModel) -> dict[str, float]:
         from aire.status import phase
 
         with phase(f"final metrics: rendering {len(self.test_split.images)} test views"):
@@ -189,22 +168,15 @@ class NerfSignal(Signal):
         target = self.test_colours.reshape(pred.shape)
         small = min(pred.shape[1:3]) < SSIM_MIN_SIDE  # SSIM's window does not fit: no SSIM rather than a guess
         return {"psnr_test": psnr(pred, target), "ssim_test": None if small else ssim(pred, target),
-                "psnr_test_subset": psnr(self.render(model, self.eval_rays), self.eval_colours),
-                "colour_head_params": self.head.num_parameters()}
+                "psnr_test_subset": psnr(model.render(self.eval_rays), self.eval_colours),
+                "colour_head_params": model.head.num_parameters()}
 
-    def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
+    def export(self, model: NerfModel, out_dir: Path) -> list[Path]:
+        """test_views.png (rendered | true test views, one row each) and turntable.gif; the model
+        itself (field, colour head, rendering settings) is saved by aire.save_run."""
         import imageio.v3 as iio
 
         out_dir = Path(out_dir)
-        head_path = out_dir / "colour_head.safetensors"
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()}, str(head_path))
-        field_path = out_dir / "nerf_field.json"
-        field_path.write_text(json.dumps({
-            "position_normalisation": f"network input = world position / {self.bound}",
-            "bound": self.bound, "density": f"softplus(out[0] - {DENSITY_SHIFT})", "features": self.features,
-            "colour_head": {"file": head_path.name, "width": self.head.width,
-                            "direction_encoding": {"frequencies": list(DIRECTION_FREQUENCIES)}},
-            "samples": self.samples, "importance_samples": self.importance_samples, "background": "white"}, indent=2))
         pred = self.test_images(model).clamp(0, 1).cpu().numpy()
         target = self.test_colours.reshape(pred.shape).cpu().numpy()
         rows = [np.concatenate([p, np.ones_like(p[:, :2]), t], axis=1) for p, t in zip(pred, target)]
@@ -212,7 +184,7 @@ class NerfSignal(Signal):
         grid = np.concatenate([x for r in rows for x in (r, spacer)][:-1], axis=0)
         views_path = out_dir / "test_views.png"
         iio.imwrite(views_path, (grid * 255 + 0.5).astype(np.uint8))
-        paths = [head_path, field_path, views_path]
+        paths = [views_path]
         if self.turntable_frames:
             frames = self.turntable(model)
             gif = out_dir / "turntable.gif"
@@ -221,7 +193,7 @@ class NerfSignal(Signal):
         return paths
 
     @torch.no_grad()
-    def turntable(self, model: torch.nn.Module) -> np.ndarray:
+    def turntable(self, model: NerfModel) -> np.ndarray:
         """uint8 frames (T, H, W, 3) from cameras circling the scene at 30 degrees elevation, at the
         training cameras' mean distance."""
         size = self.turntable_size or max(self.train_split.height, self.train_split.width)
@@ -232,7 +204,7 @@ class NerfSignal(Signal):
         frames = []
         for position in orbit_positions(self.turntable_frames, radius):
             rays = pose_rays(camera, look_at(position), self.bound).to(self.device)
-            img = self.render(model, rays).reshape(h, w, 3).clamp(0, 1).cpu().numpy()
+            img = model.render(rays).reshape(h, w, 3).clamp(0, 1).cpu().numpy()
             frames.append((img * 255 + 0.5).astype(np.uint8))
         return np.stack(frames)
 
@@ -243,7 +215,7 @@ class NerfSignal(Signal):
                 "width": self.train_split.width, "intrinsics": self.train_split.intrinsics[0].as_dict(),
                 "bound": self.bound,
                 "features": self.features, "samples": self.samples, "importance_samples": self.importance_samples,
-                "colour_head_params": self.head.num_parameters()}
+                "head_width": self.head_width}
 
 
 @hookimpl

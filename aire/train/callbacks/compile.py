@@ -8,21 +8,22 @@ from aire.interfaces import Callback, TrainerView
 
 
 class Compiler(Callback):
-    """Sets ``trainer.model`` to ``torch.compile(trainer.network)`` before a step whenever the
-    network's parameter objects changed (the schedule's surgery runs first, rollbacks replace them
-    too): the old graph is dropped (torch.compiler.reset) and one compilation counted in `compiles`.
-    Keeps no checkpointed state: `compiles` counts this process's compilations."""
+    """Sets ``trainer.step_model`` to ``torch.compile(trainer.model)`` (the network itself for images
+    and SDFs) before a step whenever the model's parameter objects changed (the schedule's surgery
+    runs first, rollbacks replace them too): the old graph is dropped (torch.compiler.reset) and one
+    compilation counted in `compiles`. Keeps no checkpointed state: `compiles` counts this process's
+    compilations."""
 
     def __init__(self) -> None:
         self.compiles = 0
         self._key: tuple[int, ...] | None = None
 
     def before_step(self, trainer: TrainerView, step: int) -> None:
-        key = tuple(id(p) for p in trainer.network.parameters())
+        key = tuple(id(p) for p in trainer.model.parameters())
         if key == self._key:
             return
         if self._key is not None:
             torch.compiler.reset()
-        trainer.model = torch.compile(trainer.network, dynamic=False)
+        trainer.step_model = torch.compile(trainer.model, dynamic=False)
         self._key = key
         self.compiles += 1

@@ -27,11 +27,12 @@ class Evaluation(Callback):
         return (step + 1) % self.every == 0 or step + 1 == self.steps
 
     def evaluate(self, trainer: TrainerView, loss: float | None = None) -> dict[str, Any]:
-        """Evaluate `trainer.network` now (in eval mode) and append the row to the history."""
-        network = trainer.network
-        network.eval()
-        metrics = trainer.signal.evaluate(network)
-        network.train()
+        """Evaluate `trainer.model` now (in eval mode) and append the row to the history; "params"
+        counts the adaptive network's parameters."""
+        model, network = trainer.model, trainer.network
+        model.eval()
+        metrics = trainer.signal.evaluate(model)
+        model.train()
         metrics.update(trainer.registry.evaluate_extra(trainer, trainer.step, metrics))  # plugins' extra metrics
         row = {"step": trainer.step, "loss": loss, "params": network.num_parameters(), **metrics,
                "seconds": trainer.elapsed()}

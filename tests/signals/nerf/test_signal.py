@@ -43,7 +43,7 @@ def test_rays_are_clipped_to_the_cube_and_colours_are_the_pixels(tiny_scene):
 def test_short_fit_raises_test_psnr_well_above_the_untrained_network(tiny_scene):
     sig = small_signal(tiny_scene)
     net = aire.build_network(sig, [32, 32], omega0=30.0, seed=0)
-    before = sig.evaluate(net)["psnr_test"]
+    before = sig.evaluate(sig.make_model(net))["psnr_test"]
     result = aire.fit(sig, net, steps=150, lr=2e-3, lr_final=2e-4, batch_size=256, eval_every=150, progress=False,
                       schedule=aire.ScheduleConfig(kind="none"))
     after = result.metrics["psnr_test"]
@@ -54,15 +54,16 @@ def test_short_fit_raises_test_psnr_well_above_the_untrained_network(tiny_scene)
 def test_importance_sampling_renders_and_trains(tiny_scene):
     sig = small_signal(tiny_scene, importance_samples=16)
     net = aire.build_network(sig, [16, 16], omega0=30.0)
+    model = sig.make_model(net)
     rays, rgb = sig.sample(64, torch.Generator().manual_seed(0))
-    loss = sig.training_loss(net, rays, rgb)
+    loss = sig.training_loss(model, rays, rgb)
     loss.backward()
-    assert torch.isfinite(loss) and net.weights[0].grad is not None and sig.head.hidden.weight.grad is not None
-    assert sig.render(net, rays).shape == (64, 3)
+    assert torch.isfinite(loss) and net.weights[0].grad is not None and model.head.hidden.weight.grad is not None
+    assert model.render(rays).shape == (64, 3)
 
 
 
-def test_cli_fit_writes_metrics_views_turntable_and_colour_head(tiny_scene, tmp_path):
+def test_cli_fit_writes_metrics_views_turntable_and_the_whole_model(tiny_scene, tmp_path):
     out = tmp_path / "run"
     code = main(["fit", "nerf", str(tiny_scene), "--out", str(out), "--hidden", "24", "24", "24", "--steps", "60",
                  "--batch-size", "128", "--eval-every", "30", "--target-params", "0.8", "--quiet",
@@ -78,9 +79,10 @@ def test_cli_fit_writes_metrics_views_turntable_and_colour_head(tiny_scene, tmp_
     assert views.shape[1] == 24 * 2 + 2 and views.shape[0] == 3 * 24 + 2 * 2
     gif = iio.imread(out / "turntable.gif", index=None)
     assert gif.shape[0] == 3 and gif.shape[1:3] == (24, 24)
-    assert (out / "colour_head.safetensors").exists() and (out / "nerf_field.json").exists()
-    net = aire.load(out)
-    assert net.widths() == m["architecture_final"]
+    model = aire.load(out)  # field + colour head, saved whole in model.safetensors / model.json
+    assert model.field.widths() == m["architecture_final"]
+    assert model.head.num_parameters() == m["colour_head_params"]
+    assert not (out / "colour_head.safetensors").exists()
 
 
 def _distorted_scene(folder):
@@ -177,6 +179,6 @@ def test_resumed_fit_is_bit_identical_across_cuts_with_jittered_and_importance_s
     resumed = aire.fit(fresh, aire.build_network(fresh, [16, 16, 16], omega0=30.0, seed=2), resume=state, **settings)
     for a, b in zip(whole.network.parameters(), resumed.network.parameters()):
         assert torch.equal(a, b)
-    for a, b in zip(sig.head.parameters(), fresh.head.parameters()):
+    for a, b in zip(whole.model.head.parameters(), resumed.model.head.parameters()):
         assert torch.equal(a, b)
     assert whole.metrics["psnr_test"] == resumed.metrics["psnr_test"]

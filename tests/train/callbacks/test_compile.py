@@ -13,7 +13,7 @@ from aire.train.callbacks import Compiler
 class FakeTrainer:
     def __init__(self):
         self.network = aire.build_network(ImageSignal(image=synthetic_image(8)), [6, 6])
-        self.model = self.network
+        self.model = self.step_model = self.network
 
 
 def test_recompiles_only_when_the_parameters_were_replaced(monkeypatch):
@@ -23,7 +23,7 @@ def test_recompiles_only_when_the_parameters_were_replaced(monkeypatch):
     trainer, compiler = FakeTrainer(), Compiler()
     compiler.before_step(trainer, 0)
     compiler.before_step(trainer, 1)
-    assert compiler.compiles == 1 and resets == [] and trainer.model == ("compiled", trainer.network)
+    assert compiler.compiles == 1 and resets == [] and trainer.step_model == ("compiled", trainer.network)
     trainer.network.remove_neurons(1, torch.tensor([0]))  # surgery replaces the parameter objects
     compiler.before_step(trainer, 2)
     assert compiler.compiles == 2 and resets == [1]

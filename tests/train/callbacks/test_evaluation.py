@@ -24,6 +24,7 @@ class FakeTrainer:
     def __init__(self):
         self.signal = ImageSignal(image=synthetic_image(8))
         self.network = aire.build_network(self.signal, [6, 6])
+        self.model = self.network  # TrainerView.model: the whole model the signal evaluates
         self.registry = Registry()
         self.step = 40
 
