@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,7 +21,9 @@ from aire.atomic import atomic_folder, check_out_dir
 from aire.config import ConfigError, NetworkConfig, ScheduleConfig, TrainConfig, to_dict
 from aire.errors import InputError
 from aire.interfaces import Backend, DensificationPolicy, PruningCriterion, Signal
+from aire.io import jsonable as _jsonable
 from aire.io import save_model
+from aire.loggers import move_live_logs, remove_live_dir
 from aire.nn.factory import network_from_config
 from aire.nn.sine_mlp import SineMLP
 from aire.plugins import create, get_registry
@@ -58,13 +60,14 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
         criterion: PruningCriterion | str | None = None, policy: DensificationPolicy | str | None = None,
         backend: Backend | str | None = None, resume: dict[str, Any] | None = None,
         checkpoint_dir: str | Path | None = None, checkpoint_extra: dict[str, Any] | None = None,
-        **train_settings: Any) -> FitResult:
+        log_dir: str | Path | None = None, **train_settings: Any) -> FitResult:
     """Fit `network` to `signal` with the AIRe schedule (or `ScheduleConfig(kind='none')`).
 
     `resume` is a state from `aire.train.state.load_checkpoint(DIR)`; with `checkpoint_dir` and
     `train.checkpoint_every`, checkpoints are written there as the fit goes. Random draws come from
     the trainer's generators seeded by `train.seed` (torch's global RNG is left alone), so one seed
-    gives one result on the CPU.
+    gives one result on the CPU. With `log_dir`, event plugins write live logs there as the fit goes
+    (history.jsonl; tensorboard/ with ``train.log=("tensorboard",)``).
     """
     train = train or TrainConfig(**train_settings)
     schedule = schedule or ScheduleConfig()
@@ -78,13 +81,23 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
     signal.to(device)
     network.to(device)
     trainer = Trainer(signal, network, train, schedule, criterion=criterion, policy=policy, backend=backend)
-    return trainer.fit(resume=resume, checkpoint_dir=checkpoint_dir, checkpoint_extra=checkpoint_extra)
+    return trainer.fit(resume=resume, checkpoint_dir=checkpoint_dir, checkpoint_extra=checkpoint_extra,
+                       log_dir=log_dir)
 
 
 def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,
              settings: dict[str, Any] | None = None, extra_files: dict[str, Path] | None = None,
-             config: dict[str, Any] | None = None) -> Path:
+             config: dict[str, Any] | None = None, input_as: str | Path | None = None,
+             started: float | None = None, live: str | Path | None = None) -> Path:
     """Write metrics.json, the model, the signal's exports and training.png into `out`, atomically.
+
+    `input_as` is the path metrics.json names as the signal's input instead of the file the fit read (the demo
+    fits a temporary file and keeps its copy, an `extra_files` entry, in the run folder).
+    `started` is the time.perf_counter() at which the command began (less the fitting time of earlier
+    processes, when resumed): metrics.json (and ``result.metrics``) then get ``seconds_total``, the wall-clock
+    seconds of loading, fitting, final metrics and exports, beside ``seconds_fit`` (the fitting loop alone).
+    `live` is the fit's live-log folder (``aire.fit(log_dir=...)``): its files (history.jsonl, tensorboard/)
+    join the run folder, and it is removed once the run folder is in place.
 
     Everything is written to a temporary sibling folder first and renamed into place at the end,
     so an error never leaves a half-written run behind. An existing `out` is replaced only with
@@ -103,29 +116,22 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         plot_training(result.history, result.events, tmp / "training.png", quality_key=quality)
         history = {"history": result.history, "events": result.events}
         (tmp / "history.json").write_text(json.dumps(_jsonable(history), indent=1, allow_nan=False))
-        metrics = {**result.metrics, "signal": signal.describe(), "settings": settings or {}}
+        described = signal.describe()
+        if input_as is not None:
+            described = {**described, "path": str(Path(input_as).resolve())}
+        if started is not None:  # measured here, after the exports: everything but writing these small files
+            result.metrics["seconds_total"] = time.perf_counter() - started
+        metrics = {**result.metrics, "signal": described, "settings": settings or {}}
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
         if config is not None:  # the resolved fit specification: `aire fit --config` replays it
             (tmp / "config.json").write_text(json.dumps(_jsonable(config), indent=2, allow_nan=False) + "\n")
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, tmp / name)
+        if live is not None:
+            move_live_logs(Path(live), tmp)
+    if live is not None:
+        remove_live_dir(Path(live))
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    """Strict JSON data: tuples and sets as lists, tensor/numpy scalars as numbers, NaN and
-    infinities (a diverged or unguarded fit) as null, anything else by its str."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if hasattr(value, "item"):
-        return _jsonable(value.item())
-    return str(value)
 
 
 __all__ = ["build_network", "fit", "get_backend", "save_run", "check_out_dir", "NetworkConfig", "ScheduleConfig",

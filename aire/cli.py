@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--resolution", type=int, default=256, help="grid points per axis (512 works: chunked)")
     export.add_argument("--normalised", action="store_true", help="keep the unit-cube frame instead of the mesh's original one")
     export.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    export.add_argument("--keep-largest-component", action="store_true",
+                        help="write only the connected piece with the most faces (drops small blobs in free space)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing file")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
     bench = sub.add_parser("bench", help="run a benchmark suite (source checkout only): image, prune-ablation, speed, ...",
@@ -163,7 +165,8 @@ def _fit_spec(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | Non
     return resolve(overrides, config=config), args.out, None
 
 
-def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None) -> int:
+def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None,
+            input_as: Path | None = None) -> int:
     from contextlib import nullcontext
 
     from aire.atomic import one_writer
@@ -174,7 +177,7 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
         spec, out, state = _fit_spec(args)
         try:
             out, result = run_spec(spec, out, overwrite=args.overwrite, resume=state, extra_files=extra_files,
-                                   say=lambda line: print(line, file=sys.stderr))
+                                   say=lambda line: print(line, file=sys.stderr), input_as=input_as)
         except InputError as exc:
             from aire.train.state import CHECKPOINT_FILE
 
@@ -220,7 +223,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(r[c].ljust(widths.get(c, 0)) for c in cols).rstrip())
         if r["error"]:
-            print(f"    error: {r['error']}")
+            print(f"    {'unavailable' if r['status'] == 'unavailable' else 'error'}: {r['error']}")
     for clash in report["clashes"]:
         print(f"clash: {clash['message']}")
     return 0
@@ -246,7 +249,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "--steps", str(args.steps), "--target-params", str(args.target_params)]
         fit_args = build_parser().parse_args(["fit", *argv, *(["--overwrite"] if args.overwrite else []),
                                               *(["--quiet"] if args.quiet else [])])
-        return cmd_fit(fit_args, extra_files={"input.png": image})
+        # the outputs name the copy kept in the run folder, not the temporary file deleted after the fit
+        return cmd_fit(fit_args, extra_files={"input.png": image}, input_as=args.out / "input.png")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -349,6 +353,12 @@ def _export_mesh(args: argparse.Namespace, device: Any, run_dir: Path) -> int:
     mesh = extract_mesh(net, args.resolution, progress=not args.quiet)
     if len(mesh.faces) == 0:
         raise InputError(f"the model's zero level set does not cross the {args.resolution}^3 grid: no surface to export")
+    if args.keep_largest_component:
+        from aire.geometry.extract import keep_largest_component
+
+        mesh, dropped = keep_largest_component(mesh)
+        print(f"kept the largest connected component; dropped {dropped} smaller one{'s' * (dropped != 1)}",
+              file=sys.stderr)
     if frame is not None:
         mesh = trimesh.Trimesh(frame.to_original(mesh.vertices), mesh.faces, process=False)
     write_mesh_atomic(mesh, args.out)
@@ -367,7 +377,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     sys.path.insert(0, str(root))
     from benchmarks.__main__ import main as bench_main
 
-    return bench_main(args.bench_args)
+    return bench_main(args.bench_args, prog="aire bench")
 
 
 COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "make-scene": cmd_make_scene, "bench": cmd_bench, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}

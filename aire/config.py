@@ -130,6 +130,16 @@ def _precision(instance: Any, attribute: attrs.Attribute, value: str) -> None:
         raise ConfigError(f"{attribute.name} must be one of {', '.join(PRECISIONS)}, got {value!r}")
 
 
+#: optional experiment loggers `log` may name (event plugins; history.jsonl is always written)
+LOGGERS = ("tensorboard",)
+
+
+def _loggers(attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    unknown = [v for v in value if v not in LOGGERS]
+    if unknown:
+        raise ConfigError(f"{attribute.name}: unknown logger {', '.join(map(repr, unknown))} (known: {', '.join(LOGGERS)})")
+
+
 @attrs.frozen
 class TrainConfig:
     """Optimisation settings shared by every signal."""
@@ -152,6 +162,9 @@ class TrainConfig:
     guard_check_every: int = attrs.field(default=10, validator=positive, metadata={"help": "steps between on-device loss checks (no sync; the verdict is read at the next eval boundary)"})
     precision: str = attrs.field(default="fp32", validator=_precision, metadata={"choices": PRECISIONS, "help": "fp32 (exact), tf32 (CUDA tensor-core matmuls) or bf16 (autocast of the hidden layers)"})
     compile: bool = attrs.field(default=False, metadata={"help": "torch.compile the training forward (recompiled after each surgery)"})
+    log: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=lambda i, a, v: _loggers(a, v),
+                                       metadata={"help": "optional experiment loggers besides history.jsonl: tensorboard (needs aire-inr[tensorboard])",
+                                                 "metavar": "LOGGER"})
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -47,12 +47,15 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_chec
 import pluggy
 
 if TYPE_CHECKING:  # annotations only: importing the hook API does not import torch
+    from pathlib import Path
+
     import torch
 
+    from aire.config import TrainConfig
     from aire.interfaces import Backend, DensificationPolicy, Encoding, Network, PruningCriterion, Signal
 
 #: Version of this hook API. Bumped in the minor part for additions, the major part for changes.
-API_VERSION = "2.0"
+API_VERSION = "2.1"
 
 hookspec = pluggy.HookspecMarker("aire")
 hookimpl = pluggy.HookimplMarker("aire")
@@ -82,6 +85,11 @@ class TrainerView(Protocol):
     history: list[dict[str, Any]]
     #: schedule events so far, each a JSON-ready dict {"step", "event" (densify, twd_start, prune, rollback), "params", "architecture", ...}
     events: list[dict[str, Any]]
+    #: the fit's training settings (aire.config.TrainConfig); ``train_config.log`` names the optional loggers asked for
+    train_config: TrainConfig
+    #: the folder for this fit's live logs (history.jsonl, tensorboard/), written as the fit goes and moved
+    #: into the run folder by aire.save_run; None when the fit has none (aire.fit without ``log_dir``): log nothing
+    log_dir: Path | None
 
     def elapsed(self) -> float:
         """Seconds of fitting so far (wall clock, across resumes)."""
@@ -166,6 +174,18 @@ def aire_evaluate(trainer: TrainerView, step: int, metrics: Mapping[str, float])
     (step, loss, params, seconds), or that another plugin also returns, is an error naming the
     plugin: prefix your names (e.g. ``mytool_grad_norm``).
     """
+
+
+@hookspec
+def aire_after_evaluate(trainer: TrainerView, row: Mapping[str, Any]) -> None:
+    """Called after each evaluation with its complete history row (read-only): step, loss, params, the
+    signal's and plugins' metrics, seconds. The place for experiment loggers (API 2.1)."""
+
+
+@hookspec
+def aire_after_event(trainer: TrainerView, event: Mapping[str, Any]) -> None:
+    """Called after each structural event is recorded in ``trainer.events`` (read-only): densify, twd_start,
+    prune, rollback, with its step, params and architecture (API 2.1)."""
 
 
 @hookspec

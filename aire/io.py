@@ -8,6 +8,7 @@ its other tensors to model.safetensors under their state_dict names (``head.hidd
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,19 @@ def field_of(model: torch.nn.Module) -> SineMLP:
     from aire.interfaces import Model
 
     return model.field if isinstance(model, Model) else model  # type: ignore[return-value]
+
+
+def jsonable(value: Any) -> Any:
+    """Strict JSON data: tuples and sets as lists, tensor/numpy scalars as numbers, NaN and
+    infinities (a diverged or unguarded fit) as null, anything else by its str."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if hasattr(value, "item"):
+        return jsonable(value.item())
+    return str(value)

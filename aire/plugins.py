@@ -441,8 +441,16 @@ class PluginRegistry:
                                        "distribution": comp.distribution, "selector": selector,
                                        "clash": len(comps) > 1})
         self._sync_records()
+        unavailable: dict[str, list[str]] = {}
+        for kind, table in tables.items():
+            for name, comps in table.items():
+                for comp in comps:
+                    why = unavailable_reason(comp.factory)
+                    if why:
+                        unavailable.setdefault(comp.plugin, []).append(f"{kind} {name}: {why}")
         plugins = [{"name": r.name, "distribution": r.distribution, "version": r.version, "value": r.value,
-                    "status": r.status, "error": r.error, "provides": provides.get(r.name, {}),
+                    "status": "unavailable" if r.status == "loaded" and r.name in unavailable else r.status,
+                    "error": r.error or "; ".join(unavailable.get(r.name, [])), "provides": provides.get(r.name, {}),
                     "hooks": r.hooks if r.status == "loaded" else [],
                     "wrappers": r.wrappers if r.status == "loaded" else []}
                    for r in sorted(self.records, key=lambda r: _display_order(r.distribution, r.name))]
@@ -450,6 +458,28 @@ class PluginRegistry:
                     "providers": [{"plugin": p.plugin, "distribution": p.distribution, "selector": s}
                                   for p, s in zip(c.providers, c.selectors())]} for c in self.clashes()]
         return {"api_version": hookspecs.API_VERSION, "plugins": plugins, "components": components, "clashes": clashes}
+
+
+def unavailable_reason(factory: Any) -> str:
+    """Why a component cannot run on this machine, or "" when it can (or cannot tell).
+
+    A factory says so through an ``available()`` classmethod (the Backend interface has one) and, optionally,
+    ``unavailable_reason()`` for the one-line why; a check that raises counts as unavailable, with its error.
+    """
+    check = getattr(factory, "available", None)
+    if not callable(check):
+        return ""
+    try:
+        if check():
+            return ""
+    except Exception as exc:  # the check is the plugin's code
+        return f"its availability check failed: {_one_line(exc)}"
+    reason = getattr(factory, "unavailable_reason", None)
+    try:
+        text = reason() if callable(reason) else ""
+    except Exception as exc:
+        text = _one_line(exc)
+    return text or "not available on this machine"
 
 
 # ------------------------------------------------------------------------- tracing

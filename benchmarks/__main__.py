@@ -17,7 +17,7 @@ from typing import Sequence
 from benchmarks.suite import RESULTS, SIZES, SUITES, run_suite
 
 
-def parse_set(pairs: Sequence[str]) -> dict:
+def parse_set(pairs: Sequence[str], prog: str = "benchmarks") -> dict:
     """--set KEY=VALUE options, read like `aire fit --set` (JSON values where they parse)."""
     from aire.cli import parse_settings
     from aire.errors import InputError
@@ -25,15 +25,16 @@ def parse_set(pairs: Sequence[str]) -> dict:
     try:
         return parse_settings(pairs)
     except InputError as exc:
-        raise SystemExit(f"benchmarks: error: {exc}") from None
+        raise SystemExit(f"{prog}: error: {exc}") from None
 
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") -> int:
+    """Run the named suites; `prog` is the command the usage and errors name (`aire bench` through aire)."""
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.replace("python -m benchmarks", prog),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("suites", nargs="*", metavar="SUITE", help=f"one or more of: {', '.join(SUITES)}")
     p.add_argument("--size", choices=SIZES, default="cpu", help="cpu: 30 min on 2 cores; gpu: 8 min on one H100")
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [name for name in args.suites if name not in SUITES]
     if unknown:
         p.error(f"unknown suite {', '.join(map(repr, unknown))} (known: {', '.join(SUITES)})")
-    options = parse_set(args.set)
+    options = parse_set(args.set, prog)
     signal.signal(signal.SIGTERM, _interrupt)  # `timeout` stops a suite: it still writes what it has
     failed = []
     for name in args.suites:

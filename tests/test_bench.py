@@ -38,6 +38,21 @@ def test_unknown_suite_is_a_usage_error(capsys):
     assert exc.value.code == 2 and "unknown suite" in capsys.readouterr().err
 
 
+def test_aire_bench_help_names_aire_bench_as_its_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        aire_main(["bench", "--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0
+    assert out.startswith("usage: aire bench ") and "python -m benchmarks" not in out
+
+
+def test_python_m_benchmarks_help_keeps_its_own_usage(capsys):
+    bench_main = importlib.import_module("benchmarks.__main__").main
+    with pytest.raises(SystemExit):
+        bench_main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m benchmarks ")
+
+
 def test_image_suite_writes_json_markdown_and_plot(tmp_path, monkeypatch):
     data = tmp_path / "data" / "div2k"
     data.mkdir(parents=True)

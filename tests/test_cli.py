@@ -126,7 +126,7 @@ def test_plugins_json(capsys):
 def test_an_unknown_signal_setting_is_one_line_naming_the_settings(image_path, tmp_path, capsys):
     code, err = _run(capsys, "fit", "image", image_path, "--out", tmp_path / "o", *FAST, "--set", "sise=8")
     assert code == 2 and len(err) == 1
-    assert "signal 'image'" in err[0] and "'sise'" in err[0] and "valid settings: orientation (one of 'apply', 'ignore'), size (int or null)" in err[0]
+    assert "signal 'image'" in err[0] and "'sise'" in err[0] and "valid settings: max_size (int or null), orientation (one of 'apply', 'ignore'), size (int or null)" in err[0]
 
 
 _BUGGY = ("aire-buggy", "[aire]\nbuggy-signal = aire_buggy_signal\nbuggy-hook = aire_buggy_hook\n", {
@@ -226,3 +226,16 @@ def test_every_command_validates_its_input(tmp_path, capsys, argv, message):
     code, err = _run(capsys, *[a.format(tmp=tmp_path) for a in argv])
     assert code == 2 and len(err) == 1 and message in err[0], err
     assert not (tmp_path / "d").exists()
+
+
+def test_demo_outputs_name_the_input_copy_in_the_run_folder_not_a_deleted_temporary_file(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--size", "16", "--steps", "10", "--quiet"]) == 0
+    kept = str((out / "input.png").resolve())
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+    assert metrics["signal"]["path"] == kept and metrics["settings"]["path"] == kept and config["path"] == kept
+    assert (out / "input.png").is_file() and metrics["signal"]["height"] == 16
+    # the recorded input is real: the run replays from its own config.json
+    assert main(["fit", "--config", str(out / "config.json"), "--out", str(tmp_path / "replay"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "replay" / "metrics.json").read_text())["signal"]["path"] == kept

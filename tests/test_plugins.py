@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import aire
+from aire.interfaces import Backend
 from aire.errors import InputError
 from aire.hookspecs import TrainerView
 from aire.plugins import (AmbiguousComponentError, PluginError, PluginRegistry, UnknownComponentError, get_registry,
@@ -293,6 +294,31 @@ def test_training_events_reach_plugins():
     assert [c[1] for c in recorder.calls if c[0] == "evaluate"] == [0, 20, 40]
 
 
+def test_after_evaluate_gets_each_full_history_row_and_after_event_each_recorded_event():
+    class Logger:
+        def __init__(self):
+            self.rows, self.events = [], []
+
+        @aire.hookimpl
+        def aire_after_evaluate(self, trainer, row):
+            assert row is not trainer.history[-1] and dict(row) == trainer.history[-1]  # a read-only view
+            with pytest.raises(TypeError):
+                row["psnr"] = 0.0
+            self.rows.append(dict(row))
+
+        @aire.hookimpl
+        def aire_after_event(self, trainer, event):
+            assert dict(event) == trainer.events[-1]
+            self.events.append(dict(event))
+
+    with _registered(Logger(), "logger") as logger:
+        result = _tiny_fit(aire.ScheduleConfig(cycles=1, warmup=0.25, twd_length=0.25, cycle_gap=0.0, densify_k=2,
+                                               target_params=0.7))
+    assert logger.rows == result.history and "seconds" in logger.rows[-1] and "psnr" in logger.rows[-1]
+    assert logger.events == result.events
+    assert [e["event"] for e in logger.events] == ["densify", "twd_start", "prune"]
+
+
 def test_a_hook_wrapper_runs_around_the_other_implementations():
     order = []
 
@@ -504,6 +530,38 @@ def test_report_lists_event_only_plugins_with_their_hooks_and_wrappers():
     assert row["hooks"] == ["aire_fit_end", "aire_step_end"] and row["wrappers"] == ["aire_step_end"]
     assert row["provides"] == {} and row["status"] == "loaded"
     assert json.loads(json.dumps(reg.report()))["api_version"] == aire.API_VERSION
+
+
+def test_report_marks_a_plugin_whose_component_cannot_run_here_unavailable_with_the_reason():
+    class NoGpu(Backend):
+        name = "nogpu"
+
+        def bessel_j(self, orders, x):
+            raise NotImplementedError
+
+        def power_spectrum(self, values):
+            raise NotImplementedError
+
+        @classmethod
+        def available(cls):
+            return False
+
+        @classmethod
+        def unavailable_reason(cls):
+            return "needs a GPU"
+
+    class Plugin:
+        @aire.hookimpl
+        def aire_add_backends(self):
+            return {"nogpu": NoGpu}
+
+    reg = PluginRegistry(core_entry_points())
+    reg.pm.register(Plugin(), name="nogpu-backend")
+    rows = {p["name"]: p for p in reg.report()["plugins"]}
+    assert rows["nogpu-backend"]["status"] == "unavailable"
+    assert rows["nogpu-backend"]["error"] == "backend nogpu: needs a GPU"
+    assert rows["nogpu-backend"]["hooks"] == ["aire_add_backends"]
+    assert rows["torch-backend"]["status"] == "loaded" and rows["torch-backend"]["error"] == ""
 
 
 def test_cli_lists_plugins_clashes_and_failures_without_crashing(tmp_path):

@@ -46,14 +46,14 @@ def _same_tensors(a, b) -> bool:
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--set", "sizee=8"], "valid settings: orientation (one of 'apply', 'ignore'), size (int or null)"),
+    (["--set", "sizee=8"], "valid settings: max_size (int or null), orientation (one of 'apply', 'ignore'), size (int or null)"),
     (["--set", "size=1.5"], "size must be int or null"),
     (["--set", "size=-3"], "size must be an integer of at least 2"),
     (["--size", "1"], "at least 2"),
     (["--criterion-set", "k=1"], "criterion 'column-l1' has no setting 'k'"),
     (["--policy-set", "k=1"], "policy 'topk-doubling' has no setting 'k'"),
     (["--encoding-set", "frozen=3"], "frozen must be bool"),
-    (["--preset", "fast"], "known: paper"),
+    (["--preset", "fast"], "known: gpu, paper"),
 ])
 def test_settings_are_checked_by_name_and_type(image_path, tmp_path, capsys, argv, message):
     out = tmp_path / "o"
@@ -172,6 +172,26 @@ def test_a_device_generator_of_another_device_is_dropped_with_a_note(image_path,
     with pytest.warns(UserWarning, match="random state for cuda:0 was dropped"):
         code, _ = _fit(capsys, "fit", "--resume", run, "--device", "cpu")
     assert code == 0
+
+
+def test_seconds_fit_counts_the_loop_and_seconds_total_adds_final_metrics_and_exports(image_path, tmp_path,
+                                                                                        monkeypatch, capsys):
+    """Half a second spent in the final metrics and in the export each lands in seconds_total, not in
+    seconds_fit (lower bounds only: the loop's own time varies)."""
+    import time
+
+    from aire.signals.image import ImageSignal
+
+    final, export = ImageSignal.final_metrics, ImageSignal.export
+    monkeypatch.setattr(ImageSignal, "final_metrics", lambda self, model: (time.sleep(0.5), final(self, model))[1])
+    monkeypatch.setattr(ImageSignal, "export", lambda self, model, out: (time.sleep(0.5), export(self, model, out))[1])
+    out = tmp_path / "run"
+    assert main(["fit", "image", str(image_path), "--out", str(out), "--hidden", "8", "8", "--steps", "4",
+                 "--eval-every", "2", "--schedule", "none", "--quiet"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["seconds"] == m["seconds_fit"]
+    assert m["seconds_total"] >= m["seconds_fit"] + 1.0
+    assert f"{m['seconds_total']:.1f} s in all" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("damage, message", [

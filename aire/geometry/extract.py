@@ -58,3 +58,24 @@ def marching_cubes(volume: np.ndarray, bound: float = 1.0, level: float = 0.0) -
 def extract_mesh(model: torch.nn.Module, resolution: int, *, chunk: int = 1 << 18, progress: bool = False) -> trimesh.Trimesh:
     """The zero level set of an SDF network (normalised frame) at grid resolution R."""
     return marching_cubes(evaluate_grid(model, resolution, chunk=chunk, progress=progress))
+
+
+def connected_components(mesh: trimesh.Trimesh) -> list[trimesh.Trimesh]:
+    """The mesh's connected pieces (faces joined through shared edges; trimesh.Trimesh.split), largest first
+    by face count. An empty mesh has none."""
+    if len(mesh.faces) == 0:
+        return []
+    parts = mesh.split(only_watertight=False)
+    return sorted(parts, key=lambda part: len(part.faces), reverse=True)
+
+
+def keep_largest_component(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, int]:
+    """(the connected component with the most faces, how many smaller components were dropped).
+
+    On an open scan the fitted SDF can carry small wrong-sign blobs in free space; marching cubes closes
+    each into a separate piece, which this removes. The mesh itself is returned when it is one piece.
+    """
+    parts = connected_components(mesh)
+    if len(parts) <= 1:
+        return mesh, 0
+    return parts[0], len(parts) - 1

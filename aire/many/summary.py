@@ -63,6 +63,7 @@ def write_summary(out: Path, rows: Sequence[dict[str, Any]], state: dict[str, An
                 "run": {"executor": state["executor"], "slots": state["slots"],
                         "seconds": time.time() - state["started"], "interrupted": state.get("interrupted", False),
                         "ran": list(state["ran"]), "skipped": list(state["skipped"])},
+                "cells": grid_cells(rows),
                 "jobs": list(rows)}
     write_atomic(out / "summary.json", json.dumps(document, indent=2, default=str))
     write_atomic(out / "summary.md", to_markdown(document))
@@ -70,6 +71,36 @@ def write_summary(out: Path, rows: Sequence[dict[str, Any]], state: dict[str, An
     if plot:
         plot_summary(rows, out / "summary.png")
     return document
+
+
+#: the numbers a grid cell aggregates over its finished jobs
+CELL_VALUES = ("quality", "params_final", "params_fraction", "seconds")
+
+
+def grid_cells(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per grid cell (jobs with the same grid values, over all inputs), in first-seen order:
+    {"varied", "jobs", "done", and for each of CELL_VALUES "<name>_mean" and "<name>_std"} over the finished
+    jobs. The standard deviation is the sample one (n - 1 in the denominator; None below two jobs), as a
+    paper's "mean ± std over images" reports; a cell with no finished job has None for both."""
+    import statistics
+
+    cells: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        key = json.dumps(r["varied"], sort_keys=True)
+        cell = cells.setdefault(key, {"varied": r["varied"], "jobs": 0, "done": 0, "_values": []})
+        cell["jobs"] += 1
+        if r["status"] == "done":
+            cell["done"] += 1
+            cell["_values"].append(r)
+    out = []
+    for cell in cells.values():
+        done = cell.pop("_values")
+        for name in CELL_VALUES:
+            values = [float(r[name]) for r in done if isinstance(r.get(name), (int, float))]
+            cell[f"{name}_mean"] = statistics.fmean(values) if values else None
+            cell[f"{name}_std"] = statistics.stdev(values) if len(values) >= 2 else None
+        out.append(cell)
+    return out
 
 
 def to_markdown(document: dict[str, Any]) -> str:
@@ -86,7 +117,24 @@ def to_markdown(document: dict[str, Any]) -> str:
         seconds = f"{r['seconds']:.1f}" if isinstance(r.get("seconds"), (int, float)) else ""
         error = (r.get("error") or "").replace("|", "\\|")
         lines.append(f"| {r['id']} | {r['status']} | {quality} | {params} | {fraction} | {seconds} | {error} |")
+    cells = document.get("cells", [])
+    if cells and document["jobs"]:
+        key = document["jobs"][0]["quality_key"]
+        lines += ["", "## per grid cell (mean ± sample std over its finished jobs)", "",
+                  f"| grid cell | done | {key} | params | fraction | seconds |", "|---|---|---|---|---|---|"]
+        for c in cells:
+            label = ", ".join(f"{k}={v}" for k, v in c["varied"].items()) or "all jobs"
+            lines.append(f"| {label} | {c['done']} of {c['jobs']} | {_mean_std(c, 'quality', '.3f')} | "
+                         f"{_mean_std(c, 'params_final', '.0f')} | {_mean_std(c, 'params_fraction', '.1%')} | "
+                         f"{_mean_std(c, 'seconds', '.1f')} |")
     return "\n".join(lines) + "\n"
+
+
+def _mean_std(cell: dict[str, Any], name: str, spec: str) -> str:
+    mean, std = cell[f"{name}_mean"], cell[f"{name}_std"]
+    if mean is None:
+        return ""
+    return f"{mean:{spec}}" + ("" if std is None else f" ± {std:{spec}}")
 
 
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
@@ -95,8 +143,16 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *varied], extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({**{k: r.get(k) for k in COLUMNS}, **{k: json.dumps(v) for k, v in r["varied"].items()}})
+        writer.writerow({**{k: r.get(k) for k in COLUMNS}, **{k: csv_value(v) for k, v in r["varied"].items()}})
     return buffer.getvalue()
+
+
+def csv_value(value: Any) -> Any:
+    """A grid value as a spreadsheet reads it: text and numbers as they are (no JSON quotes), lists, tables,
+    booleans and null as JSON (`[8, 8]`, `true`), as `--set` and the TOML spec would write them."""
+    if isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    return json.dumps(value)
 
 
 def plot_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:

@@ -74,6 +74,15 @@ class AireSchedule(Schedule):
             self.prune(trainer)
             trainer.evaluate(trainer.history[-1]["loss"])
 
+    def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
+        """Say in one line when a fit without a budget ended larger than it started (metrics.json records it
+        as ``params_grew`` and ``params_fraction``): densification then added more than pruning removed."""
+        if metrics.get("params_grew") and self.config.target_params is None:
+            warnings.warn(
+                f"the fit ended larger than it started ({metrics['params_initial']} -> {metrics['params_final']} "
+                f"parameters, {metrics['params_fraction']:.0%}): without target_params, densification added more "
+                "than pruning removed; set target_params (e.g. --target-params 1.0) to cap the size", stacklevel=2)
+
     def learning_rate(self, step: int, train: TrainConfig) -> float:
         """Exponential decay lr -> lr_final over the run, restarted at the last cut with lr_rewind."""
         start = self.lr_origin

@@ -56,14 +56,17 @@ class ImageSignal(Signal):
     """Fit an image: coordinates (N, 2) -> colours (N, C), loss MSE, metric PSNR."""
 
     def __init__(self, path: str | Path | None = None, *, image: np.ndarray | None = None, size: int | None = None,
-                 orientation: Orientation = "apply") -> None:
+                 max_size: int | None = None, orientation: Orientation = "apply") -> None:
         """`path` (any format :mod:`aire.images` reads) or `image` (H, W[, C]) in [0, 1]; `size` resizes the
-        longer side; `orientation` "apply" (default) turns the pixels as the file's EXIF/TIFF orientation
-        tag says, as viewers do, "ignore" keeps them as stored (`--set orientation=ignore`)."""
+        longer side to exactly that many pixels; `max_size` only downscales, to at most that many (the CPU
+        default of `aire fit image`), saying so in one warning and recording it in describe(); `orientation`
+        "apply" (default) turns the pixels as the file's EXIF/TIFF orientation tag says, as viewers do,
+        "ignore" keeps them as stored (`--set orientation=ignore`)."""
         if (path is None) == (image is None):
             raise ValueError("give exactly one of path or image")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 2):
-            raise InputError(f"image setting size must be an integer of at least 2 pixels, got {size!r}")
+        for name, value in (("size", size), ("max_size", max_size)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 2):
+                raise InputError(f"image setting {name} must be an integer of at least 2 pixels, got {value!r}")
         if orientation not in ("apply", "ignore"):
             raise InputError(f"image setting orientation must be 'apply' or 'ignore', got {orientation!r}")
         self.path = Path(path) if path is not None else None
@@ -75,8 +78,16 @@ class ImageSignal(Signal):
             img = np.asarray(image, dtype=np.float64)
         if img.ndim == 2:
             img = img[:, :, None]
+        self.original_height, self.original_width = img.shape[:2]
         if size is not None:
             img = resize(img, size)
+        self.max_size = max_size
+        self.downscaled = size is None and max_size is not None and max(img.shape[:2]) > max_size
+        if self.downscaled:
+            img = resize(img, max_size)
+            warnings.warn(f"{self.path.name if self.path else 'the image'} is {self.original_width}x"
+                          f"{self.original_height}; fitting it at {img.shape[1]}x{img.shape[0]} (max_size {max_size}, "
+                          "the CPU default: --set max_size=null or --preset gpu for full resolution)", stacklevel=2)
         self.image = img
         self.height, self.width, self.out_features = img.shape
         self.in_features = 2
@@ -111,16 +122,34 @@ class ImageSignal(Signal):
         # fitted values live in [-1, 1]; PSNR is reported on the [0, 1] scale a viewer shows
         return {"psnr": psnr((self.predict(model) + 1) / 2, (self.values + 1) / 2)}
 
-    def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
+    @torch.no_grad()
+    def final_metrics(self, model: torch.nn.Module) -> dict[str, float | None]:
+        """SSIM (scikit-image; None below 11 pixels) and MS-SSIM (torchmetrics; None below 176 pixels) of the
+        reconstruction, at the resolution fitted (aire.metrics.image)."""
+        from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim, ssim
+
+        prediction = torch.as_tensor(self.preview(model))
+        target = torch.as_tensor(self.image, dtype=prediction.dtype).reshape(prediction.shape)
+        small = min(self.height, self.width) < SSIM_MIN_SIDE
+        return {"ssim": None if small else ssim(prediction, target), "ms_ssim": ms_ssim(prediction, target)}
+
+    @torch.no_grad()
+    def preview(self, model: torch.nn.Module) -> np.ndarray:
+        """The reconstruction as an (H, W, C) float array in [0, 1] (the picture loggers show)."""
         pred = self.predict(model).clamp(-1, 1).add(1).div(2).cpu().numpy()
-        img = (pred.reshape(self.height, self.width, self.out_features) * 255.0 + 0.5).astype(np.uint8)
+        return pred.reshape(self.height, self.width, self.out_features)
+
+    def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
+        img = (self.preview(model) * 255.0 + 0.5).astype(np.uint8)
         path = Path(out_dir) / "reconstruction.png"
         iio.imwrite(path, img[:, :, 0] if self.out_features == 1 else img)
         return [path]
 
     def describe(self) -> dict[str, Any]:
         description = {"kind": "image", "path": str(self.path.resolve()) if self.path else None,
-                       "height": self.height, "width": self.width, "channels": self.out_features}
+                       "height": self.height, "width": self.width, "channels": self.out_features,
+                       "original_height": self.original_height, "original_width": self.original_width,
+                       "max_size": self.max_size, "downscaled": self.downscaled}
         if self.decode_info is not None:  # the value map takes a reconstruction back to the file's units
             description["decode"] = self.decode_info.to_dict()
         return description

@@ -22,7 +22,7 @@ import trimesh
 
 from aire.errors import InputError
 from aire.geometry import distance as gdist
-from aire.geometry.extract import evaluate_grid, extract_mesh, marching_cubes
+from aire.geometry.extract import connected_components, evaluate_grid, extract_mesh, keep_largest_component, marching_cubes
 from aire.geometry.mesh_io import Frame, load_mesh, validate_mesh, write_mesh_atomic
 from aire.geometry.orientation import oriented
 from aire.metrics.mesh import chamfer, iou
@@ -30,6 +30,7 @@ from aire.geometry.render import plot_distance_views
 from aire.geometry.sampling import SampleSpec, grid_points, sdf_samples, surface_samples
 from aire.hookspecs import hookimpl
 from aire.interfaces import Signal
+from aire.status import phase
 
 SIGNAL_FILE = "signal.json"
 #: colour scale of the distance picture: dark red at this fraction of the bounding-box diagonal
@@ -46,7 +47,7 @@ class SDFSignal(Signal):
                  sign_method: str = "auto", loss: str = "l1", eikonal_weight: float = 0.0, normal_weight: float = 0.0,
                  eval_resolution: int = 128, mesh_resolution: int = 256, chamfer_samples: int = 100_000,
                  validation_samples: int = 20_000, picture_views: int = 3, up: str = "y", cache: bool = True,
-                 seed: int = 0) -> None:
+                 keep_largest_component: bool = False, fscore_threshold: float = 0.01, seed: int = 0) -> None:
         if (path is None) == (mesh is None):
             raise ValueError("give exactly one of path or mesh")
         self._check_settings(samples=samples, near_fraction=near_fraction, scales=scales, loss=loss,
@@ -71,12 +72,21 @@ class SDFSignal(Signal):
         if up not in ("x", "y", "z"):
             raise InputError(f"up must be x, y or z (the mesh's vertical axis, for pictures), got {up!r}")
         self.up = up
+        if not isinstance(keep_largest_component, bool):
+            raise InputError(f"keep_largest_component must be true or false, got {keep_largest_component!r}")
+        self.keep_largest_component = keep_largest_component
+        if not (isinstance(fscore_threshold, (int, float)) and not isinstance(fscore_threshold, bool)
+                and fscore_threshold > 0):
+            raise InputError(f"fscore_threshold must be a positive distance (normalised units), got {fscore_threshold!r}")
+        self.fscore_threshold = float(fscore_threshold)
         self.spec = SampleSpec(count=int(samples), near_fraction=near_fraction, scales=tuple(scales), seed=seed,
                                sign_method=self.sign_method)
-        pool = sdf_samples(self.mesh, self.spec, use_cache=cache)
-        validation = sdf_samples(self.mesh, SampleSpec(count=int(validation_samples), near_fraction=0.5,
-                                                       scales=tuple(scales), seed=seed + 10_000,
-                                                       sign_method=self.sign_method), use_cache=cache)
+        with phase(f"SDF samples: {int(samples) + int(validation_samples):,} points and their ground-truth "
+                   f"distances ({self.sign_method} signs{'; cached for the next fit' if cache else ''})"):
+            pool = sdf_samples(self.mesh, self.spec, use_cache=cache)
+            validation = sdf_samples(self.mesh, SampleSpec(count=int(validation_samples), near_fraction=0.5,
+                                                           scales=tuple(scales), seed=seed + 10_000,
+                                                           sign_method=self.sign_method), use_cache=cache)
         self.points = torch.as_tensor(pool["points"], dtype=torch.float32)
         self.sdf = torch.as_tensor(pool["sdf"], dtype=torch.float32)[:, None]
         self.val_points = torch.as_tensor(validation["points"], dtype=torch.float32)
@@ -172,11 +182,23 @@ class SDFSignal(Signal):
         return self._grid_occupancy
 
     def final_metrics(self, model: torch.nn.Module) -> dict[str, float]:
-        """Chamfer (L1, squared), normal consistency on an extracted mesh, and IoU on the grid."""
-        volume = evaluate_grid(model, self.eval_resolution)
-        reconstruction = marching_cubes(volume)
-        metrics = chamfer(reconstruction, self.mesh, self.chamfer_samples, seed=self.seed)
-        metrics["iou_grid"] = iou(volume < 0, self.grid_occupancy())
+        """Chamfer (L1, squared), normal consistency on an extracted mesh (its largest connected component
+        only, with keep_largest_component), the mesh's number of connected components, and IoU on the grid
+        (of the whole volume either way)."""
+        with phase(f"final metrics: the model on a {self.eval_resolution}^3 grid, marching cubes"):
+            volume = evaluate_grid(model, self.eval_resolution)
+            reconstruction = marching_cubes(volume)
+            components = len(connected_components(reconstruction))
+        if self.keep_largest_component:
+            reconstruction, _ = keep_largest_component(reconstruction)
+        with phase(f"final metrics: Chamfer distance on {self.chamfer_samples:,} samples per surface"):
+            metrics = chamfer(reconstruction, self.mesh, self.chamfer_samples, seed=self.seed,
+                              fscore_threshold=self.fscore_threshold)
+        metrics["mesh_components"] = components
+        metrics["mesh_components_kept"] = min(components, 1) if self.keep_largest_component else components
+        with phase(f"final metrics: ground-truth occupancy of the {self.eval_resolution}^3 grid"):
+            occupancy = self.grid_occupancy()
+        metrics["iou_grid"] = iou(volume < 0, occupancy)
         metrics["eval_resolution"] = self.eval_resolution
         return metrics
 
@@ -184,14 +206,18 @@ class SDFSignal(Signal):
     def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
         """mesh.ply (original frame), distance.png (coloured by distance to the ground truth), signal.json."""
         out_dir = Path(out_dir)
-        normalised = extract_mesh(model, self.mesh_resolution)
+        with phase(f"mesh.ply: marching cubes at {self.mesh_resolution}^3"):
+            normalised = extract_mesh(model, self.mesh_resolution)
         paths = [write_signal_info(out_dir, self.frame, self.describe())]
         if len(normalised.faces) == 0:
             warnings.warn("the fitted SDF has no zero level set on the grid: no mesh written", stacklevel=2)
             return paths
+        if self.keep_largest_component:
+            normalised, _ = keep_largest_component(normalised)
         mesh = trimesh.Trimesh(self.frame.to_original(normalised.vertices), normalised.faces, process=False)
         paths.append(write_mesh_atomic(mesh, out_dir / "mesh.ply"))
-        distance = gdist.unsigned_distance(self.mesh, normalised.vertices)
+        with phase(f"distance.png: distances of {len(normalised.vertices):,} vertices to the ground truth, pictures"):
+            distance = gdist.unsigned_distance(self.mesh, normalised.vertices)
         vmax = PICTURE_DISTANCE_FRACTION * float(np.linalg.norm(np.ptp(self.mesh.vertices, axis=0)))
         paths.append(plot_distance_views(normalised, distance, vmax, out_dir / "distance.png", views=self.picture_views, up=self.up,
                                          title=f"distance to ground truth (dark red >= {PICTURE_DISTANCE_FRACTION:g} "
@@ -204,7 +230,8 @@ class SDFSignal(Signal):
                 "sign_method": self.sign_method, "orientation": self.orientation.as_dict(), "frame": self.frame.as_dict(), "samples": self.spec.count,
                 "near_fraction": self.spec.near_fraction, "scales": list(self.spec.scales), "loss": self.loss_kind,
                 "eikonal_weight": self.eikonal_weight, "normal_weight": self.normal_weight,
-                "eval_resolution": self.eval_resolution, "mesh_resolution": self.mesh_resolution}
+                "eval_resolution": self.eval_resolution, "mesh_resolution": self.mesh_resolution,
+                "keep_largest_component": self.keep_largest_component}
 
 
 def write_signal_info(out_dir: Path, frame: Frame, description: dict[str, Any]) -> Path:

@@ -96,23 +96,39 @@ def _as_float64(network: Any) -> Any:
     return copy.deepcopy(network).double().eval()
 
 
+def spectrum_plane(spectrum: Spectrum) -> tuple[np.ndarray, int, int, str]:
+    """The 2-D picture of a 2-D or 3-D spectrum: (amplitude[rows, cols], row axis, column axis, note).
+
+    A 3-D spectrum is cut at zero frequency along input axis 0 (index n0 // 2 of the fftshifted grid), so the
+    picture's rows run along input axis 1 and its columns along input axis 2; `note` says so for the title.
+    """
+    amp = spectrum.amplitude
+    if amp.ndim == 2:
+        return amp, 0, 1, ""
+    if amp.ndim == 3:
+        return amp[amp.shape[0] // 2], 1, 2, "slice at axis-0 frequency 0"
+    raise ValueError(f"spectrum_plane needs a 2-D or 3-D spectrum, got {amp.ndim}-D")
+
+
 def plot_spectrum(spectrum: Spectrum, path: str, title: str = "") -> None:
-    """Log-amplitude image (2-D), curve (1-D) or central slice (3-D) of a spectrum."""
+    """Log-amplitude image (2-D), curve (1-D) or central slice (3-D, axes 1 and 2 at axis-0 frequency 0)."""
     from aire.figures import new_figure, save_figure
 
     fig, ax = new_figure(figsize=(6, 5))
     amp = spectrum.amplitude
-    log = np.log10(np.maximum(amp, 1e-16))
+    note = ""
     if amp.ndim == 1:
         ax.semilogy(spectrum.axes[0], np.maximum(amp, 1e-16))
         ax.set_xlabel("frequency (rad / unit)")
         ax.set_ylabel("|coefficient|")
     else:
-        img = log if amp.ndim == 2 else log[amp.shape[0] // 2]
-        a0, a1 = spectrum.axes[0], spectrum.axes[1]
-        im = ax.imshow(img, origin="lower", extent=[a1[0], a1[-1], a0[0], a0[-1]], cmap="magma", vmin=max(img.max() - 8, -16))
+        plane, row, col, note = spectrum_plane(spectrum)
+        img = np.log10(np.maximum(plane, 1e-16))
+        ar, ac = spectrum.axes[row], spectrum.axes[col]
+        im = ax.imshow(img, origin="lower", extent=[ac[0], ac[-1], ar[0], ar[-1]], cmap="magma",
+                       vmin=max(img.max() - 8, -16))
         fig.colorbar(im, ax=ax, label="log10 |coefficient|")
-        ax.set_xlabel("frequency, axis 1 (rad / unit)")
-        ax.set_ylabel("frequency, axis 0 (rad / unit)")
-    ax.set_title(title or f"spectrum ({spectrum.method})")
+        ax.set_xlabel(f"frequency, axis {col} (rad / unit)")
+        ax.set_ylabel(f"frequency, axis {row} (rad / unit)")
+    ax.set_title((title or f"spectrum ({spectrum.method})") + (f"\n{note}" if note else ""))
     save_figure(fig, path, dpi=110)

@@ -15,6 +15,7 @@ import inspect
 import time
 import warnings
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Sequence
 
 import attrs
@@ -111,6 +112,7 @@ class Trainer:
         self.generator = seeded_generator(train.seed, 0)  # batches on the CPU: the same on every device
         self.device_generator = seeded_generator(train.seed, 1, device)
         self.step, self.events, self.should_stop, self._rewound = 0, [], False, False
+        self.log_dir: Path | None = None  # live logs of event plugins (history.jsonl, tensorboard/)
         self.initial_params, self.initial_architecture = network.num_parameters(), network.widths()
         self._clock = (0.0, time.perf_counter())  # (seconds before this process, start here)
         self.evaluation = Evaluation(train.eval_every, train.steps)
@@ -125,13 +127,15 @@ class Trainer:
 
     # ------------------------------------------------------------------- loop
     def fit(self, resume: dict[str, Any] | None = None, checkpoint_dir: str | Path | None = None,
-            checkpoint_extra: dict[str, Any] | None = None) -> FitResult:
+            checkpoint_extra: dict[str, Any] | None = None, log_dir: str | Path | None = None) -> FitResult:
         """Run (or, given a state from `aire.train.state.load_checkpoint`, continue) the fit.
 
         With `checkpoint_dir` and `train.checkpoint_every`, a checkpoint is written atomically every
-        that many steps; `resume` continues exactly from one.
+        that many steps; `resume` continues exactly from one. `log_dir` is where event plugins write live
+        logs (TrainerView.log_dir).
         """
         cfg = self.train_config
+        self.log_dir = Path(log_dir) if log_dir is not None else None
         if checkpoint_dir is not None and cfg.checkpoint_every:
             self.checkpointing = Checkpointing(checkpoint_dir, cfg.checkpoint_every, cfg.steps, checkpoint_extra)
             self.callbacks.append(self.checkpointing)
@@ -199,6 +203,7 @@ class Trainer:
     def log_event(self, kind: str, **info: Any) -> None:
         self.events.append({"step": self.step, "event": kind, "params": self.network.num_parameters(),
                             "architecture": self.network.widths(), **info})
+        self.registry.emit("aire_after_event", trainer=self, event=MappingProxyType(self.events[-1]))
 
     def elapsed(self) -> float:
         """Seconds of fitting so far, across resumes."""
@@ -207,6 +212,7 @@ class Trainer:
     def final_metrics(self) -> dict[str, Any]:
         """The last evaluation's metrics, the signal's final metrics and the fit's summary."""
         cfg, final = self.train_config, self.history[-1]
+        fitted = self.elapsed()  # the fitting loop's time (across resumes), before the final evaluation
         metrics = {k: v for k, v in final.items() if k not in ("step", "loss", "params", "seconds")}
         self.model.eval()
         metrics.update(self.signal.final_metrics(self.model))
@@ -214,11 +220,16 @@ class Trainer:
         metrics.update({
             "params_initial": self.initial_params,
             "params_final": self.network.num_parameters(),
+            "params_fraction": self.network.num_parameters() / self.initial_params,
+            # a fit with no budget can end larger than it started (densification added more than pruning cut)
+            "params_grew": self.network.num_parameters() > self.initial_params,
             "architecture_initial": self.initial_architecture,
             "architecture_final": self.network.widths(),
             "steps": cfg.steps,
             "steps_completed": self.step,
-            "seconds": self.elapsed(),
+            # seconds of the fitting loop; aire.save_run adds seconds_total (loading, final metrics, exports)
+            "seconds": fitted,
+            "seconds_fit": fitted,
             "rollbacks": self.guard.rollbacks if self.guard else 0,
             "diverged": self.guard.diverged if self.guard else False,
             "precision": cfg.precision,

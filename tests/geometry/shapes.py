@@ -80,3 +80,15 @@ def shared_mesh(name: str):
     folder = Path(root) if root else Path(__file__).resolve().parents[2].parent / "shared" / "data"
     path = folder / "meshes" / name
     return path if path.is_file() else None
+
+
+class SphereWithBlobSDF(torch.nn.Module):
+    """A sphere of `radius` at 0 and a separate small sphere (a wrong-sign blob in free space), as the union
+    min(d_sphere, d_blob): two connected pieces after marching cubes."""
+
+    def __init__(self, radius: float, blob_centre=(0.8, 0.8, 0.8), blob_radius: float = 0.12) -> None:
+        super().__init__()
+        self.sphere, self.blob = SphereSDF(radius), SphereSDF(blob_radius, blob_centre)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.minimum(self.sphere(x), self.blob(x))

@@ -8,7 +8,8 @@ import trimesh
 from hypothesis import given, strategies as st
 
 from aire.errors import InputError
-from aire.geometry.extract import evaluate_grid, extract_mesh, marching_cubes
+from aire.geometry.extract import (connected_components, evaluate_grid, extract_mesh, keep_largest_component,
+                                   marching_cubes)
 from aire.geometry.mesh_io import Frame, load_mesh, write_mesh_atomic
 from tests.geometry.shapes import SphereSDF
 
@@ -102,3 +103,24 @@ def test_float32_formats_are_refused_far_from_the_origin(tmp_path, suffix):
         write_mesh_atomic(sphere, tmp_path / f"far{suffix}")
     assert "\n" not in str(info.value) and ".ply, .obj or .off" in str(info.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"near{suffix}"]
+
+
+def _two_pieces() -> trimesh.Trimesh:
+    big = trimesh.creation.icosphere(subdivisions=2)
+    blob = trimesh.creation.icosphere(subdivisions=1, radius=0.2)
+    blob.apply_translation([3.0, 0.0, 0.0])
+    return trimesh.util.concatenate([blob, big])
+
+
+def test_keep_largest_component_drops_the_small_blob_and_counts_it():
+    kept, dropped = keep_largest_component(_two_pieces())
+    assert dropped == 1 and len(kept.faces) == 320  # the subdivision-2 icosphere, not the 80-face blob
+    np.testing.assert_allclose(kept.vertices.mean(axis=0), 0.0, atol=1e-9)
+    assert [len(p.faces) for p in connected_components(_two_pieces())] == [320, 80]
+
+
+def test_keep_largest_component_of_one_piece_is_the_mesh_itself():
+    sphere = trimesh.creation.icosphere(subdivisions=1)
+    kept, dropped = keep_largest_component(sphere)
+    assert kept is sphere and dropped == 0
+    assert connected_components(trimesh.Trimesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64))) == []

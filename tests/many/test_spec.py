@@ -47,7 +47,8 @@ def test_job_is_a_fit_specification():
     job = Job("image", "/data/a.png", {"hidden": [8, 8], "steps": 10, "lr_rewind": False, "compensate": True},
               {"size": 12})
     spec = job.spec()
-    assert (spec.signal, spec.path, spec.signal_settings) == ("image", "/data/a.png", {"size": 12})
+    # the image default preset's max_size (the CPU cap) joins the job's own settings; size wins over it
+    assert (spec.signal, spec.path, spec.signal_settings) == ("image", "/data/a.png", {"max_size": 256, "size": 12})
     assert spec.network.widths == (8, 8) and spec.train.steps == 10 and spec.train.progress is False
     assert spec.schedule.lr_rewind is False and spec.schedule.compensate is True
     assert spec.network.omega0 == 30.0, "the image signal's default preset fills what the job leaves out"
@@ -68,7 +69,7 @@ def test_command_line_overrides_win_and_change_the_id(tmp_path):
     ('inputs = ["imgs/*.png"]\n[defaults]\nsteps = -3\n', "steps must be a positive number"),
     ('inputs = ["imgs/*.png"]\n[grid]\nlr = [1e-3, -1.0]\n', "lr must be a positive number"),
     ('inputs = ["imgs/*.png"]\n[defaults.set]\nsize = 1.5\n', "size must be int"),
-    ('inputs = ["imgs/*.png"]\n[defaults.set]\nsizee = 8\n', "valid settings: orientation (one of 'apply', 'ignore'), size (int or null)"),
+    ('inputs = ["imgs/*.png"]\n[defaults.set]\nsizee = 8\n', "valid settings: max_size (int or null), orientation (one of 'apply', 'ignore'), size (int or null)"),
     ('inputs = ["imgs/*.png"]\n[defaults]\ndevice = "mps"\n', "mps"),
     ('inputs = ["imgs/*.png"]\n[defaults]\nout = "x"\n', "out"),
     ('inputs = ["imgs/*.png"]\n[grid]\nseed = 3\n', "seed"),

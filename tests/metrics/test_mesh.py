@@ -1,4 +1,4 @@
-"""Chamfer distance, normal consistency and IoU on shapes with known answers."""
+"""Chamfer distance, normal consistency, Hausdorff, F-score and IoU on shapes with known answers."""
 
 import math
 
@@ -37,7 +37,9 @@ def test_chamfer_of_a_shifted_copy_is_the_shift():
 
 def test_chamfer_of_an_empty_reconstruction_is_undefined():
     empty = trimesh.Trimesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64))
-    assert all(v is None for v in chamfer(empty, square(), samples=100).values())
+    result = chamfer(empty, square(), samples=100)
+    assert result.pop("fscore_threshold") == 0.01  # the setting stays recorded; every measured value is None
+    assert all(v is None for v in result.values()) and "fscore" in result and "hausdorff" in result
 
 
 def test_iou():
@@ -49,3 +51,30 @@ def test_iou():
     assert iou(a, ~a) == 0.0
     assert iou(a, b) == 16 / 48
     assert iou(np.zeros(3, bool), np.zeros(3, bool)) == 1.0
+
+
+def test_hausdorff_and_fscore_of_a_shifted_copy():
+    """Every sample of one plane is `shift` off the other, plus at most a couple of in-plane spacings:
+    Hausdorff is about the shift; the F-score is 1 with a threshold above that and 0 below the shift."""
+    shift, n = 0.05, 20_000
+    a, b = square(), square(z=shift)
+    spacing = sampling_spacing(a.area, n)
+    wide = chamfer(a, b, samples=n, fscore_threshold=shift + 4 * spacing)
+    assert shift <= wide["hausdorff"] <= shift + 4 * spacing
+    assert wide["fscore"] == wide["precision"] == wide["recall"] == 1.0
+    assert wide["fscore_threshold"] == shift + 4 * spacing
+    narrow = chamfer(a, b, samples=n, fscore_threshold=0.9 * shift)
+    assert narrow["fscore"] == narrow["precision"] == narrow["recall"] == 0.0
+
+
+def test_fscore_is_the_harmonic_mean_of_precision_and_recall_with_an_extra_piece():
+    """A reconstruction with a far extra square of the same area: half its samples are far (precision about
+    1/2), every reference sample is near (recall 1), F about 2/3; Hausdorff is the gap to the extra piece."""
+    extra = square()
+    extra.apply_translation([3.0, 0.0, 0.0])
+    result = chamfer(trimesh.util.concatenate([square(), extra]), square(), samples=20_000, fscore_threshold=0.05)
+    assert result["recall"] == 1.0 and abs(result["precision"] - 0.5) < 0.02
+    p, r = result["precision"], result["recall"]
+    assert math.isclose(result["fscore"], 2 * p * r / (p + r))
+    # the extra square's far edge (x = 3.5) is 3 from the reference's nearest edge (x = 0.5)
+    assert abs(result["hausdorff"] - 3.0) <= 2 * sampling_spacing(1.0, 10_000)

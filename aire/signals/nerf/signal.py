@@ -161,7 +161,10 @@ class NerfSignal(Signal):
         return model.render(self.test_rays).reshape(n, h, w, 3)
 
     def final_metrics(self, model: NerfModel) -> dict[str, float]:
-        pred = self.test_images(model)
+        from aire.status import phase
+
+        with phase(f"final metrics: rendering {len(self.test_split.images)} test views"):
+            pred = self.test_images(model)
         target = self.test_colours.reshape(pred.shape)
         small = min(pred.shape[1:3]) < SSIM_MIN_SIDE  # SSIM's window does not fit: no SSIM rather than a guess
         return {"psnr_test": psnr(pred, target), "ssim_test": None if small else ssim(pred, target),

@@ -60,19 +60,27 @@ class CupyBackend(Backend):
 
     def __init__(self) -> None:
         if not self.available():
-            raise RuntimeError("the cupy backend needs cupy and a CUDA GPU; use --backend torch")
+            raise RuntimeError(f"the cupy backend cannot run here: {self.unavailable_reason()}; use --backend torch")
         cp = _cupy()
         self.cp = cp
         self._bessel = cp.RawKernel(_BESSEL_SOURCE, "bessel_jn")
 
     @classmethod
     def available(cls) -> bool:
+        return not cls.unavailable_reason()
+
+    @classmethod
+    def unavailable_reason(cls) -> str:
+        """One line on why this backend cannot run here ("" when it can): no cupy, or no CUDA GPU."""
         try:
             import cupy
-
-            return cupy.cuda.runtime.getDeviceCount() > 0
-        except Exception:
-            return False
+        except ImportError:
+            return "cupy is not installed (pip install 'aire-cupy[cuda12]' or '[cuda13]')"
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:
+            return f"cupy finds no CUDA device ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        return "" if count > 0 else "cupy finds no CUDA device"
 
     def bessel_j(self, orders: Any, x: Any) -> Any:
         cp = self.cp

@@ -23,3 +23,23 @@ def test_the_bar_follows_the_steps_and_shows_the_quality():
     assert progress.bar.postfix == "psnr=27.12, params=1234"
     progress.on_train_end(trainer)
     assert progress.bar is None and progress.state_dict() == {}
+
+
+def test_the_bar_moves_every_step_with_rate_and_time_left():
+    out = io.StringIO()
+    progress = ProgressBar(steps=10, quality_key="psnr", file=out)
+    trainer = FakeTrainer()
+    trainer.step = 0
+    progress.on_fit_start(trainer)
+    progress.bar.mininterval = 0  # draw every update, so the text can be read
+    progress.bar.miniters = 1
+    for step in range(1, 5):
+        trainer.step = step
+        progress.on_step_end(trainer, step)
+        assert progress.bar.n == step
+    shown = out.getvalue().split("\r")[-1]
+    assert "4/10" in shown and "step/s" in shown and "<" in shown  # elapsed<remaining
+    trainer.step = 2  # a rollback
+    progress.on_step_end(trainer, 2)
+    assert progress.bar.n == 2
+    progress.on_train_end(trainer)

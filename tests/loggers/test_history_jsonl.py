@@ -1,0 +1,111 @@
+"""history.jsonl: appended at every evaluation and event while the fit runs, equal to the history at the end,
+rewritten when the history is rewound, and moved from `<out>.live` into the run folder by `aire fit`."""
+
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import aire
+from aire.cli import main
+from aire.errors import InputError
+from aire.interfaces import Callback
+from aire.loggers import live_dir, prepare_live_dir
+from aire.loggers import history_jsonl
+from aire.signals.image import ImageSignal, synthetic_image
+from aire.train.trainer import Trainer
+
+SCHEDULE = aire.ScheduleConfig(warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, target_params=0.8,
+                               densify_k=2, prune_layers=(1,))
+
+
+def lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+class ReadsTheLog(Callback):
+    """After every step: how many evaluation lines history.jsonl holds at that moment."""
+
+    def __init__(self, path):
+        self.path, self.seen = path, {}
+
+    def on_step_end(self, trainer, step):
+        self.seen[step] = sum(e["kind"] == "evaluation" for e in lines(self.path))
+
+
+def test_history_jsonl_grows_at_every_evaluation_and_ends_equal_to_the_history(tmp_path):
+    signal = ImageSignal(image=synthetic_image(12))
+    net = aire.build_network(signal, [8, 8, 8], seed=1)
+    train = aire.TrainConfig(steps=40, eval_every=10, progress=False)
+    reader = ReadsTheLog(tmp_path / "history.jsonl")
+    result = Trainer(signal, net, train, SCHEDULE, callbacks=[reader]).fit(log_dir=tmp_path)
+    # the evaluation at step 0, then one every 10 steps, each on disk when the step that made it ends
+    assert reader.seen == {s: 1 + s // 10 for s in range(1, 41)}
+    written = lines(tmp_path / "history.jsonl")
+    assert [e for e in written if e["kind"] == "evaluation"] == [
+        {"kind": "evaluation", **row} for row in json.loads(json.dumps(result.history))]
+    assert [{k: v for k, v in e.items() if k != "kind"} for e in written if e["kind"] == "event"] == \
+        json.loads(json.dumps(result.events))
+    assert [e["event"] for e in written if e["kind"] == "event"] == ["densify", "twd_start", "prune"]
+    assert written[-1]["kind"] == "final" and written[-1]["params_final"] == result.metrics["params_final"]
+    steps = [e["step"] for e in written[:-1]]
+    assert steps == sorted(steps)
+
+
+def test_without_a_log_folder_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    signal = ImageSignal(image=synthetic_image(8))
+    aire.fit(signal, aire.build_network(signal, [4, 4]), steps=4, eval_every=2, progress=False,
+             schedule=aire.ScheduleConfig(kind="none"))
+    assert list(tmp_path.iterdir()) == []
+
+
+class FakeTrainer:
+    def __init__(self, folder, history, events):
+        self.log_dir, self.history, self.events = folder, history, events
+
+
+def test_a_rewound_history_rewrites_the_file(tmp_path):
+    rows = [{"step": 0, "loss": None, "psnr": 10.0}, {"step": 10, "loss": 0.5, "psnr": 20.0}]
+    trainer = FakeTrainer(tmp_path, list(rows), [])
+    history_jsonl.aire_after_evaluate(trainer, rows[-1])
+    assert len(lines(tmp_path / "history.jsonl")) == 2
+    trainer.history = rows[:1]  # a rollback restored the snapshot of step 0
+    trainer.events = [{"step": 12, "event": "rollback"}]
+    history_jsonl.aire_after_event(trainer, trainer.events[0])
+    assert lines(tmp_path / "history.jsonl") == [{"kind": "evaluation", **rows[0]},
+                                                 {"kind": "event", "step": 12, "event": "rollback"}]
+    history_jsonl.aire_fit_end(trainer, {"psnr": float("nan")})
+    assert lines(tmp_path / "history.jsonl")[-1] == {"kind": "final", "psnr": None}
+
+
+def test_aire_fit_writes_history_jsonl_into_the_run_folder_and_removes_the_live_folder(tmp_path, capsys):
+    image = tmp_path / "in.png"
+    iio.imwrite(image, (synthetic_image(12) * 255).round().astype(np.uint8))
+    out = tmp_path / "run"
+    assert main(["fit", "image", str(image), "--out", str(out), "--hidden", "8", "8", "--steps", "6",
+                 "--eval-every", "3", "--schedule", "none"]) == 0
+    assert f"live log: {live_dir(out) / 'history.jsonl'}" in capsys.readouterr().err
+    assert not live_dir(out).exists()
+    history = json.loads((out / "history.json").read_text())["history"]
+    assert [e for e in lines(out / "history.jsonl") if e["kind"] == "evaluation"] == [
+        {"kind": "evaluation", **row} for row in history]
+
+
+def test_a_live_folder_aire_did_not_write_is_refused(tmp_path):
+    folder = tmp_path / "run.live"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="holds files aire did not write"):
+        prepare_live_dir(folder, resume=False)
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_a_leftover_live_folder_is_replaced_and_kept_on_resume(tmp_path):
+    folder = prepare_live_dir(tmp_path / "run.live", resume=False)
+    (folder / "history.jsonl").write_text("old\n")
+    assert (prepare_live_dir(folder, resume=True) / "history.jsonl").read_text() == "old\n"
+    assert not (prepare_live_dir(folder, resume=False) / "history.jsonl").exists()
