@@ -26,13 +26,14 @@ def is_finished(out: Path, job: Job) -> bool:
 
 
 def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, progress: bool = True,
-                   plot_every: float = 5.0) -> dict[str, Any]:
+                   plot_every: float = 5.0, ran_before: Sequence[str] = ()) -> dict[str, Any]:
     """Fit every unfinished job of `jobs` into `out/<job id>/` on `executor`; returns the summary
-    (also written to out/summary.{json,md,csv,png} after every job)."""
+    (also written to out/summary.{json,md,csv,png} after every job). Jobs named in `ran_before` were
+    fitted by this same run before (batched, aire.many.batched_runner): listed as ran, not skipped."""
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "jobs.json", {"jobs": [j.to_dict() for j in jobs]})
-    skipped = [j for j in jobs if is_finished(out, j)]
+    skipped = [j for j in jobs if is_finished(out, j) and j.id not in set(ran_before)]
     todo = [j for j in jobs if not is_finished(out, j)]
     for job in todo:  # leftovers of an interrupted run: temp folders of save_run, a folder without metrics
         for stale in out.glob(f".{job.id}.*.tmp"):
@@ -41,7 +42,7 @@ def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, 
         stale.unlink(missing_ok=True)
     state: dict[str, Any] = {
         "executor": executor.name, "slots": executor.slots, "started": time.time(),
-        "skipped": [j.id for j in skipped], "ran": [], "running": 0, "interrupted": False}
+        "skipped": [j.id for j in skipped], "ran": [j for j in ran_before], "running": 0, "interrupted": False}
     last_plot = [0.0]
     rows = {j.id: job_row(out, j, None) for j in jobs}  # a row changes only when its job finishes
 
@@ -52,8 +53,8 @@ def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, 
         return write_summary(out, list(rows.values()), state, plot=plot)
 
     write_summary(out, list(rows.values()), state, plot=False)
-    bar = _bar(len(jobs), len(skipped), progress)
-    counts = {"done": len(skipped), "failed": 0}
+    bar = _bar(len(jobs), len(jobs) - len(todo), progress)
+    counts = {"done": len(jobs) - len(todo), "failed": 0}
     tasks = [{"job": j.to_dict(), "out": str(out), "threads": getattr(executor, "threads", None)} for j in todo]
 
     def on_running(n: int) -> None:
