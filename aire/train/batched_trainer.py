@@ -182,9 +182,9 @@ class BatchedTrainer:
             proposals = [self.policy.propose(m, m.encoding, k_new, DensifyContext(s, m, self.backend))
                          for m, s in zip(members, self.signals)]
             added = self._agree([int(r.shape[0]) for r, _ in proposals], "densification")
-            rows = torch.stack([r if n not in self.left else torch.zeros(added, r.shape[1], dtype=r.dtype)
+            rows = torch.stack([r if n not in self.left else r.new_zeros(added, r.shape[1])
                                 for n, (r, _) in enumerate(proposals)])
-            bias = torch.stack([b if n not in self.left else torch.zeros(added, dtype=b.dtype)
+            bias = torch.stack([b if n not in self.left else b.new_zeros(added)
                                 for n, (_, b) in enumerate(proposals)])
             before = net.widths()[0]
             net.insert_input_frequencies(rows, bias, self.optimizer)

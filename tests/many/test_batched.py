@@ -62,6 +62,16 @@ def test_four_images_batched_match_their_single_fits():
     assert results[0].metrics["params_final"] <= 0.5 * results[0].metrics["params_initial"]
 
 
+def test_plain_schedule_batched_matches_single_fits():
+    spec = small_spec()
+    spec = attrs.evolve(spec, schedule=attrs.evolve(spec.schedule, kind="none", target_params=None))
+    images = [synthetic_image(16, seed=i) for i in range(2)]
+    results = fit_batched([ImageSignal(image=im) for im in images], spec, seeds=[5, 6])
+    for image, seed, result in zip(images, (5, 6), results):
+        assert result.events == []
+        assert_same_fit(result, alone(ImageSignal(image=image), spec, seed))
+
+
 class ExplodingImage(ImageSignal):
     """An image whose loss is multiplied by 1e9 from its 30th step on (counted again after to())."""
 
@@ -99,3 +109,17 @@ def test_what_cannot_be_batched_is_refused_in_one_line():
         fit_batched([ImageSignal(image=synthetic_image(8))], compiled)
     with pytest.raises(InputError, match="one size"):
         fit_batched([ImageSignal(image=synthetic_image(8)), ImageSignal(image=synthetic_image(10))], spec)
+
+
+def test_a_member_whose_cut_has_another_size_leaves_frozen_at_zero():
+    from aire.train.batched_trainer import BatchedTrainer
+
+    spec = small_spec()
+    signals = [ImageSignal(image=synthetic_image(8, seed=i)) for i in range(3)]
+    trainer = BatchedTrainer(signals, [_build_network(s, spec, n) for n, s in enumerate(signals)], [0, 1, 2],
+                             spec.train, spec.schedule, **_components(spec))
+    assert trainer._agree([4, 4, 5], "cut of layer 1") == 4
+    assert trainer.left == {2: "cut of layer 1: 5 neurons where the batch has 4"}
+    assert all(float(w[2].abs().sum()) == 0.0 for w in trainer.network.weights)
+    assert trainer.optimizer.member_lr.tolist() == [1.0, 1.0, 0.0]
+    assert all(float(w[0].abs().sum()) > 0 for w in trainer.network.weights)
