@@ -155,4 +155,4 @@ def test_throughput_suite_times_serial_pool_and_batched_on_the_same_crops(tmp_pa
         assert rows["pool"]["psnr_diff_max_abs"] < 1e-3
     assert rows["batched"]["psnr_diff_max_abs"] < 1e-3  # batched: the single fits up to float rounding
     assert rows["serial"]["speedup"] == 1.0 and result["pairs"][0]["images"] == 2
-    assert "| batched | 1 |" in path.with_suffix(".md").read_text()
+    assert "| batched | 3 | 1 |" in path.with_suffix(".md").read_text()
