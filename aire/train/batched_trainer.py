@@ -106,7 +106,8 @@ class BatchedTrainer:
             pairs = [s.sample(self.train.batch_size, g) for s, g in zip(self.signals, self.generators)]
             x, y = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
         prediction = self.network(x)
-        losses = torch.stack([s.loss(prediction[n], y[n]) for n, s in enumerate(self.signals)])
+        # unbind: one backward node for all members (indexing each would zero-fill N x the output per member)
+        losses = torch.stack([s.loss(p, t) for s, p, t in zip(self.signals, prediction.unbind(0), y.unbind(0))])
         self.optimizer.zero_grad()
         losses.sum().backward()  # d(sum)/d(member n's parameters) = d(loss_n)/d(them): members stay independent
         with torch.no_grad():
