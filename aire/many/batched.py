@@ -14,14 +14,14 @@ alone here, by aire.fit, so the caller still gets every result.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
 
-from aire.interfaces import Signal
-from aire.spec import FitSpec
-from aire.train.trainer import FitResult
+if TYPE_CHECKING:  # `aire --help` must not import torch
+    from aire.interfaces import Signal
+    from aire.spec import FitSpec
+    from aire.train.trainer import FitResult
 
 
 def batch_key(spec: FitSpec) -> str | None:
@@ -89,24 +89,4 @@ def fit_batched(signals: Sequence[Signal], spec: FitSpec, seeds: Sequence[int] |
                               schedule=spec.schedule, **_components(spec))
             result.metrics["batched"] = {"members": len(signals), "member": n, "left": trainer.left[n]}
             results[n] = result
-    return results
-
-
-def fit_specs_batched(specs: Sequence[FitSpec], outs: Sequence[Path],
-                      on_done: Callable[[int, FitResult], None] | None = None) -> list[FitResult]:
-    """Fit specs of one batch_key (and one image size) batched and write each run folder to `outs[n]`
-    (save_run, with config.json: the member's own spec, replayable by `aire fit --config`)."""
-    import aire
-    from aire.plugins import create
-    from aire.run import check_spec
-
-    for spec in specs:
-        check_spec(spec)
-    signals = [create("signal", s.signal, s.path, **s.signal_settings) for s in specs]
-    results = fit_batched(signals, attrs.evolve(specs[0], path=specs[0].path), [s.train.seed for s in specs])
-    for n, (spec, signal, result, out) in enumerate(zip(specs, signals, results, outs)):
-        config = spec.to_dict()
-        aire.save_run(result, signal, out, overwrite=True, settings=config, config=config)
-        if on_done is not None:
-            on_done(n, result)
     return results
