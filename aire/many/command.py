@@ -29,7 +29,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--batched", action="store_true",
                    help="fit compatible image jobs (one size, settings equal but for the seed) as batched networks "
                         "in this process; the rest as ordinary jobs")
-    p.add_argument("--batch-members", type=int, default=64, metavar="N", help="images per batch with --batched (default 64)")
+    p.add_argument("--batch-members", type=int, default=64, metavar="N",
+                   help="images per batch with --batched (default 64)")
     from aire.many.spec import RESERVED
     from aire.options import add_fit_options
 

@@ -44,8 +44,7 @@ class BatchedSineMLP(nn.Module):
         for net in networks:
             if type(net) is not SineMLP:
                 raise TypeError(f"batched fitting supports aire's SineMLP only, not {type(net).__name__}")
-            if (net.widths() != first.widths() or net.activation != first.activation or net.architecture() != first.architecture()
-                    or net.weights[0].shape != first.weights[0].shape):
+            if net.architecture() != first.architecture() or net.weights[0].shape != first.weights[0].shape:
                 raise ValueError("members of a batched network need one architecture")
         self.templates = list(networks)  # each member's encoding and config, for extraction
         self.activation = first.activation

@@ -18,8 +18,8 @@ from tests.many.test_runner import fitted_alone
 @pytest.mark.filterwarnings("ignore:TWD left")
 def test_batched_collection_writes_every_run_folder_and_the_broken_job_fails_alone(collection, tmp_path):
     out = tmp_path / "runs"
-    code = main(["fit-many", str(collection["spec"]), "--out", str(out), "--batched", "--executor", "serial", "--quiet"])
-    assert code == 1  # the broken input failed
+    argv = ["fit-many", str(collection["spec"]), "--out", str(out), "--batched", "--executor", "serial", "--quiet"]
+    assert main(argv) == 1  # the broken input failed
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"] == {"total": 3, "done": 2, "failed": 1, "pending": 0, "running": 0}
     assert len(summary["run"]["ran"]) == 3 and summary["run"]["skipped"] == []
@@ -34,8 +34,7 @@ def test_batched_collection_writes_every_run_folder_and_the_broken_job_fails_alo
         assert metrics["architecture_final"] == single["architecture_final"]
         assert abs(metrics["psnr"] - single["psnr"]) < 1e-4
     assert rows["broken.png"]["status"] == "failed" and "cannot read image" in rows["broken.png"]["error"]
-    again = main(["fit-many", str(collection["spec"]), "--out", str(out), "--batched", "--executor", "serial", "--quiet"])
-    assert again == 1
+    assert main(argv) == 1
     rerun = json.loads((out / "summary.json").read_text())["run"]
     assert len(rerun["skipped"]) == 2 and len(rerun["ran"]) == 1  # only the failed job ran again
 
