@@ -152,3 +152,22 @@ def test_sdf_sweep_fits_pairs_and_resumes_without_refitting(tmp_path, capsys):
     capsys.readouterr()
     assert sdf_sweep.main(argv) == 0  # every pair is on disk: nothing is fitted again
     assert "seed" not in capsys.readouterr().out.split("# SDF")[0] and len(sdf_sweep.read_rows(out)) == 4
+
+
+@pytest.mark.parametrize("pool", [False, pytest.param(True, marks=pytest.mark.slow)])  # the pool: ~1 min of start-up
+def test_throughput_suite_times_serial_pool_and_batched_on_the_same_crops(tmp_path, monkeypatch, pool):
+    data = tmp_path / "data" / "div2k"
+    data.mkdir(parents=True)
+    iio.imwrite(data / "00.png", (synthetic_image(40) * 255).round().astype(np.uint8))
+    monkeypatch.setenv("AIRE_DATA", str(tmp_path / "data"))
+    options = {"images": 3, "crop": 12, "widths": [6, 6, 6], "steps": 30, "pairs": 1, "pair_images": 2, "pool": pool}
+    path = suite.run_suite("throughput", "cpu", "cpu", options, tmp_path / "results")
+    result = json.loads(path.read_text())
+    rows = {r["mode"]: r for r in result["rows"]}
+    assert set(rows) == {"serial", "batched"} | ({"pool"} if pool else set())
+    assert all(len(r["psnr"]) == 3 for r in rows.values())
+    if pool:  # the same fits from PNG files in worker processes
+        assert rows["pool"]["psnr_diff_max_abs"] < 1e-3
+    assert rows["batched"]["psnr_diff_max_abs"] < 1e-3  # batched: the single fits up to float rounding
+    assert rows["serial"]["speedup"] == 1.0 and result["pairs"][0]["images"] == 2
+    assert "| batched | 3 | 1 |" in path.with_suffix(".md").read_text()

@@ -26,6 +26,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--threads-per-worker", type=int, default=1, help="torch threads per job (default 1)")
     p.add_argument("--ray-address", metavar="HOST:PORT", help="join this Ray cluster (implies --executor ray)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--batched", action="store_true",
+                   help="fit compatible image jobs (one size, settings equal but for the seed) as batched networks "
+                        "in this process; the rest as ordinary jobs")
+    p.add_argument("--batch-members", type=int, default=64, metavar="N",
+                   help="images per batch with --batched (default 64)")
     from aire.many.spec import RESERVED
     from aire.options import add_fit_options
 
@@ -41,6 +46,8 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
+    if args.batch_members < 1:
+        raise InputError(f"--batch-members must be at least 1, got {args.batch_members}")
     if args.threads_per_worker < 1:
         raise InputError(f"--threads-per-worker must be at least 1, got {args.threads_per_worker}")
     check_collection_folder(args.out)
@@ -52,7 +59,13 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
         executor_name = args.executor or ("ray" if args.ray_address else "local")
         with make_executor(executor_name, workers=args.workers, threads=args.threads_per_worker,
                            address=args.ray_address) as executor:
-            summary = run_collection(jobs, args.out, executor, progress=not args.quiet)
+            if args.batched:
+                from aire.many.batched_runner import run_batched_collection
+
+                summary = run_batched_collection(jobs, args.out, executor, batch_members=args.batch_members,
+                                                 progress=not args.quiet)
+            else:
+                summary = run_collection(jobs, args.out, executor, progress=not args.quiet)
     except KeyboardInterrupt:
         print(f"aire: interrupted; finished jobs are kept in {args.out}, rerun the same command to do the rest",
               file=sys.stderr)

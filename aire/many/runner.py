@@ -38,9 +38,10 @@ def check_collection_folder(out: str | Path) -> None:
 
 
 def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, progress: bool = True,
-                   plot_every: float = 5.0) -> dict[str, Any]:
+                   plot_every: float = 5.0, ran_before: Sequence[str] = ()) -> dict[str, Any]:
     """Fit every unfinished job of `jobs` into `out/<job id>/` on `executor`; returns the summary
-    (also written to out/summary.{json,md,csv,png} after every job).
+    (also written to out/summary.{json,md,csv,png} after every job). Jobs named in `ran_before` were
+    fitted by this same run before (batched, aire.many.batched_runner): listed as ran, not skipped.
 
     `out`'s one-writer lock (aire.lock) is held throughout, so a second collection on the same folder
     is refused in one line naming this one instead of removing its jobs' folders in flight; what a
@@ -54,16 +55,17 @@ def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, 
             if marker_kind(out) is None:
                 write_marker(out, "collection")
         recover(out)  # leftovers of a killed run whose writers are dead: temp job folders, summary temps
-        return _run(jobs, out, executor, progress, plot_every)
+        return _run(jobs, out, executor, progress, plot_every, ran_before)
 
 
-def _run(jobs: Sequence[Job], out: Path, executor: Executor, progress: bool, plot_every: float) -> dict[str, Any]:
+def _run(jobs: Sequence[Job], out: Path, executor: Executor, progress: bool, plot_every: float,
+         ran_before: Sequence[str] = ()) -> dict[str, Any]:
     _write_json(out / "jobs.json", {"jobs": [j.to_dict() for j in jobs]})
-    skipped = [j for j in jobs if is_finished(out, j)]
+    skipped = [j for j in jobs if is_finished(out, j) and j.id not in set(ran_before)]
     todo = [j for j in jobs if not is_finished(out, j)]
     state: dict[str, Any] = {
         "executor": executor.name, "slots": executor.slots, "started": time.time(),
-        "skipped": [j.id for j in skipped], "ran": [], "running": 0, "interrupted": False}
+        "skipped": [j.id for j in skipped], "ran": [j for j in ran_before], "running": 0, "interrupted": False}
     last_plot = [0.0]
     rows = {j.id: job_row(out, j, None) for j in jobs}  # a row changes only when its job finishes
 
@@ -74,8 +76,8 @@ def _run(jobs: Sequence[Job], out: Path, executor: Executor, progress: bool, plo
         return write_summary(out, list(rows.values()), state, plot=plot)
 
     write_summary(out, list(rows.values()), state, plot=False)
-    bar = _bar(len(jobs), len(skipped), progress)
-    counts = {"done": len(skipped), "failed": 0}
+    bar = _bar(len(jobs), len(jobs) - len(todo), progress)
+    counts = {"done": len(jobs) - len(todo), "failed": 0}
     tasks = [{"job": j.to_dict(), "out": str(out), "threads": getattr(executor, "threads", None)} for j in todo]
 
     def on_running(n: int) -> None:

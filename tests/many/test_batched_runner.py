@@ -1,0 +1,57 @@
+"""`aire fit-many --batched`: compatible jobs fitted as one batch, each member's run folder as its
+`aire fit` writes it (within float rounding, see tests/many/test_batched.py), the rest as ordinary jobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aire.cli import main
+from aire.many.batched_runner import group_jobs
+from aire.many.spec import load_jobs
+from tests.many.conftest import write_images
+from tests.many.test_runner import fitted_alone
+
+
+@pytest.mark.filterwarnings("ignore:TWD left")
+def test_batched_collection_writes_every_run_folder_and_the_broken_job_fails_alone(collection, tmp_path):
+    out = tmp_path / "runs"
+    argv = ["fit-many", str(collection["spec"]), "--out", str(out), "--batched", "--executor", "serial", "--quiet"]
+    assert main(argv) == 1  # the broken input failed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"] == {"total": 3, "done": 2, "failed": 1, "pending": 0, "running": 0}
+    assert len(summary["run"]["ran"]) == 3 and summary["run"]["skipped"] == []
+    rows = {Path(r["input"]).name: r for r in summary["jobs"]}
+    for image in collection["images"]:
+        folder = out / rows[image.name]["id"]
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["batched"]["members"] == 2
+        assert {"model.safetensors", "reconstruction.png", "training.png", "history.json", "config.json"} <= \
+               {p.name for p in folder.iterdir()}
+        single = json.loads((fitted_alone(image, collection["alone"]) / "metrics.json").read_text())
+        assert metrics["architecture_final"] == single["architecture_final"]
+        assert abs(metrics["psnr"] - single["psnr"]) < 1e-4
+    assert rows["broken.png"]["status"] == "failed" and "cannot read image" in rows["broken.png"]["error"]
+    assert main(argv) == 1
+    rerun = json.loads((out / "summary.json").read_text())["run"]
+    assert len(rerun["skipped"]) == 2 and len(rerun["ran"]) == 1  # only the failed job ran again
+
+
+def test_jobs_are_grouped_by_settings_and_image_size_in_batches_of_at_most_n(tmp_path):
+    write_images(tmp_path / "a", 3, size=12)
+    write_images(tmp_path / "b", 1, size=10)
+    jobs = load_jobs([tmp_path / "a", tmp_path / "b"], defaults={"steps": 10, "hidden": [4, 4]})
+    batches, alone = group_jobs(jobs, batch_members=2)
+    sizes = sorted(len(b) for b in batches)
+    assert sizes == [2]  # 3 of 12 px -> a batch of 2 and one alone; the 10-px image alone
+    assert len(alone) == 2
+    compiled = load_jobs([tmp_path / "a"], defaults={"steps": 10, "hidden": [4, 4], "compile": True})
+    assert group_jobs(compiled, batch_members=8) == ([], list(compiled))
+
+
+def test_batch_members_must_be_positive(collection, tmp_path, capsys):
+    assert main(["fit-many", str(collection["spec"]), "--out", str(tmp_path / "r"), "--batched",
+                 "--batch-members", "0"]) == 2
+    assert "--batch-members" in capsys.readouterr().err
