@@ -41,6 +41,7 @@ SUITES: dict[str, str] = {
     "speed": "benchmarks.speed",
     "sdf": "benchmarks.sdf_tradeoff",
     "nerf": "benchmarks.nerf_tradeoff",
+    "baselines": "benchmarks.baselines",
 }
 
 
