@@ -17,8 +17,9 @@ restart it at their last cut, as AIRe does with lr_rewind):
   DepGraph with group L1 magnitude (aire.schedules.depgraph; needs ``aire-inr[baselines]``, rows
   skipped with the reason in ``skipped`` otherwise).
 
-RigL is not run: the only packaged implementation, rigl-torch 0.5.2 (2020), is unmaintained and
-makes unstructured (weight-level) sparsity, which gives no smaller dense network (see ``RIGL_NOTE``).
+RigL is not run: the only packaged implementation, rigl-torch 0.5.2 (2020), is unmaintained, does not
+run as installed (an undeclared torchvision import) and makes unstructured (weight-level) sparsity,
+which gives no smaller dense network (see ``RIGL_NOTE``).
 
 Each method is paired with AIRe on the same (target, seed, budget); the summary gives per
 (signal, budget, method) the mean quality, parameters and wall seconds, and the mean paired
@@ -49,9 +50,10 @@ METHODS = ("large", "dense-narrow", "aire", "scratch", "magnitude-oneshot", "mag
 #: signal -> (metric key, label, +1 if higher is better)
 QUALITY = {"image": ("psnr", "PSNR (dB)", 1), "sdf": ("chamfer_l1", "Chamfer L1", -1),
            "nerf": ("psnr_test", "test PSNR (dB)", 1)}
-RIGL_NOTE = ("RigL not run: the only packaged implementation (rigl-torch 0.5.2, Nov 2020, no release since) is "
-             "unmaintained, and RigL makes unstructured weight-level sparsity, so it yields no smaller dense "
-             "network to compare at equal parameters without a sparse kernel.")
+RIGL_NOTE = ("the only packaged implementation, rigl-torch 0.5.2 (last release Nov 2020; its README "
+             "says results are not yet up to the paper's), installs but its scheduler imports torchvision without "
+             "declaring it, looks for layers only as modules with a .weight (it finds none in our SineMLP), and makes "
+             "unstructured weight-level sparsity, which gives no smaller dense network at equal parameters.")
 
 SIZES: dict[str, dict[str, Any]] = {
     # 1 thread of a shared 2-core CPU; the full protocol is hours there, use --set for a reduced one
