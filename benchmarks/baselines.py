@@ -116,7 +116,7 @@ def widest_uniform(in_features: int, layers: int, out_features: int, target: flo
 
 
 # ------------------------------------------------------------------------------------------- signals
-def _targets(signal: str, c: dict[str, Any], seed: int) -> list[tuple[str, Any]]:
+def _targets(signal: str, c: dict[str, Any]) -> list[tuple[str, Any]]:
     """(name, signal object) of every target of a signal kind."""
     if signal == "image":
         from benchmarks.common import div2k
@@ -196,7 +196,7 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict[str, Any]:
 
 def _run_signal(kind: str, s: dict[str, Any], methods: list[str], device: str, rows: list[dict]) -> int:
     c = s[kind]
-    targets = _targets(kind, c, 0)
+    targets = _targets(kind, c)
     widths = [int(w) for w in c["widths"]]
     budgets = [float(b) for b in s["budgets"]]
     per_budget = [m for m in methods if m != "large"]
