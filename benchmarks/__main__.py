@@ -3,6 +3,7 @@
     python -m benchmarks --list
     python -m benchmarks image prune-ablation speed --size cpu
     python -m benchmarks image --size gpu --device cuda --set images=1
+    python -m benchmarks baselines --size cpu --signals image --set budgets='[0.5]'
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") 
     p.add_argument("--size", choices=SIZES, default="cpu", help="cpu: 30 min on 2 cores; gpu: 8 min on one H100")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:1, ...")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a suite option (repeatable)")
+    p.add_argument("--signals", metavar="LIST", help="comma-separated signals, for suites covering several "
+                   "(baselines: image,sdf,nerf)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
     p.add_argument("--list", action="store_true", help="list the suites and exit")
     args = p.parse_args(argv)
@@ -51,6 +54,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") 
     if unknown:
         p.error(f"unknown suite {', '.join(map(repr, unknown))} (known: {', '.join(SUITES)})")
     options = parse_set(args.set, prog)
+    if args.signals:
+        options["signals"] = [x.strip() for x in args.signals.split(",") if x.strip()]
     signal.signal(signal.SIGTERM, _interrupt)  # `timeout` stops a suite: it still writes what it has
     failed = []
     for name in args.suites:

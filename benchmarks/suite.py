@@ -42,6 +42,7 @@ SUITES: dict[str, str] = {
     "sdf": "benchmarks.sdf_tradeoff",
     "nerf": "benchmarks.nerf_tradeoff",
     "throughput": "benchmarks.throughput",
+    "baselines": "benchmarks.baselines",
 }
 
 

@@ -171,3 +171,76 @@ def test_throughput_suite_times_serial_pool_and_batched_on_the_same_crops(tmp_pa
     assert rows["batched"]["psnr_diff_max_abs"] < 1e-3  # batched: the single fits up to float rounding
     assert rows["serial"]["speedup"] == 1.0 and result["pairs"][0]["images"] == 2
     assert "| batched | 3 | 1 |" in path.with_suffix(".md").read_text()
+
+
+def test_baselines_suite_pairs_every_method_with_aire(tmp_path, monkeypatch):
+    import trimesh
+
+    data = tmp_path / "data" / "div2k"
+    data.mkdir(parents=True)
+    iio.imwrite(data / "00.png", (synthetic_image(16) * 255).round().astype(np.uint8))
+    monkeypatch.setenv("AIRE_DATA", str(tmp_path / "data"))
+    mesh = tmp_path / "box.ply"
+    trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(mesh)
+    options = {"signals": ["image", "sdf"], "budgets": [0.5], "seeds": [0, 1],
+               "image": {"images": 1, "size": 16, "widths": [12, 12, 12], "steps": 40, "eval_every": 20},
+               "sdf": {"meshes": [str(mesh)], "widths": [12, 12, 12], "steps": 40, "batch_size": 256, "samples": 2000,
+                       "eval_resolution": 16, "chamfer_samples": 300, "omega0": 10.0, "eval_every": 20}}
+    path = suite.run_suite("baselines", "cpu", "cpu", options, tmp_path / "results")
+    assert path.name == "baselines-cpu-cpu.json"
+    result = json.loads(path.read_text())
+    baselines = importlib.import_module("benchmarks.baselines")
+    methods = [m for m in baselines.METHODS if m in result["methods"]]
+    assert {"large", "dense-narrow", "aire", "scratch", "magnitude-oneshot", "magnitude-iterative"} <= set(methods)
+    image = [r for r in result["rows"] if r["signal"] == "image"]
+    assert len(image) == 2 * len(methods)  # per seed: large + every method at the one budget
+    large = next(r for r in image if r["method"] == "large")
+    for seed in (0, 1):
+        runs = {r["method"]: r for r in image if r["seed"] == seed}
+        assert runs["scratch"]["architecture"] == runs["aire"]["architecture"]
+        for method in methods:
+            if method != "large":
+                assert runs[method]["params"] <= 0.5 * large["params"], method
+        narrow = runs["dense-narrow"]["architecture"][:-1]
+        assert len(set(narrow)) == 1 and sched_params(narrow[0] + 1) > 0.5 * large["params"]  # the widest under it
+    summary = {(g["signal"], g["method"]): g for g in result["summary"]}
+    diffs = [a["quality"] - m["quality"] for a in image if a["method"] == "aire"
+             for m in image if m["method"] == "magnitude-oneshot" and m["seed"] == a["seed"]]
+    g = summary[("image", "magnitude-oneshot")]
+    assert g["pairs"] == 2 and g["aire_minus_method"] == pytest.approx(np.mean(diffs))
+    assert g["se"] == pytest.approx(np.std(diffs, ddof=1) / np.sqrt(2))
+    sdf = [r for r in result["rows"] if r["signal"] == "sdf"]
+    assert len(sdf) == 2 * len(methods) and all(r["quality"] is None or r["quality"] > 0 for r in sdf)
+    defined = {(r["seed"], r["method"]) for r in sdf if r["quality"] is not None}  # a tiny fit may have no surface
+    both = [seed for seed in (0, 1) if {(seed, "aire"), (seed, "scratch")} <= defined]
+    assert summary[("sdf", "scratch")]["pairs"] == len(both)
+    table = path.with_suffix(".md").read_text()
+    assert "## image" in table and "## sdf" in table and "| 50% | magnitude-oneshot | 2 |" in table
+    assert "rigl: the only packaged" in table and path.with_suffix(".png").stat().st_size > 0
+
+
+def sched_params(width: int) -> int:
+    """Parameters of the tiny image network of the baselines test with uniform `width` (2 in, 3 out)."""
+    from aire.train.schedule import count_parameters
+
+    return count_parameters(2, [width] * 3, 3)
+
+
+def test_baselines_suite_rejects_unknown_options():
+    baselines = importlib.import_module("benchmarks.baselines")
+    with pytest.raises(SystemExit, match="unknown option"):
+        baselines.settings("cpu", {"no_such": 1})
+    with pytest.raises(SystemExit, match="image takes"):
+        baselines.settings("cpu", {"image": {"no_such": 1}})
+    with pytest.raises(SystemExit, match="unknown signal"):
+        baselines.settings("cpu", {"signals": "image,audio"})
+    assert baselines.settings("cpu", {"signals": "image,sdf", "image": {"steps": 7}})["image"]["steps"] == 7
+
+
+def test_widest_uniform_is_the_largest_width_under_the_target():
+    baselines = importlib.import_module("benchmarks.baselines")
+    from aire.train.schedule import count_parameters
+
+    target = 0.5 * count_parameters(2, [64] * 4, 3)
+    w = baselines.widest_uniform(2, 4, 3, target)
+    assert count_parameters(2, [w] * 4, 3) <= target < count_parameters(2, [w + 1] * 4, 3)
