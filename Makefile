@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml plugins/aire-inout-criterion/pyproject.toml plugins/air
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
 	# the distribution was called `aire` before it became `aire-inr`: an old install would register every plugin twice
 	$(BIN)/python -m pip uninstall --quiet --yes aire 2>/dev/null || true
-	$(BIN)/python -m pip install --quiet -e ".[test,ray,exr,tensorboard]" -e plugins/aire-inout-criterion -e plugins/aire-example -e backends/aire-cupy
+	$(BIN)/python -m pip install --quiet -e ".[test,ray,exr,tensorboard,baselines]" -e plugins/aire-inout-criterion -e plugins/aire-example -e backends/aire-cupy
 	touch $(STAMP)
 
 demo: setup
