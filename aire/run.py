@@ -55,6 +55,8 @@ def check_spec(spec: FitSpec) -> None:
     if not Path(spec.path).exists():
         raise InputError(f"input not found: {spec.path}")
     net, comps = spec.network, spec.components
+    if net.start and not Path(str(net.start.get("model", ""))).exists():
+        raise InputError(f"model to start from not found: {net.start.get('model')}")
     _check("criterion", spec.schedule.criterion, comps.criterion_settings)
     _check("policy", spec.schedule.policy, comps.policy_settings)
     _check("encoding", net.encoding, net.encoding_settings)
@@ -74,10 +76,31 @@ def build_parts(spec: FitSpec) -> dict[str, Any]:
     policy = create("policy", spec.schedule.policy, **comps.policy_settings)
     backend = aire.get_backend(comps.backend, **comps.backend_settings)
     signal = create("signal", spec.signal, spec.path, **spec.signal_settings)
-    network = aire.build_network(signal, net.widths, omega0=net.omega0, omega0_hidden=net.omega0_hidden,
-                                 network=net.network, encoding=net.encoding, seed=spec.train.seed,
-                                 **net.encoding_settings)
+    if net.start:
+        network = start_network(spec, signal)
+    else:
+        network = aire.build_network(signal, net.widths, omega0=net.omega0, omega0_hidden=net.omega0_hidden,
+                                     network=net.network, encoding=net.encoding, seed=spec.train.seed,
+                                     **net.encoding_settings)
     return {"signal": signal, "network": network, "criterion": criterion, "policy": policy, "backend": backend}
+
+
+def start_network(spec: FitSpec, signal: Any) -> Any:
+    """The trained network `spec.network.start` names (aire.nn.importers.load_start), after checking
+    that it maps the signal's inputs to its outputs (one-line InputError otherwise)."""
+    from aire.nn.importers import load_start
+
+    start = dict(spec.network.start)
+    model = start.pop("model", None)
+    if not model:
+        raise InputError("network.start needs a model path")
+    network, _ = load_start(model, start.get("layout"), omega0=start.get("omega0"),
+                            omega0_hidden=start.get("omega0_hidden"))
+    n_in, n_out = int(network.weights[0].shape[1]), int(network.weights[-1].shape[0])
+    if (n_in, n_out) != (signal.in_features, signal.out_features):
+        raise InputError(f"{model} maps {n_in} inputs to {n_out} outputs, but the {spec.signal} signal "
+                         f"{spec.path} needs {signal.in_features} -> {signal.out_features}")
+    return network
 
 
 def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume: dict[str, Any] | None = None,
@@ -101,7 +124,8 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
     config = spec.to_dict()
     # with checkpoints the folder holds only our own checkpoint (it was checked to be new at the start)
     aire.save_run(result, parts["signal"], out, overwrite=overwrite or bool(spec.train.checkpoint_every) or resume is not None,
-                  settings=config, extra_files=extra_files, config=config)
+                  settings=config, extra_files=extra_files, config=config,
+                  export_precision=spec.train.export_precision)
     m = result.metrics
     if m.get("diverged") and say is not None:
         say(f"aire: warning: training diverged; stopped at step {m['steps_completed']} with the last good model")
