@@ -83,13 +83,15 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
 
 def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,
              settings: dict[str, Any] | None = None, extra_files: dict[str, Path] | None = None,
-             config: dict[str, Any] | None = None) -> Path:
+             config: dict[str, Any] | None = None, export_precision: str | None = None) -> Path:
     """Write metrics.json, the model, the signal's exports and training.png into `out`, atomically.
 
     Everything is written to a temporary sibling folder first and renamed into place at the end,
     so an error never leaves a half-written run behind. An existing `out` is replaced only with
     `overwrite`, and only when aire wrote it and it holds none of the signal's inputs
     (:func:`aire.atomic.check_replaceable`); otherwise InputError is raised before anything is deleted.
+    `export_precision` (fp16, bf16, int8) adds a compact copy of the model, whose quality and size go
+    into metrics.json under "export" (:func:`compact_export`).
     """
     out = Path(out)
     inputs = [*signal.sources(), *(extra_files or {}).values()]
@@ -103,12 +105,34 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         history = {"history": result.history, "events": result.events}
         (tmp / "history.json").write_text(json.dumps(_jsonable(history), indent=1, allow_nan=False))
         metrics = {**result.metrics, "signal": signal.describe(), "settings": settings or {}}
+        if export_precision is not None:
+            metrics["export"] = compact_export(result.network, signal, tmp, export_precision)
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
         if config is not None:  # the resolved fit specification: `aire fit --config` replays it
             (tmp / "config.json").write_text(json.dumps(_jsonable(config), indent=2, allow_nan=False) + "\n")
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, tmp / name)
     return out
+
+
+def compact_export(network: SineMLP, signal: Signal, out_dir: Path, precision: str) -> dict[str, Any]:
+    """Write model.<precision>.safetensors beside model.safetensors and measure it: the signal's
+    metrics of the dequantised copy (evaluate + final_metrics: PSNR, Chamfer, ...), its size in bytes,
+    and for signals with a pixel grid (height x width) its bits per pixel."""
+    from aire.io import MODEL_FILE, load
+    from aire.quantize import save_quantized
+
+    path = save_quantized(network, out_dir, precision)
+    device = network.weights[0].device
+    copy = load(path, device=str(device))
+    with torch.no_grad():
+        quality = {**signal.evaluate(copy), **signal.final_metrics(copy)}
+    size = path.stat().st_size
+    described = signal.describe()
+    pixels = described.get("height", 0) * described.get("width", 0) if isinstance(described, dict) else 0
+    return {"precision": precision, "file": path.name, "bytes": size,
+            "bytes_fp32": (out_dir / MODEL_FILE).stat().st_size,
+            "bits_per_pixel": 8 * size / pixels if pixels else None, **quality}
 
 
 def _jsonable(value: Any) -> Any:

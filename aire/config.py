@@ -127,6 +127,11 @@ def _precision(instance: Any, attribute: attrs.Attribute, value: str) -> None:
         raise ConfigError(f"{attribute.name} must be one of {', '.join(PRECISIONS)}, got {value!r}")
 
 
+def _export_precision(attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and value not in ("fp16", "bf16", "int8"):
+        raise ConfigError(f"{attribute.name} must be one of fp16, bf16, int8, got {value!r}")
+
+
 @attrs.frozen
 class TrainConfig:
     """Optimisation settings shared by every signal."""
@@ -149,6 +154,11 @@ class TrainConfig:
     guard_check_every: int = attrs.field(default=10, validator=_positive, metadata={"help": "steps between on-device loss checks (no sync; the verdict is read at the next eval boundary)"})
     precision: str = attrs.field(default="fp32", validator=_precision, metadata={"choices": PRECISIONS, "help": "fp32 (exact), tf32 (CUDA tensor-core matmuls) or bf16 (autocast of the hidden layers)"})
     compile: bool = attrs.field(default=False, metadata={"help": "torch.compile the training forward (recompiled after each surgery)"})
+    export_precision: str | None = attrs.field(
+        default=None, validator=lambda i, a, v: _export_precision(a, v),
+        metadata={"choices": ("fp16", "bf16", "int8"),
+                  "help": "also write a compact copy model.<precision>.safetensors (fp16, bf16, or int8 per-row "
+                          "symmetric) and report its quality and size in metrics.json"})
 
 
 def to_dict(config: Any) -> dict[str, Any]:
