@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 #: `aire fit` options compress leaves out: the network is the model's, not a fresh one
-EXCLUDED = frozenset({"hidden", "network", "encoding", "encoding_set", "preset"})
+EXCLUDED = frozenset({"hidden", "network", "encoding", "encoding_set", "preset", "start"})
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

@@ -100,6 +100,13 @@ def start_network(spec: FitSpec, signal: Any) -> Any:
     if (n_in, n_out) != (signal.in_features, signal.out_features):
         raise InputError(f"{model} maps {n_in} inputs to {n_out} outputs, but the {spec.signal} signal "
                          f"{spec.path} needs {signal.in_features} -> {signal.out_features}")
+    arch, net = network.architecture(), spec.network
+    declared = (list(net.widths), net.omega0, net.omega0 if net.omega0_hidden is None else net.omega0_hidden)
+    if (arch["widths"], arch["omega0_first"], arch["omega0_hidden"], arch["network"]) != (*declared, net.network):
+        raise InputError(f"{model} is a {arch['network']} network with widths {arch['widths']} and omega_0 "
+                         f"{arch['omega0_first']:g}/{arch['omega0_hidden']:g}, but the specification says "
+                         f"{net.network} {declared[0]} {declared[1]:g}/{declared[2]:g}; `aire compress` takes "
+                         "them from the model")
     return network
 
 

@@ -110,3 +110,13 @@ def test_network_options_of_fit_are_not_compress_options(image_path, lucid_model
     code, _, err = _run(capsys, "compress", lucid_model, "--signal", "image", image_path, "--hidden", "8",
                         "--out", tmp_path / "o")
     assert code == 2 and len(err) == 1 and "--hidden" in err[0]
+
+
+def test_fit_start_must_match_the_declared_network(image_path, lucid_model, tmp_path, capsys):
+    code, _, err = _run(capsys, "fit", "image", image_path, "--start", f"model={lucid_model}", "--hidden", "8", "8",
+                        "--out", tmp_path / "o", *FAST)
+    assert code == 2 and len(err) == 1
+    assert "widths [16, 16, 16]" in err[0] and "[8, 8]" in err[0] and "aire compress" in err[0]
+    code, _, err = _run(capsys, "fit", "image", image_path, "--start", f"model={lucid_model}", "--start",
+                        "omega0_hidden=30", "--hidden", "16", "16", "16", "--out", tmp_path / "o", *FAST)
+    assert code == 0, err
