@@ -237,9 +237,13 @@ class AireSchedule(Schedule):
         network = trainer.network
         widths = network.widths()[:-1]
         layers = self.prunable_layers(network)
-        if self.config.target_params is None:
+        if self.config.target_params is not None:
+            target = sched.cycle_target(trainer.initial_params, self.config.target_params, cycle.index, len(self.cycles))
+        elif self.config.target_psnr is not None and self.accepted:
+            # each cut, densification included, leaves (1 - prune_fraction) of the last network that held the target
+            target = self.accepted[-1]["params"] * (1.0 - self.config.prune_fraction)
+        else:
             return {i: int(round(self.config.prune_fraction * widths[i])) for i in layers}
-        target = sched.cycle_target(trainer.initial_params, self.config.target_params, cycle.index, len(self.cycles))
         new = sched.budget_widths(network.weights[0].shape[1], widths, trainer.signal.out_features, layers, target)
         return {i: widths[i] - new[i] for i in layers}
 
@@ -281,7 +285,8 @@ class AireSchedule(Schedule):
         norms = network.outgoing(layer).detach().abs().sum(dim=0)
         remove = norms < self.config.epsilon
         targets = self.twd_targets.get(layer)
-        if self.config.target_params is not None and targets is not None:
+        budgeted = self.config.target_params is not None or self.config.target_psnr is not None
+        if budgeted and targets is not None:
             stubborn = targets[~remove[targets]]
             if stubborn.numel():
                 warnings.warn(

@@ -157,7 +157,9 @@ def test_a_cut_that_breaks_the_target_is_undone_and_cutting_stops():
     for step in range(20):  # warm-up, check (holds), cycle 0: TWD 5-14, cut at 15, recovery
         _step(trainer, step)
     kept = trainer.schedule.held
-    assert trainer.network.widths()[1] == 6  # the cut happened
+    # the cut happened, leaving 3/4 of the held network's parameters (prune_fraction 0.25)
+    expected = sched.budget_widths(2, [8, 8, 8], 3, [1], 0.75 * trainer.schedule.accepted[0]["params"])
+    assert trainer.network.widths()[:-1] == expected and expected[1] < 8
     trainer.step = 20
     assert trainer.schedule.check_target(trainer) is False  # cycle 1's check: 19 dB < 20 dB
     assert trainer.network.widths() == [8, 8, 8, 3] and trainer.schedule.cutting is False
