@@ -101,7 +101,7 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         save_network(result.network, tmp)
         signal.export(result.network, tmp)
         quality = getattr(signal, "quality_key", "psnr")
-        target = result.metrics.get("target", {}).get("value") if isinstance(result.metrics.get("target"), dict) else None
+        target = (result.metrics.get("target") or {}).get("value")  # a quality target's line
         plot_training(result.history, result.events, tmp / "training.png", quality_key=quality, target=target)
         history = {"history": result.history, "events": result.events}
         (tmp / "history.json").write_text(json.dumps(_jsonable(history), indent=1, allow_nan=False))

@@ -102,7 +102,7 @@ class ScheduleConfig:
     target_psnr: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(_positive),
         metadata={"help": "quality target in dB (NeRF: test-view PSNR): keep cutting while the PSNR after recovery "
-                          "holds it, undo the cut that breaks it; it must hold at the end of warm-up"})
+                          "holds it, undo the cut that breaks it, end with the smallest network that held it"})
     prune_fraction: float = attrs.field(default=0.2, validator=_fraction, metadata={"help": "K as a fraction of each layer's width when no budget is given"})
     prune_layers: tuple[int, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple), metadata={"help": "sine layers to prune (0 = input frequencies); None = the hidden layers 1..L"})
     densify_k: int | None = attrs.field(default=None, validator=attrs.validators.optional(_non_negative), metadata={"help": "input frequencies added per cycle (0 disables); None = densify_fraction of the input width"})
