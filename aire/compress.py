@@ -12,13 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: the layouts of aire.nn.importers.LAYOUTS (kept here so `aire --help` imports no torch; a test checks they agree)
+LAYOUT_NAMES = ("siren-pytorch", "siren-bvp", "siren-notebook", "finer")
+
 #: `aire fit` options compress leaves out: the network is the model's, not a fresh one
 EXCLUDED = frozenset({"hidden", "network", "encoding", "encoding_set", "preset", "start"})
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `compress` on the `aire` sub-command parser."""
-    from aire.nn.importers import LAYOUTS
     from aire.options import add_fit_options
 
     p = sub.add_parser(
@@ -29,7 +31,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="an aire run folder, or a state dict (.pt, .pth, .safetensors)")
     p.add_argument("--signal", nargs=2, metavar=("SIGNAL", "PATH"), required=True,
                    help="the signal the model represents and its input, e.g. --signal image photo.png")
-    p.add_argument("--layout", choices=(*LAYOUTS, "aire"),
+    p.add_argument("--layout", choices=(*LAYOUT_NAMES, "aire"),
                    help="the model's codebase (default: recognised by its parameter names)")
     p.add_argument("--out", type=Path, required=True, help="output folder (refused if it exists, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder that aire wrote")

@@ -120,3 +120,10 @@ def test_fit_start_must_match_the_declared_network(image_path, lucid_model, tmp_
     code, _, err = _run(capsys, "fit", "image", image_path, "--start", f"model={lucid_model}", "--start",
                         "omega0_hidden=30", "--hidden", "16", "16", "16", "--out", tmp_path / "o", *FAST)
     assert code == 0, err
+
+
+def test_the_command_lists_every_importable_layout():
+    from aire.compress import LAYOUT_NAMES
+    from aire.nn.importers import LAYOUTS
+
+    assert LAYOUT_NAMES == tuple(LAYOUTS)
