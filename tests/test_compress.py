@@ -127,3 +127,11 @@ def test_the_command_lists_every_importable_layout():
     from aire.nn.importers import LAYOUTS
 
     assert LAYOUT_NAMES == tuple(LAYOUTS)
+
+
+def test_compress_to_an_unreachable_target_is_one_line(image_path, lucid_model, tmp_path, capsys):
+    code, _, err = _run(capsys, "compress", lucid_model, "--signal", "image", image_path, "--omega0-hidden", "30",
+                        "--target-psnr", "45", "--out", tmp_path / "o", *FAST)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("aire: error: target_psnr 45 is out of reach of the starting network: psnr ")
+    assert not (tmp_path / "o").exists()
