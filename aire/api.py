@@ -88,7 +88,8 @@ def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, s
 def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: bool = False,
              settings: dict[str, Any] | None = None, extra_files: dict[str, Path] | None = None,
              config: dict[str, Any] | None = None, input_as: str | Path | None = None,
-             started: float | None = None, live: str | Path | None = None) -> Path:
+             started: float | None = None, live: str | Path | None = None,
+             export_precision: str | None = None) -> Path:
     """Write metrics.json, the model, the signal's exports and training.png into `out`, atomically.
 
     `input_as` is the path metrics.json names as the signal's input instead of the file the fit read (the demo
@@ -103,6 +104,8 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
     so an error never leaves a half-written run behind. An existing `out` is replaced only with
     `overwrite`, and only when aire wrote it and it holds none of the signal's inputs
     (:func:`aire.atomic.check_replaceable`); otherwise InputError is raised before anything is deleted.
+    `export_precision` (fp16, bf16, int8) adds a compact copy of the model, whose quality and size go
+    into metrics.json under "export" (:func:`compact_export`).
     """
     out = Path(out)
     inputs = [*signal.sources(), *(extra_files or {}).values()]
@@ -113,7 +116,8 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         save_model(model, tmp)
         signal.export(model, tmp)
         quality = getattr(signal, "quality_key", "psnr")
-        plot_training(result.history, result.events, tmp / "training.png", quality_key=quality)
+        target = (result.metrics.get("target") or {}).get("value")  # a quality target's line
+        plot_training(result.history, result.events, tmp / "training.png", quality_key=quality, target=target)
         history = {"history": result.history, "events": result.events}
         (tmp / "history.json").write_text(json.dumps(_jsonable(history), indent=1, allow_nan=False))
         described = signal.describe()
@@ -122,6 +126,8 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         if started is not None:  # measured here, after the exports: everything but writing these small files
             result.metrics["seconds_total"] = time.perf_counter() - started
         metrics = {**result.metrics, "signal": described, "settings": settings or {}}
+        if export_precision is not None:
+            metrics["export"] = compact_export(result.network, signal, tmp, export_precision)
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
         if config is not None:  # the resolved fit specification: `aire fit --config` replays it
             (tmp / "config.json").write_text(json.dumps(_jsonable(config), indent=2, allow_nan=False) + "\n")
@@ -132,6 +138,26 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
     if live is not None:
         remove_live_dir(Path(live))
     return out
+
+
+def compact_export(network: SineMLP, signal: Signal, out_dir: Path, precision: str) -> dict[str, Any]:
+    """Write model.<precision>.safetensors beside model.safetensors and measure it: the signal's
+    metrics of the dequantised copy (evaluate + final_metrics: PSNR, Chamfer, ...), its size in bytes,
+    and for signals with a pixel grid (height x width) its bits per pixel."""
+    from aire.io import FORMAT_VERSION, MODEL_FILE, load
+    from aire.quantize import save_quantized
+
+    path = save_quantized(network, out_dir, precision, format_version=FORMAT_VERSION)
+    device = network.weights[0].device
+    copy = load(path, device=str(device))
+    with torch.no_grad():
+        quality = {**signal.evaluate(copy), **signal.final_metrics(copy)}
+    size = path.stat().st_size
+    described = signal.describe()
+    pixels = described.get("height", 0) * described.get("width", 0) if isinstance(described, dict) else 0
+    return {"precision": precision, "file": path.name, "bytes": size,
+            "bytes_fp32": (out_dir / MODEL_FILE).stat().st_size,
+            "bits_per_pixel": 8 * size / pixels if pixels else None, **quality}
 
 
 __all__ = ["build_network", "fit", "get_backend", "save_run", "check_out_dir", "NetworkConfig", "ScheduleConfig",

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     from aire.many.command import add_parser as add_fit_many
 
     add_fit_many(sub)
+    from aire.compress import add_parser as add_compress
+
+    add_compress(sub)
     demo = sub.add_parser("demo", help="adaptive fit of a generated image: the two-minute tour")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
     demo.add_argument("--overwrite", action="store_true")
@@ -308,6 +311,12 @@ def _spectrum(args: argparse.Namespace, out: Path) -> int:
     return 0
 
 
+def cmd_compress(args: argparse.Namespace) -> int:
+    from aire.compress import cmd_compress as run
+
+    return run(args)
+
+
 def cmd_fit_many(args: argparse.Namespace) -> int:
     from aire.many.command import cmd_fit_many as run
 
@@ -380,7 +389,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args.bench_args, prog="aire bench")
 
 
-COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "make-scene": cmd_make_scene, "bench": cmd_bench, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
+COMMANDS = {"compress": cmd_compress, "export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "make-scene": cmd_make_scene, "bench": cmd_bench, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
 
 
 def _os_error(exc: OSError) -> str:

@@ -99,6 +99,10 @@ class ScheduleConfig:
     alpha_max: float = attrs.field(default=0.5, validator=_fraction, metadata={"help": "final per-step decay factor of the TWD targets, in [0, 1)"})
     epsilon: float = attrs.field(default=1e-3, validator=positive, metadata={"help": "column-L1 threshold below which a neuron is removed"})
     target_params: float | None = attrs.field(default=None, validator=_budget, metadata={"help": "end with at most this fraction of the starting parameters"})
+    target_psnr: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(positive),
+        metadata={"help": "quality target in dB (NeRF: test-view PSNR): keep cutting while the PSNR after recovery "
+                          "holds it, undo the cut that breaks it, end with the smallest network that held it"})
     prune_fraction: float = attrs.field(default=0.2, validator=_fraction, metadata={"help": "K as a fraction of each layer's width when no budget is given"})
     prune_layers: tuple[int, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple), metadata={"help": "sine layers to prune (0 = input frequencies); None = the hidden layers 1..L"})
     densify_k: int | None = attrs.field(default=None, validator=attrs.validators.optional(_non_negative), metadata={"help": "input frequencies added per cycle (0 disables); None = densify_fraction of the input width"})
@@ -140,6 +144,11 @@ def _loggers(attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
         raise ConfigError(f"{attribute.name}: unknown logger {', '.join(map(repr, unknown))} (known: {', '.join(LOGGERS)})")
 
 
+def _export_precision(attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and value not in ("fp16", "bf16", "int8"):
+        raise ConfigError(f"{attribute.name} must be one of fp16, bf16, int8, got {value!r}")
+
+
 @attrs.frozen
 class TrainConfig:
     """Optimisation settings shared by every signal."""
@@ -165,6 +174,11 @@ class TrainConfig:
     log: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=lambda i, a, v: _loggers(a, v),
                                        metadata={"help": "optional experiment loggers besides history.jsonl: tensorboard (needs aire-inr[tensorboard])",
                                                  "metavar": "LOGGER"})
+    export_precision: str | None = attrs.field(
+        default=None, validator=lambda i, a, v: _export_precision(a, v),
+        metadata={"choices": ("fp16", "bf16", "int8"),
+                  "help": "also write a compact copy model.<precision>.safetensors (fp16, bf16, or int8 per-row "
+                          "symmetric) and report its quality and size in metrics.json"})
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -341,3 +341,18 @@ class Schedule(Callback):
         """The learning rate of `step` (the divergence guard may scale it down): by default an
         exponential decay from ``train.lr`` at step 0 to ``train.lr_final`` at the last step."""
         return train.lr * (train.lr_final / train.lr) ** (step / max(1, train.steps))
+
+
+def make_model(signal: Signal, network: "Network") -> torch.nn.Module:
+    """``signal.make_model(network)``, checked: the network itself or an aire.interfaces.Model whose
+    field is the network. A signal still defining the removed ``extra_modules()`` is refused (its
+    modules would otherwise go untrained and unsaved without a word)."""
+    name = type(signal).__name__
+    if hasattr(signal, "extra_modules"):
+        raise TypeError(f"signal {name} defines extra_modules(), which aire no longer calls: return a model "
+                        "(aire.interfaces.Model) owning the network and those modules from make_model(network)")
+    model = signal.make_model(network)
+    if model is not network and not (isinstance(model, Model) and model.field is network):
+        raise TypeError(f"{name}.make_model(network) must return the network or an aire.interfaces.Model whose "
+                        f"field is that network, got {type(model).__name__}")
+    return model

@@ -90,7 +90,8 @@ def _network_config(config: Any, path: Path) -> NetworkConfig:
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Load a fitted model from a run directory (or its model.safetensors) as a torch Module in eval mode:
+    """Load a fitted model from a run directory (or its model.safetensors, or a compact copy such as
+    model.int8.safetensors, dequantised to float32; see aire.quantize) as a torch Module in eval mode:
     the network (a SineMLP) of an image or SDF run, the whole model of a run whose model.json has a
     "model" section (a NeRF run: aire.signals.nerf.model.NerfModel, whose ``field`` is the network
     and whose ``render_view(c2w, intrinsics)`` renders an image).
@@ -107,14 +108,19 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Modul
 
     path = Path(path)
     run_dir = path.parent if path.suffix == ".safetensors" else path
-    model_path, config_path = run_dir / MODEL_FILE, run_dir / CONFIG_FILE
+    model_path, config_path = (path if path.suffix == ".safetensors" else run_dir / MODEL_FILE), run_dir / CONFIG_FILE
     if not model_path.exists() or not config_path.exists():
-        raise InputError(f"no fitted model in {run_dir} (need {MODEL_FILE} and {CONFIG_FILE})")
+        raise InputError(f"no fitted model in {run_dir} (need {model_path.name} and {CONFIG_FILE})")
     try:
         config = json.loads(config_path.read_text())
         tensors = load_file(str(model_path))
     except Exception as exc:
         raise InputError(f"cannot read model in {run_dir}: {type(exc).__name__}: {exc}") from None
+    from aire.quantize import dequantize, read_precision
+
+    precision = read_precision(model_path)
+    if precision != "fp32":  # a compact copy (model.int8.safetensors, ...): dequantised to float32
+        tensors = dequantize(tensors, precision)
     net_config = _network_config(config, config_path)
     n_layers = len(net_config.widths) + 1
     sizes = [net_config.in_features, *net_config.widths, net_config.out_features]

@@ -9,13 +9,16 @@ from aire.figures import new_figure, save_figure
 
 
 def plot_training(history: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]], path: str | Path,
-                  quality_key: str = "psnr", title: str = "") -> Path:
-    """Quality and loss (left) and parameter count (right) against the step, prune/densify marked."""
+                  quality_key: str = "psnr", title: str = "", target: float | None = None) -> Path:
+    """Quality and loss (left) and parameter count (right) against the step, prune/densify marked;
+    `target` (a quality target) is drawn as a dashed line."""
     steps = [h["step"] for h in history]
     fig, (ax_q, ax_p) = new_figure(2, 1, figsize=(7, 6), sharex=True)
     if any(quality_key in h for h in history):
         ax_q.plot(steps, [h.get(quality_key) for h in history], color="tab:blue", label=quality_key)
         ax_q.set_ylabel(quality_key)
+    if target is not None:
+        ax_q.axhline(target, color="tab:orange", ls="--", lw=1, label=f"target {target:g}")
     loss_rows = [(h["step"], h["loss"]) for h in history if h.get("loss")]
     if loss_rows:
         ax_l = ax_q.twinx()

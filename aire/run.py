@@ -57,6 +57,8 @@ def check_spec(spec: FitSpec) -> None:
     if not Path(spec.path).exists():
         raise InputError(f"input not found: {spec.path}")
     net, comps = spec.network, spec.components
+    if net.start and not Path(str(net.start.get("model", ""))).exists():
+        raise InputError(f"model to start from not found: {net.start.get('model')}")
     _check("criterion", spec.schedule.criterion, comps.criterion_settings)
     _check("policy", spec.schedule.policy, comps.policy_settings)
     _check("encoding", net.encoding, net.encoding_settings)
@@ -77,10 +79,38 @@ def build_parts(spec: FitSpec) -> dict[str, Any]:
     policy = create("policy", spec.schedule.policy, **comps.policy_settings)
     backend = aire.get_backend(comps.backend, **comps.backend_settings)
     signal = create("signal", spec.signal, spec.path, **spec.signal_settings)
-    network = aire.build_network(signal, net.widths, omega0=net.omega0, omega0_hidden=net.omega0_hidden,
-                                 network=net.network, encoding=net.encoding, seed=spec.train.seed,
-                                 **net.encoding_settings)
+    if net.start:
+        network = start_network(spec, signal)
+    else:
+        network = aire.build_network(signal, net.widths, omega0=net.omega0, omega0_hidden=net.omega0_hidden,
+                                     network=net.network, encoding=net.encoding, seed=spec.train.seed,
+                                     **net.encoding_settings)
     return {"signal": signal, "network": network, "criterion": criterion, "policy": policy, "backend": backend}
+
+
+def start_network(spec: FitSpec, signal: Any) -> Any:
+    """The trained network `spec.network.start` names (aire.nn.importers.load_start), after checking
+    that it maps the signal's inputs to its outputs (one-line InputError otherwise)."""
+    from aire.nn.importers import load_start
+
+    start = dict(spec.network.start)
+    model = start.pop("model", None)
+    if not model:
+        raise InputError("network.start needs a model path")
+    network, _ = load_start(model, start.get("layout"), omega0=start.get("omega0"),
+                            omega0_hidden=start.get("omega0_hidden"))
+    n_in, n_out = int(network.weights[0].shape[1]), int(network.weights[-1].shape[0])
+    if (n_in, n_out) != (signal.in_features, signal.out_features):
+        raise InputError(f"{model} maps {n_in} inputs to {n_out} outputs, but the {spec.signal} signal "
+                         f"{spec.path} needs {signal.in_features} -> {signal.out_features}")
+    arch, net = network.architecture(), spec.network
+    declared = (list(net.widths), net.omega0, net.omega0 if net.omega0_hidden is None else net.omega0_hidden)
+    if (arch["widths"], arch["omega0_first"], arch["omega0_hidden"], arch["network"]) != (*declared, net.network):
+        raise InputError(f"{model} is a {arch['network']} network with widths {arch['widths']} and omega_0 "
+                         f"{arch['omega0_first']:g}/{arch['omega0_hidden']:g}, but the specification says "
+                         f"{net.network} {declared[0]} {declared[1]:g}/{declared[2]:g}; `aire compress` takes "
+                         "them from the model")
+    return network
 
 
 def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume: dict[str, Any] | None = None,
@@ -153,7 +183,7 @@ def _run(spec: FitSpec, out: Path, overwrite: bool, resume: dict[str, Any] | Non
         aire.save_run(result, parts["signal"], out,
                       overwrite=overwrite or bool(spec.train.checkpoint_every) or resume is not None,
                       settings=config, extra_files=extra_files, config=config, input_as=input_as,
-                      started=started, live=logs)
+                      started=started, live=logs, export_precision=spec.train.export_precision)
     except Exception:
         # a fit that failed (a full disk, bad data) leaves nothing behind, unless a checkpoint is kept
         # for a resume, which continues its live log; an interrupt or a kill leaves the log to read

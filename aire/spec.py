@@ -56,6 +56,12 @@ class NetworkSpec:
     encoding_settings: dict[str, Any] = attrs.field(
         factory=dict, converter=_settings,
         metadata={"flag": "--encoding-set", "help": "a setting of the encoding plugin, KEY=VALUE (repeatable)"})
+    #: a trained network to start from instead of a fresh one: {"model": path, "layout": name or None,
+    #: "omega0": ..., "omega0_hidden": ...}; see aire.nn.importers.load_start and aire.run.start_network
+    start: dict[str, Any] = attrs.field(
+        factory=dict, converter=_settings,
+        metadata={"flag": "--start", "help": "start from a trained network, model=PATH [layout=NAME] (repeatable "
+                                             "KEY=VALUE; `aire compress` sets it and the matching --hidden)"})
 
 
 @attrs.frozen(kw_only=True)

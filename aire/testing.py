@@ -108,7 +108,7 @@ def check_signal(signal: Signal) -> None:
     """sample/training_loss/evaluate/export behave: batches line up, network inputs match the
     signal's in_features, make_model gives the network or a Model around it (which training_loss,
     evaluate and export receive), loss finite, metrics finite, files written."""
-    from aire.train.trainer import make_model
+    from aire.interfaces import make_model
 
     net = small_network(in_features=signal.in_features, out_features=signal.out_features, dtype=torch.float32)
     x, y = signal.sample(None)

@@ -38,6 +38,10 @@ class AireSchedule(Schedule):
         self.twd_phase: tuple[int, int] | None = None  # (start step, length)
         self.protected = torch.empty(0, dtype=torch.long)  # input neurons born this cycle
         self.lr_origin = 0
+        # quality target (ScheduleConfig.target_psnr): the last network that held it and the cuts kept
+        self.held: dict[str, Any] | None = None
+        self.accepted: list[dict[str, Any]] = []
+        self.cutting = True  # False once a cut broke the target (and was undone)
 
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self, trainer: TrainerView) -> None:
@@ -45,10 +49,10 @@ class AireSchedule(Schedule):
         self.check_budget(trainer)
 
     def before_step(self, trainer: TrainerView, step: int) -> None:
-        if any(step == cycle.prune for cycle in self.cycles):
+        if self.cutting and any(step == cycle.prune for cycle in self.cycles):
             self.prune(trainer)
         for cycle in self.cycles:
-            if step == cycle.start:
+            if step == cycle.start and self.cutting and self.check_target(trainer):
                 self.begin_cycle(trainer, cycle)
 
     def after_backward(self, trainer: TrainerView, step: int) -> None:
@@ -69,19 +73,38 @@ class AireSchedule(Schedule):
                 trainer.network.outgoing(layer)[:, targets] *= 1.0 - a
 
     def on_train_end(self, trainer: TrainerView) -> None:
-        """A TWD phase that ran to the last step still ends in a cut (not after a divergence stop)."""
+        """A TWD phase that ran to the last step still ends in a cut (not after a divergence stop);
+        with a quality target, a final network that misses it is replaced by the last that held it."""
         if self.twd_targets and not trainer.should_stop:
             self.prune(trainer)
             trainer.evaluate(trainer.history[-1]["loss"])
+        if self.config.target_psnr is not None and self.held is not None and not trainer.should_stop:
+            row = trainer.history[-1]
+            if self._holds(row[self._target_key(trainer, row)]):
+                self._accept(trainer, row)
+            elif self.cutting:
+                self._undo(trainer)
+                trainer.evaluate(row["loss"])
 
     def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
-        """Say in one line when a fit without a budget ended larger than it started (metrics.json records it
-        as ``params_grew`` and ``params_fraction``): densification then added more than pruning removed."""
-        if metrics.get("params_grew") and self.config.target_params is None:
+        """metrics["target"]: the metric, the target, whether the final network holds it, and the
+        parameters (and quality) at the start and after every accepted cut. And one line when a fit
+        without a budget ended larger than it started (metrics.json records it as ``params_grew`` and
+        ``params_fraction``): densification then added more than pruning removed."""
+        if metrics.get("params_grew") and self.config.target_params is None and self.config.target_psnr is None:
             warnings.warn(
                 f"the fit ended larger than it started ({metrics['params_initial']} -> {metrics['params_final']} "
                 f"parameters, {metrics['params_fraction']:.0%}): without target_params, densification added more "
                 "than pruning removed; set target_params (e.g. --target-params 1.0) to cap the size", stacklevel=2)
+        if self.config.target_psnr is None:
+            return
+        key = self._target_key(trainer, metrics)
+        held = bool(self._holds(metrics[key]))
+        metrics["target"] = {"metric": key, "value": self.config.target_psnr, "higher_is_better": True,
+                             "held": held, "accepted": list(self.accepted)}
+        if not held:
+            warnings.warn(f"target_psnr {self.config.target_psnr:g} was not reached: {key} {metrics[key]:.4g} "
+                          "at the end, no cut made", stacklevel=2)
 
     def learning_rate(self, step: int, train: TrainConfig) -> float:
         """Exponential decay lr -> lr_final over the run, restarted at the last cut with lr_rewind."""
@@ -89,14 +112,101 @@ class AireSchedule(Schedule):
         return train.lr * (train.lr_final / train.lr) ** ((step - start) / max(1, train.steps - start))
 
     def state_dict(self) -> dict[str, Any]:
+        import copy
+
         return {"twd_targets": {k: v.clone() for k, v in self.twd_targets.items()}, "twd_phase": self.twd_phase,
-                "protected": self.protected.clone(), "lr_origin": self.lr_origin}
+                "protected": self.protected.clone(), "lr_origin": self.lr_origin,
+                "held": copy.deepcopy(self.held), "accepted": copy.deepcopy(self.accepted), "cutting": self.cutting}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        import copy
+
         self.twd_targets = {int(k): v.clone() for k, v in state["twd_targets"].items()}
         self.twd_phase = None if state["twd_phase"] is None else tuple(state["twd_phase"])
         self.protected = state["protected"].clone()
         self.lr_origin = state["lr_origin"]
+        self.held, self.accepted = copy.deepcopy(state.get("held")), copy.deepcopy(state.get("accepted", []))
+        self.cutting = state.get("cutting", True)
+
+    # --------------------------------------------------------- quality target
+    def _target_key(self, trainer: TrainerView, row: dict[str, Any]) -> str:
+        """The PSNR metric the target is about: the signal's quality key when it is a PSNR, else "psnr"."""
+        key = trainer.signal.quality_key if "psnr" in trainer.signal.quality_key else "psnr"
+        if not isinstance(row.get(key), (int, float)):
+            known = ", ".join(k for k, v in row.items() if isinstance(v, float) and k not in ("loss", "seconds"))
+            raise ConfigError(f"target_psnr: this signal reports no PSNR (its metrics: {known})")
+        return key
+
+    def _holds(self, value: float) -> bool:
+        return value >= self.config.target_psnr
+
+    def _accept(self, trainer: TrainerView, row: dict[str, Any]) -> None:
+        """Keep the network as the last that held the target and record it (once per architecture)."""
+        from aire.train.state import model_state
+
+        key = self._target_key(trainer, row)
+        params = trainer.network.num_parameters()
+        if not self.accepted or self.accepted[-1]["params"] != params:
+            self.accepted.append({"step": trainer.step, "params": params, key: float(row[key])})
+            trainer.log_event("target_held", **{key: float(row[key])})
+        self.held = model_state(trainer.network, trainer.optimizer, trainer.model)
+
+    def _undo(self, trainer: TrainerView) -> None:
+        """Put back the last network that held the target (tensors and Adam moments); stop cutting."""
+        from aire.train.state import load_model_state
+        from aire.train.trainer import make_optimizer
+
+        load_model_state(trainer.network, self.held, trainer.model)
+        trainer.optimizer = make_optimizer(trainer.model, trainer.train_config.lr)
+        trainer.optimizer.load_state_dict(self.held["optimizer"])
+        self.cutting = False
+        self.twd_targets, self.twd_phase = {}, None
+        trainer.log_event("target_undo")
+
+    def check_target(self, trainer: TrainerView) -> bool:
+        """At the start of a cycle (after warm-up or a cut's recovery): whether cutting goes on. A
+        network that holds the target is kept; one that misses it after a cut is replaced by the
+        last that held it and cutting stops; missing it before any cut is out of reach (ConfigError)."""
+        if self.config.target_psnr is None:
+            return True
+        trainer.network.eval()
+        with torch.no_grad():
+            row = dict(trainer.signal.evaluate(trainer.network))
+        trainer.network.train()
+        key = self._target_key(trainer, row)
+        if self._holds(row[key]):
+            self._accept(trainer, row)
+            return True
+        if self.held is None:  # not reached yet: this and the later cycles wait (those that no longer fit go)
+            delay = max(1, int(round(self.config.cycle_gap * trainer.train_config.steps)))
+            steps = trainer.train_config.steps
+            self.cycles = [c if c.start < trainer.step else sched.Cycle(c.index, c.start + delay, c.prune + delay)
+                           for c in self.cycles]
+            self.cycles = [c for c in self.cycles if c.prune < steps]
+            return False
+        self._undo(trainer)
+        return False
+
+    def on_evaluate(self, trainer: TrainerView, row: dict[str, Any]) -> None:
+        """Before the target first holds: fail early when even the optimistic straight-line
+        extrapolation of the quality's rise over the second half of the steps so far cannot reach it
+        by the last step (PSNR rises ever more slowly)."""
+        steps = trainer.train_config.steps
+        if self.config.target_psnr is None or self.held is not None or not 0 < trainer.step < steps:
+            return
+        key = self._target_key(trainer, row)
+        earlier = [h for h in trainer.history if h["step"] <= trainer.step // 2 and isinstance(h.get(key), (int, float))]
+        warm = int(round(self.config.warmup * steps))
+        if not earlier or trainer.step < warm or self._holds(row[key]):
+            return
+        then = earlier[-1]
+        rate = max(0.0, (row[key] - then[key]) / max(1, trainer.step - then["step"]))
+        reachable = row[key] + rate * (steps - trainer.step)
+        if reachable < self.config.target_psnr:
+            raise ConfigError(
+                f"target_psnr {self.config.target_psnr:g} is out of reach of the starting network: {key} {row[key]:.4g} "
+                f"at step {trainer.step}, rising {100 * rate:.2g} dB per 100 steps (at most {reachable:.4g} by step "
+                f"{steps}); widen the network, train longer or lower the target")
 
     # ------------------------------------------------------------- the phases
     def prunable_layers(self, network: Any) -> list[int]:
@@ -134,9 +244,13 @@ class AireSchedule(Schedule):
         network = trainer.network
         widths = network.widths()[:-1]
         layers = self.prunable_layers(network)
-        if self.config.target_params is None:
+        if self.config.target_params is not None:
+            target = sched.cycle_target(trainer.initial_params, self.config.target_params, cycle.index, len(self.cycles))
+        elif self.config.target_psnr is not None and self.accepted:
+            # each cut, densification included, leaves (1 - prune_fraction) of the last network that held the target
+            target = self.accepted[-1]["params"] * (1.0 - self.config.prune_fraction)
+        else:
             return {i: int(round(self.config.prune_fraction * widths[i])) for i in layers}
-        target = sched.cycle_target(trainer.initial_params, self.config.target_params, cycle.index, len(self.cycles))
         new = sched.budget_widths(network.weights[0].shape[1], widths, trainer.signal.out_features, layers, target)
         return {i: widths[i] - new[i] for i in layers}
 
@@ -178,7 +292,8 @@ class AireSchedule(Schedule):
         norms = network.outgoing(layer).detach().abs().sum(dim=0)
         remove = norms < self.config.epsilon
         targets = self.twd_targets.get(layer)
-        if self.config.target_params is not None and targets is not None:
+        budgeted = self.config.target_params is not None or self.config.target_psnr is not None
+        if budgeted and targets is not None:
             stubborn = targets[~remove[targets]]
             if stubborn.numel():
                 warnings.warn(

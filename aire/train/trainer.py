@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from aire.config import ScheduleConfig, TrainConfig
-from aire.interfaces import Backend, Callback, DensificationPolicy, Model, PruningCriterion, Schedule, Signal
+from aire.interfaces import (Backend, Callback, DensificationPolicy, Model, PruningCriterion, Schedule, Signal,
+                             make_model)
 from aire.nn.sine_mlp import SineMLP
 from aire.plugins import PluginRegistry, get_registry
 from aire.train.callbacks import Checkpointing, Compiler, DivergenceGuard, Evaluation, PluginEvents, ProgressBar
@@ -57,21 +58,6 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(params, lr=lr)
-
-
-def make_model(signal: Signal, network: SineMLP) -> torch.nn.Module:
-    """``signal.make_model(network)``, checked: the network itself or an aire.interfaces.Model whose
-    field is the network. A signal still defining the removed ``extra_modules()`` is refused (its
-    modules would otherwise go untrained and unsaved without a word)."""
-    name = type(signal).__name__
-    if hasattr(signal, "extra_modules"):
-        raise TypeError(f"signal {name} defines extra_modules(), which aire no longer calls: return a model "
-                        "(aire.interfaces.Model) owning the network and those modules from make_model(network)")
-    model = signal.make_model(network)
-    if model is not network and not (isinstance(model, Model) and model.field is network):
-        raise TypeError(f"{name}.make_model(network) must return the network or an aire.interfaces.Model whose "
-                        f"field is that network, got {type(model).__name__}")
-    return model
 
 
 def seeded_generator(seed: int, stream: int, device: torch.device | str = "cpu") -> torch.Generator:

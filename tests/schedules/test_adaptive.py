@@ -149,3 +149,83 @@ def test_a_fit_with_a_budget_does_not_grow_and_records_its_fraction(recwarn):
     metrics = _trainer(budget).fit().metrics
     assert metrics["params_grew"] is False and metrics["params_fraction"] <= 0.8
     assert not [w for w in recwarn if "ended larger" in str(w.message)]
+
+
+# ------------------------------------------------------------------ quality target (target_psnr)
+TARGET = aire.ScheduleConfig(warmup=0.1, cycles=2, twd_length=0.2, cycle_gap=0.1, alpha_max=0.9, prune_fraction=0.25,
+                             densify_k=0, prune_layers=(1,), target_psnr=20.0)
+
+
+def _scripted(trainer, values):
+    """Make the signal report the PSNR values of `values` in turn (the schedule's logic, not training, is tested)."""
+    values = iter(values)
+    trainer.signal.evaluate = lambda model: {"psnr": next(values)}
+
+
+def test_a_network_that_holds_the_target_is_kept_and_recorded():
+    trainer = _trainer(TARGET)
+    _scripted(trainer, [21.0])
+    trainer.step = 5
+    assert trainer.schedule.check_target(trainer) is True
+    assert trainer.schedule.accepted == [{"step": 5, "params": trainer.network.num_parameters(), "psnr": 21.0}]
+    assert torch.equal(trainer.schedule.held["weights"][1], trainer.network.weights[1].detach())
+
+
+def test_a_cut_that_breaks_the_target_is_undone_and_cutting_stops():
+    trainer = _trainer(TARGET)
+    _scripted(trainer, [21.0, 19.0])
+    trainer.evaluate = lambda loss=None: None
+    for step in range(20):  # warm-up, check (holds), cycle 0: TWD 5-14, cut at 15, recovery
+        _step(trainer, step)
+    kept = trainer.schedule.held
+    # the cut happened, leaving 3/4 of the held network's parameters (prune_fraction 0.25)
+    expected = sched.budget_widths(2, [8, 8, 8], 3, [1], 0.75 * trainer.schedule.accepted[0]["params"])
+    assert trainer.network.widths()[:-1] == expected and expected[1] < 8
+    trainer.step = 20
+    assert trainer.schedule.check_target(trainer) is False  # cycle 1's check: 19 dB < 20 dB
+    assert trainer.network.widths() == [8, 8, 8, 3] and trainer.schedule.cutting is False
+    for mine, saved in zip(trainer.network.weights, kept["weights"]):
+        assert torch.equal(mine.detach(), saved)
+    assert trainer.events[-1]["event"] == "target_undo"
+    before = [w.detach().clone() for w in trainer.network.weights]
+    trainer.schedule.before_step(trainer, 35)  # cycle 1's cut step: nothing is cut any more
+    assert all(torch.equal(a, b.detach()) for a, b in zip(before, trainer.network.weights))
+
+
+def test_cycles_wait_while_the_target_has_not_held_yet():
+    trainer = _trainer(TARGET)
+    assert [(c.start, c.prune) for c in trainer.schedule.cycles] == [(5, 15), (20, 30)]
+    _scripted(trainer, [12.0])
+    trainer.step = 5
+    assert trainer.schedule.check_target(trainer) is False
+    assert [(c.start, c.prune) for c in trainer.schedule.cycles] == [(10, 20), (25, 35)]  # delayed by cycle_gap
+    assert trainer.schedule.held is None and trainer.schedule.cutting
+
+
+def test_an_unreachable_target_fails_early_naming_the_quality_reached():
+    trainer = _trainer(TARGET, steps=100)
+    trainer.evaluation.history = [{"step": 0, "psnr": 10.0}, {"step": 10, "psnr": 14.0}, {"step": 20, "psnr": 15.0}]
+    trainer.step = 20
+    trainer.schedule.on_evaluate(trainer, {"step": 20, "psnr": 15.0})  # 15 + 0.1/step * 80 steps = 23 >= 20: waits
+    trainer.evaluation.history.append({"step": 40, "psnr": 15.2})
+    trainer.step = 40
+    with pytest.raises(aire.ConfigError, match=r"out of reach .*psnr 15\.2 at step 40.*at most 15\.8"):
+        trainer.schedule.on_evaluate(trainer, {"step": 40, "psnr": 15.2})  # rate from step 20: 0.2 dB / 20 steps; 15.2 + 0.01 * 60 = 15.8 < 20
+
+
+def test_a_final_network_that_misses_the_target_is_replaced_by_the_last_that_held():
+    trainer = _trainer(TARGET)
+    _scripted(trainer, [21.0, 18.0])
+    trainer.step = 5
+    trainer.schedule.check_target(trainer)
+    kept = trainer.schedule.held
+    trainer.network.remove_neurons(1, torch.tensor([0, 1]), trainer.optimizer)
+    trainer.step = 50
+    trainer.evaluation.history = [{"step": 50, "loss": 0.1, "psnr": 19.5}]
+    trainer.schedule.on_train_end(trainer)  # 19.5 < 20: back to the held network, evaluated again (18.0)
+    assert trainer.network.widths() == [8, 8, 8, 3]
+    assert torch.equal(trainer.network.weights[2].detach(), kept["weights"][2])
+    metrics = {"psnr": 21.0}
+    trainer.schedule.on_fit_end(trainer, metrics)
+    assert metrics["target"] == {"metric": "psnr", "value": 20.0, "higher_is_better": True, "held": True,
+                                 "accepted": [{"step": 5, "params": trainer.network.num_parameters(), "psnr": 21.0}]}

@@ -1,0 +1,73 @@
+"""Compact exports: int8 per-row symmetric values, fp16/bf16 copies, aire.load of each, and the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import aire
+from aire.cli import main
+from aire.errors import InputError
+from aire.quantize import dequantize, quantize, quantize_int8, save_quantized
+from aire.signals.image import ImageSignal
+
+FAST = ["--hidden", "12", "12", "--steps", "40", "--eval-every", "20", "--quiet"]
+
+
+def test_int8_is_per_row_symmetric_with_known_values():
+    w = torch.tensor([[1.0, -0.5, 0.25], [0.0, 0.0, 0.0], [-2.0, 1.0, 0.02]])
+    q, scale = quantize_int8(w)
+    assert q.dtype == torch.int8
+    torch.testing.assert_close(scale, torch.tensor([1 / 127, 1.0, 2 / 127]))
+    # 0.25 * 127 = 31.75 -> 32; -0.5 * 127 = -63.5 -> -64 (round half to even); 0.02 * 63.5 = 1.27 -> 1
+    assert q.tolist() == [[127, -64, 32], [0, 0, 0], [-127, 64, 1]]
+    back = dequantize(quantize({"layers.0.weight": w, "layers.0.bias": torch.ones(3)}, "int8"), "int8")
+    assert (back["layers.0.weight"] - w).abs().max() <= scale.max() / 2 + 1e-7
+    assert back["layers.0.bias"].tolist() == [1.0, 1.0, 1.0]  # biases stay float32
+
+
+@pytest.mark.parametrize("precision, dtype", [("fp16", torch.float16), ("bf16", torch.bfloat16), ("int8", torch.int8)])
+def test_copy_is_written_and_aire_load_dequantises_it(tmp_path, precision, dtype):
+    from safetensors.torch import load_file
+
+    signal = ImageSignal(image=torch.rand(8, 8, 3).numpy())
+    net = aire.build_network(signal, [10, 10])
+    aire.io.save_network(net, tmp_path)
+    path = save_quantized(net, tmp_path, precision)
+    assert path.name == f"model.{precision}.safetensors"
+    assert load_file(str(path))["layers.1.weight"].dtype == dtype
+    loaded = aire.load(path)
+    for i, w in enumerate(net.weights):
+        expected = w.detach().to(dtype).float() if precision != "int8" else \
+            quantize_int8(w)[0].float() * quantize_int8(w)[1][:, None]
+        torch.testing.assert_close(loaded.weights[i].detach(), expected, rtol=0, atol=0)
+    assert aire.load(tmp_path).weights[0].dtype == torch.float32  # the folder still loads the float model
+    assert path.stat().st_size < (tmp_path / "model.safetensors").stat().st_size
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(InputError, match="fp16, bf16, int8"):
+        quantize({"layers.0.weight": torch.zeros(2, 2)}, "int4")
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_fit_reports_the_copy_quality_and_size(image_path, tmp_path, precision):
+    out = tmp_path / "run"
+    assert main(["fit", "image", str(image_path), "--out", str(out), *FAST, "--export-precision", precision]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    export = metrics["export"]
+    copy = out / f"model.{precision}.safetensors"
+    assert export["file"] == copy.name and export["bytes"] == copy.stat().st_size
+    assert export["bytes_fp32"] == (out / "model.safetensors").stat().st_size
+    assert export["bits_per_pixel"] == pytest.approx(8 * copy.stat().st_size / (32 * 32))
+    assert export["psnr"] == pytest.approx(ImageSignal(image_path).evaluate(aire.load(copy))["psnr"], abs=1e-4)
+    assert abs(export["psnr"] - metrics["psnr"]) < (0.05 if precision == "fp16" else 1.5)
+
+
+def test_bad_export_precision_is_one_line(image_path, tmp_path, capsys):
+    code = main(["fit", "image", str(image_path), "--out", str(tmp_path / "o"), *FAST, "--export-precision", "int4"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "int4" in err[0]
+    assert not (tmp_path / "o").exists()
