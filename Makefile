@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.aire-installed
 
-.PHONY: setup demo test test-all bench clean
+MIN_VENV ?= .venv-min
+
+.PHONY: setup demo test test-all test-min bench clean
 
 setup: $(STAMP)
 
@@ -27,8 +29,24 @@ test: setup
 test-all: setup
 	$(BIN)/python -m pytest -q
 
+# The dependency floors are true: a fresh $(MIN_VENV) with every dependency at the lower bound that
+# pyproject.toml (and plugins/, backends/) declare, exactly (tools/min_constraints.py writes the pip
+# constraints), then the default tests. torch's floor is 2.13 because 2.13.0 (CPU) is the only torch
+# this project's machines install without a multi-GB CUDA build, so no older one has been tested.
+test-min:
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip "setuptools>=64"
+	$(MIN_VENV)/bin/python tools/min_constraints.py > $(MIN_VENV)/constraints.txt
+	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_VENV)/constraints.txt torch
+	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_VENV)/constraints.txt -e ".[test,ray,exr,baselines]" \
+		-e plugins/aire-inout-criterion -e plugins/aire-example -e backends/aire-cupy
+	$(MIN_VENV)/bin/python tools/min_constraints.py --check
+	# its own example database: examples saved by .venv's newer hypothesis do not replay in older ones
+	HYPOTHESIS_STORAGE_DIRECTORY=$(MIN_VENV)/hypothesis $(MIN_VENV)/bin/python -m pytest -m "not slow" -q -p no:cacheprovider
+
 bench: setup
 	$(BIN)/python -m benchmarks image prune-ablation speed --size cpu
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) $(MIN_VENV) runs .pytest_cache .hypothesis

@@ -1,7 +1,7 @@
 """Ground-truth signed distances to a triangle mesh, with the sign a person expects of the surface.
 
-Candidates measured on 100k points against the 52k-face armadillo (issue 4): libigl 0.65 s;
-point-cloud-utils 0.7 s; trimesh.proximity 64 s; mesh-to-sdf 20-40 s with wrong signs. We use libigl:
+Candidates measured on 100k points against the 52k-face armadillo (issue 4): libigl 0.65 s (wall,
+pseudonormal); point-cloud-utils 0.7 s; trimesh.proximity 64 s; mesh-to-sdf 20-40 s with wrong signs. We use libigl:
 the exact unsigned distance from its AABB tree, and the sign from
 
 * ``winding`` (the `auto` choice): the fast generalised winding number (Barill et al. 2018, libigl
@@ -13,11 +13,11 @@ the exact unsigned distance from its AABB tree, and the sign from
   2005). Exact, but only for one closed, consistently and outward oriented body that does not
   intersect itself; elsewhere it is wrong on whole regions (inside-out: everywhere).
 
-Why `auto` never picks the pseudonormal: it saves little. Measured on this 2-core machine (one libigl
-thread, 100k sampler points on the normalised armadillo, `python -m benchmarks.sdf_sign`): see README;
-the winding number costs about 1.4x the pseudonormal near the surface and is cheaper far from it
-(the 128^3 IoU grid needs only winding numbers). Proving a mesh fit for the pseudonormal (no
-self-intersections) would cost more than it saves. Convention: negative inside, positive outside.
+Why `auto` never picks the pseudonormal: it saves little and cannot be proven safe cheaply. CPU
+seconds per 100k points on the 52k-face armadillo, one libigl thread (`python -m benchmarks.sdf_sign`):
+near the surface pseudonormal 1.01, winding 1.67; uniform in the cube 2.11 and 2.05; inside/outside
+alone (the IoU grid) needs no distance: winding number 0.14 against 2.11. A self-intersection test
+(CGAL) would cost about what the pseudonormal saves. Convention: negative inside, positive outside.
 """
 
 from __future__ import annotations
