@@ -183,4 +183,154 @@ def test_paper_preset_ends_at_the_papers_small_network(tmp_path):
     assert metrics["settings"]["schedule"]["prune_layers"] == [1, 2]
 
 
-from tests.geometry.shapes import SphereSDF, SphereWithBlobSDF, box_sdf, combine, holed_sphere, reverse_faces, sphere
+def test_an_inside_out_mesh_is_sampled_with_the_right_signs():
+    """Every face reversed: the samples, the held-out points and the IoU grid are signed as for the
+    outward sphere (the old `auto` inverted all of them and the metrics still looked fine)."""
+    with pytest.warns(UserWarning, match="inside out"):
+        signal = SDFSignal(mesh=reverse_faces(sphere(subdivisions=4)), **SMALL)
+    radius = 0.9  # the unit sphere in the normalised frame (margin 0.1)
+    for points, values in ((signal.points, signal.sdf[:, 0]), (signal.val_points, signal.val_sdf)):
+        want = np.linalg.norm(points.double().numpy(), axis=1) - radius
+        clear = np.abs(want) > 0.01  # the icosphere lies within 0.3 % of the sphere
+        assert np.array_equal(np.sign(values.double().numpy()[clear]), np.sign(want[clear]))
+    grid = grid_points(SMALL["eval_resolution"])
+    want = np.linalg.norm(grid, axis=1) - radius
+    clear = np.abs(want) > 0.01
+    assert np.array_equal(signal.grid_occupancy().reshape(-1)[clear], want[clear] < 0)
+    assert signal.describe()["orientation"]["inverted_parts"] == 1 and signal.sign_method == "winding"
+
+
+def test_an_inside_out_mesh_file_is_fitted_with_one_warning_line(tmp_path, capsys):
+    """The repair is announced on stderr as one `aire: warning:` line and recorded in signal.json."""
+    path = write_mesh_atomic(reverse_faces(sphere()), tmp_path / "inverted.off")
+    out = tmp_path / "run"
+    settings = [f"--set={k}={v}" for k, v in SMALL.items()]
+
+    def to_stderr(message, category, filename, lineno, file=None, line=None):  # Python's default, which pytest replaces
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = to_stderr
+        assert main(["fit", "sdf", str(path), "--out", str(out), "--hidden", "16", "16", "--steps", "20",
+                     "--eval-every", "20", "--batch-size", "512", "--quiet", *settings]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "inside out" in line]
+    assert warned == ["aire: warning: inverted.off: inside out (1280 faces facing in); repaired, so distances are "
+                      "negative inside the surface"]
+    recorded = json.loads((out / "signal.json").read_text())
+    assert recorded["orientation"]["inverted_parts"] == 1 and recorded["sign_method"] == "winding"
+
+
+def test_pseudonormal_is_refused_where_it_is_not_defined():
+    for mesh in (combine(sphere(centre=(-2, 0, 0)), sphere(centre=(2, 0, 0))), holed_sphere()):
+        with pytest.raises(InputError, match="pseudonormal needs one closed"):
+            SDFSignal(mesh=mesh, sign_method="pseudonormal", **SMALL)
+    assert SDFSignal(mesh=sphere(), sign_method="pseudonormal", **SMALL).sign_method == "pseudonormal"
+
+
+FAR = np.array([1e6, 0.0, 0.0])  # a georeferenced scan's coordinates
+
+
+def test_export_far_from_the_origin_is_as_smooth_as_at_the_origin(tmp_path):
+    """An exact unit-sphere SDF exported through the signal at x = 1e6 and at 0: the same mesh, moved
+    (float32 vertices left ~37 distinct x values at 1e6)."""
+    exported = {}
+    for name, centre in (("origin", np.zeros(3)), ("far", FAR)):
+        signal = SDFSignal(mesh=sphere(centre=centre, subdivisions=4), **{**SMALL, "mesh_resolution": 48})
+        (tmp_path / name).mkdir()
+        signal.export(SphereSDF(0.9), tmp_path / name)
+        exported[name] = load_mesh(tmp_path / name / "mesh.ply").vertices - centre
+    here, there = exported["origin"], exported["far"]
+    assert len(np.unique(there[:, 0])) == len(np.unique(here[:, 0])) > 300
+    np.testing.assert_allclose(there, here, atol=1e-9 * 1e6)  # float64 rounding at 1e6
+    deviation = {k: np.abs(np.linalg.norm(v, axis=1) - 1.0).max() for k, v in exported.items()}
+    assert deviation["far"] <= deviation["origin"] + 1e-6
+
+
+def test_export_mesh_far_from_the_origin_keeps_float64_vertices(tmp_path, capsys):
+    """`aire export-mesh` (and the fit's mesh.ply) write the float64 vertices of x_norm / scale + centre;
+    STL, which holds float32 only, is refused in one line and nothing is written."""
+    from aire.geometry.extract import extract_mesh
+    from aire.signals.sdf import read_frame
+
+    path = write_mesh_atomic(sphere(centre=FAR), tmp_path / "far.ply")
+    out = tmp_path / "run"
+    settings = [f"--set={k}={v}" for k, v in SMALL.items()]
+    assert main(["fit", "sdf", str(path), "--out", str(out), "--hidden", "16", "16", "--omega0", "5", "--steps",
+                 "30", "--eval-every", "30", "--batch-size", "512", "--quiet", *settings]) == 0
+    frame = read_frame(out)
+    assert frame.centre[0] == pytest.approx(1e6, abs=1e-9)
+    net = aire.load(out)
+    for name, resolution in (("mesh.ply", SMALL["mesh_resolution"]), ("again.ply", 32), ("again.obj", 32),
+                             ("again.off", 32)):
+        if name != "mesh.ply":
+            assert main(["export-mesh", str(out), "--resolution", str(resolution), "--out", str(tmp_path / name),
+                         "--quiet"]) == 0
+        want = frame.to_original(extract_mesh(net, resolution).vertices)
+        got = load_mesh(out / name if name == "mesh.ply" else tmp_path / name).vertices
+        assert len(want) > 100
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * 1e6)  # float32 would be off by up to 0.03
+        assert len(np.unique(got[:, 0])) == len(np.unique(want[:, 0]))
+    capsys.readouterr()
+    assert main(["export-mesh", str(out), "--resolution", "32", "--out", str(tmp_path / "far.stl"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("aire: error:") and "float32" in err and "\n" not in err
+    assert not (tmp_path / "far.stl").exists() and not list(tmp_path.glob(".far*"))
+
+
+def test_keep_largest_component_drops_a_blob_from_the_metrics_and_the_exported_mesh(tmp_path):
+    """A sphere model with a blob in free space: two components; with the setting, Chamfer and mesh.ply cover
+    the sphere alone (the IoU is of the whole grid either way)."""
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=5.0)
+    settings = {**SMALL, "eval_resolution": 32, "mesh_resolution": 32, "chamfer_samples": 20_000}
+    model = SphereWithBlobSDF(0.9)  # radius 5 -> 0.9 in the normalised frame
+    plain = SDFSignal(mesh=sphere, **settings).final_metrics(model)
+    kept_signal = SDFSignal(mesh=sphere, keep_largest_component=True, **settings)
+    kept = kept_signal.final_metrics(model)
+    assert plain["mesh_components"] == 2 and plain["mesh_components_kept"] == 2
+    assert kept["mesh_components"] == 2 and kept["mesh_components_kept"] == 1
+    # the blob (about 2 % of the surface, 0.37 to 0.61 from the sphere) adds about 0.01 to the distance
+    # from the reconstruction to the reference; the sphere alone is at the sampling spacing
+    blob = plain["chamfer_l1_to_reference"] - kept["chamfer_l1_to_reference"]
+    assert 0.005 < blob < 0.02, (plain, kept)
+    assert kept["chamfer_l1_to_reference"] < 0.015 and kept["iou_grid"] == plain["iou_grid"]
+    kept_signal.export(model, tmp_path)
+    mesh = load_mesh(tmp_path / "mesh.ply")
+    assert len(mesh.split(only_watertight=False)) == 1
+    assert np.abs(np.linalg.norm(mesh.vertices, axis=1) - 5.0).max() < 2.0 / 31 / kept_signal.frame.scale
+    assert json.loads((tmp_path / "signal.json").read_text())["keep_largest_component"] is True
+
+
+def test_keep_largest_component_must_be_a_boolean():
+    with pytest.raises(InputError, match="keep_largest_component must be true or false"):
+        SDFSignal(mesh=box_mesh(), keep_largest_component="yes", **SMALL)
+
+
+def test_export_mesh_keep_largest_component_writes_one_piece(tmp_path, capsys, monkeypatch):
+    from aire.geometry import extract
+    from aire.io import save_network
+
+    save_network(aire.testing.small_network(in_features=3, out_features=1, dtype=torch.float32), tmp_path)
+    big = trimesh.creation.icosphere(subdivisions=2, radius=0.5)
+    blob = trimesh.creation.icosphere(subdivisions=1, radius=0.1)
+    blob.apply_translation([0.8, 0.0, 0.0])
+    monkeypatch.setattr(extract, "extract_mesh", lambda *a, **k: trimesh.util.concatenate([blob, big]))
+    out = tmp_path / "m.ply"
+    assert main(["export-mesh", str(tmp_path), "--normalised", "--keep-largest-component", "--out", str(out),
+                 "--quiet"]) == 0
+    assert "dropped 1 smaller one" in capsys.readouterr().err
+    mesh = load_mesh(out)
+    assert len(mesh.faces) == 320 and np.abs(np.linalg.norm(mesh.vertices, axis=1) - 0.5).max() < 1e-6
+
+
+def test_final_metrics_report_fscore_and_hausdorff_at_the_chosen_threshold():
+    """An exact sphere model against the sphere it came from: every sample within a grid spacing, so the
+    F-score is 1 at a threshold of two spacings, and the Hausdorff distance is below that."""
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=5.0)
+    spacing = 2.0 / 31
+    signal = SDFSignal(mesh=sphere, fscore_threshold=2 * spacing, **{**SMALL, "eval_resolution": 32})
+    metrics = signal.final_metrics(SphereSDF(0.9))
+    assert metrics["fscore"] == metrics["precision"] == metrics["recall"] == 1.0
+    assert metrics["fscore_threshold"] == 2 * spacing and 0 < metrics["hausdorff"] < 2 * spacing
+    with pytest.raises(InputError, match="fscore_threshold must be a positive distance"):
+        SDFSignal(mesh=box_mesh(), fscore_threshold=0, **SMALL)
