@@ -427,9 +427,3 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
             tmp.unlink(missing_ok=True)
             raise
 
-
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write `data` to `path` atomically (:func:`atomic_file`)."""
-    with atomic_file(path) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)

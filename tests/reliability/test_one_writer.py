@@ -5,7 +5,6 @@ refused instead of deleting the first one's jobs in flight."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
