@@ -53,7 +53,7 @@ def _same_tensors(a, b) -> bool:
     (["--criterion-set", "k=1"], "criterion 'column-l1' has no setting 'k'"),
     (["--policy-set", "k=1"], "policy 'topk-doubling' has no setting 'k'"),
     (["--encoding-set", "frozen=3"], "frozen must be bool"),
-    (["--preset", "fast"], "known: paper"),
+    (["--preset", "fast"], "known: gpu, paper"),
 ])
 def test_settings_are_checked_by_name_and_type(image_path, tmp_path, capsys, argv, message):
     out = tmp_path / "o"
