@@ -3,6 +3,16 @@
 Writing: into a temporary sibling, swapped into place at the end, so an error or an interrupt never
 leaves a half-written folder where a finished one is expected.
 
+One writer: every writer holds the output's lock (:mod:`aire.lock`, ``.NAME.lock`` beside it) for its
+whole life; on taking it afresh it finishes a swap a killed writer left half done and removes the
+temporary siblings (``.NAME.XXXXXXXX.tmp``, ``.NAME.XXXXXXXX.old``, atomic_file's
+``.STEM.XXXXXXXX.tmp.SUFFIX``) its dead writer left, and inside an aire folder those of every entry
+whose own writer is dead (:func:`recover`).
+
+Environment failures (a full disk, a read-only or foreign folder, a path component that is a file, a
+name too long) while writing end as one :class:`~aire.errors.InputError` ``cannot write PATH: REASON``
+(:func:`write_errors`), with the temporary siblings removed.
+
 Replacing (``--overwrite``) is allowed only for a folder aire wrote (it carries the marker file
 ``.aire``, or is a run or checkpoint folder of an older aire: metrics.json and model.json, or
 checkpoint.pt, with nothing but aire's own file names beside them) or an empty one, and never for a folder that is, or contains, an input of the
@@ -12,14 +22,17 @@ an :class:`~aire.errors.InputError` raised before anything is deleted.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from aire import lock
 from aire.errors import InputError
 
 #: the file that marks a folder as written by aire (JSON: {"written_by": "aire", "kind": ...})
@@ -32,6 +45,193 @@ LEGACY_RUN_FILES = frozenset({
 })
 
 
+#: errors that are the environment's whatever file they name: full, over quota, read-only, too large
+FULL_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EROFS, errno.EFBIG)
+                        if e is not None)
+#: errors that are the environment's when they name the output's own paths: not ours, not a folder, too long
+PATH_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP})
+#: tempfile's random part of a name
+_RANDOM = r"[a-z0-9_]{8}"
+
+
+def _reason(exc: OSError, path: Path) -> str:
+    """The cause of a write failure in words; for ENOTDIR, which part of `path` is a file."""
+    if exc.errno == errno.ENOTDIR:
+        for part in (path, *path.parents):
+            if part.exists() and not part.is_dir():
+                return f"{part} is a file, not a folder"
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+def _names(exc: OSError, places: Iterable[Path]) -> bool:
+    """Whether `exc` is about one of `places`, a path inside one, or a folder above one."""
+    if exc.filename is None:
+        return True
+    name = Path(os.path.abspath(os.fsdecode(exc.filename)))
+    for place in places:
+        place = Path(os.path.abspath(place))
+        if name == place or place in name.parents or name in place.parents:
+            return True
+    return False
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system of `folder` has no block (or no inode) left for this user."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return False
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    blocks, inodes = (st.f_bfree, st.f_ffree) if root else (st.f_bavail, st.f_favail)
+    return blocks == 0 or (st.f_files > 0 and inodes == 0)
+
+
+def _full_message(exc: BaseException) -> bool:
+    """A library's own wrapper of ENOSPC (safetensors' SafetensorError, torch's RuntimeError)."""
+    text = str(exc)
+    return "No space left on device" in text or "os error 28" in text
+
+
+@contextmanager
+def write_errors(path: str | Path, *, places: Iterable[str | Path] = ()) -> Iterator[None]:
+    """Turn an environment failure of writing `path` into InputError ``cannot write PATH: REASON``.
+
+    Converted: OSError with an errno of FULL_ERRNOS (any file), of PATH_ERRNOS when it names `path`,
+    one of `places` (the writer's temporary paths) or a path inside or above them; and any other
+    exception raised while the disk is full (a library that wraps ENOSPC in its own error type).
+    Anything else passes unchanged.
+    """
+    path = Path(path)
+    places = [path, *map(Path, places)]
+    shown = _shown(path)
+    try:
+        yield
+    except InputError:
+        raise
+    except OSError as exc:
+        if exc.errno in FULL_ERRNOS or (exc.errno in PATH_ERRNOS and _names(exc, places)):
+            raise InputError(f"cannot write {shown}: {_reason(exc, path)}") from exc
+        if exc.errno is None and _full_message(exc):
+            raise InputError(f"cannot write {shown}: {os.strerror(errno.ENOSPC)}") from exc
+        raise
+    except Exception as exc:
+        if _full_message(exc) or _disk_full(_existing(path)):
+            raise InputError(f"cannot write {shown}: {os.strerror(errno.ENOSPC)}") from exc
+        raise
+
+
+#: temporary folder -> the output it becomes, while atomic_folder writes it (messages name the output)
+_becomes: dict[Path, Path] = {}
+
+
+def _shown(path: Path) -> Path:
+    """`path` as the user knows it: inside a temporary folder of atomic_folder, the output it becomes."""
+    absolute = Path(os.path.abspath(path))
+    for tmp, out in list(_becomes.items()):
+        if absolute == tmp or tmp in absolute.parents:
+            return out / absolute.relative_to(tmp)
+    return path
+
+
+def _existing(path: Path) -> Path:
+    """The nearest existing folder at or above `path` (where its file system can be asked)."""
+    for candidate in (path, *path.parents):
+        try:
+            if candidate.is_dir():
+                return candidate
+        except OSError:
+            continue
+    return Path(".")
+
+
+def _check_parents(out: Path) -> None:
+    """InputError when a component above `out` exists and is not a folder (before creating anything)."""
+    for part in Path(os.path.abspath(out)).parents:
+        if part.exists():
+            if not part.is_dir():
+                raise InputError(f"cannot write {out}: {part} is a file, not a folder")
+            return
+
+
+@contextmanager
+def one_writer(out: str | Path, *, command: str | None = None) -> Iterator[None]:
+    """Hold the one-writer lock of the output `out` (a folder or a file) while inside.
+
+    Re-entrant; taken afresh, it first completes an interrupted swap and removes what dead writers
+    left (:func:`recover`). Raises :class:`aire.lock.OutputBusyError` (an InputError naming the
+    holder's pid, host, start time and command) when another process writes `out`, and InputError
+    ``cannot write ...`` when the lock file cannot be created (read-only or full disk, a file in the path).
+    """
+    out = Path(out)
+    stack = ExitStack()
+    with write_errors(out, places=[lock.lock_file(out)]):
+        _check_parents(out)
+        stack.enter_context(lock.exclusive(out, on_acquire=recover, command=command))
+    with stack:
+        yield
+
+
+def _temp_pattern(name: str) -> re.Pattern:
+    """Temporary siblings of the output `name`: atomic_folder's .NAME.R.tmp and .NAME.R.old,
+    atomic_file's .STEM.R.tmp.SUFFIX (R: tempfile's 8 random characters)."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    return re.compile(rf"\.(?:{re.escape(name)}\.{_RANDOM}\.(?:tmp|old)|{re.escape(stem)}\.{_RANDOM}\.tmp{re.escape(suffix)})")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def _recover_siblings(key: Path) -> None:
+    """Under `key`'s lock: finish its interrupted swap, remove its temporary siblings."""
+    pattern = _temp_pattern(key.name)
+    try:
+        entries = [p for p in key.parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return
+    for old in sorted(p for p in entries if p.name.endswith(".old")):
+        parked = old / key.name
+        if (parked.exists() or parked.is_symlink()) and not (key.exists() or key.is_symlink()):
+            new = old.with_name(old.name[:-len(".old")] + ".tmp")
+            # the new folder was complete when the old one was parked: finish the swap; without it, undo it
+            os.replace(new if new.is_dir() else parked, key)
+        _remove(old)
+    for entry in entries:
+        if not entry.name.endswith(".old"):
+            _remove(entry)
+
+
+def recover(key: str | Path) -> None:
+    """What a writer of `key` does on taking its lock afresh (no other writer is alive): finish a swap
+    a killed writer left half done (the old folder parked in ``.NAME.R.old/NAME`` and the new one
+    ``.NAME.R.tmp`` complete: it is renamed in; the new one already in: the old is removed; no new
+    one: the old goes back), remove the temporary siblings it left, and, when `key` is an aire
+    folder, do the same for every entry inside whose own writer is dead (its lock is free; its stale
+    lock file goes too).
+    """
+    key = Path(key)
+    _recover_siblings(key)
+    if not key.is_dir() or key.is_symlink() or not is_aire_folder(key):
+        return
+    temp = re.compile(rf"\.(.+)\.{_RANDOM}\.(?:tmp|old)|\.(.+)\.{_RANDOM}\.tmp(\.[^.]+)|\.(.+){re.escape(lock.LOCK_SUFFIX)}")
+    owners = set()
+    for entry in key.iterdir():
+        match = temp.fullmatch(entry.name)
+        if match:
+            one, stem, suffix, locked = match.groups()
+            owners.add(one or locked or stem + suffix)
+    for name in sorted(owners):
+        with lock.probe(key / name) as free:
+            if free:
+                _recover_siblings(lock.output_key(key / name))
+
+
 def write_marker(folder: str | Path, kind: str) -> Path:
     """Mark `folder` as an aire output of `kind` ('run', 'scene', 'collection', 'checkpoint')."""
     from aire import __version__
@@ -39,6 +239,27 @@ def write_marker(folder: str | Path, kind: str) -> Path:
     path = Path(folder) / MARKER
     path.write_text(json.dumps({"written_by": "aire", "version": __version__, "kind": kind}) + "\n")
     return path
+
+
+def marker_kind(folder: str | Path) -> str | None:
+    """The kind in `folder`'s marker ('run', 'scene', 'collection', 'checkpoint'), None without a valid one."""
+    try:
+        marker = json.loads((Path(folder) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(marker, dict) and marker.get("written_by") == "aire":
+        return str(marker.get("kind", ""))
+    return None
+
+
+def is_collection(folder: str | Path) -> bool:
+    """Whether `folder` is a fit-many collection: its marker says so, or (an older aire's, unmarked)
+    it holds jobs.json and summary.json."""
+    folder = Path(folder)
+    kind = marker_kind(folder)
+    if kind is not None:
+        return kind == "collection"
+    return (folder / "jobs.json").is_file() and (folder / "summary.json").is_file()
 
 
 def is_aire_folder(folder: str | Path) -> bool:
@@ -93,7 +314,12 @@ def check_out_dir(out: str | Path, overwrite: bool, inputs: Iterable[str | Path]
     """Refuse an output path that is a file, an existing non-empty folder unless `overwrite`, and (even
     with `overwrite`) any folder aire may not replace (see :func:`check_replaceable`)."""
     out = Path(out)
-    inputs = list(inputs)
+    with write_errors(out):
+        _check_out_dir(out, overwrite, list(inputs))
+
+
+def _check_out_dir(out: Path, overwrite: bool, inputs: list[str | Path]) -> None:
+    _check_parents(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"output path exists and is not a folder: {out}")
     reason = _protected(out.resolve(), inputs)
@@ -108,47 +334,68 @@ def check_out_dir(out: str | Path, overwrite: bool, inputs: Iterable[str | Path]
 @contextmanager
 def atomic_folder(out: str | Path, *, kind: str = "run", overwrite: bool = False,
                   inputs: Iterable[str | Path] = ()) -> Iterator[Path]:
-    """Yield a temporary folder beside `out`, marked as an aire output of `kind`; on success it
-    replaces `out`, on any error it is removed.
+    """Yield a temporary folder ``.NAME.R.tmp`` beside `out`, marked as an aire output of `kind`; on
+    success it replaces `out`, on any error it is removed. `out`'s lock is held throughout.
 
     An `out` that exists at the swap must be empty, or replaceable (:func:`check_replaceable`) with
-    `overwrite`; it is renamed aside before the new folder is renamed in and only then deleted, so no
-    moment leaves `out` missing with the old content gone.
+    `overwrite`. The swap is crash-safe: the old folder is parked in ``.NAME.R.old/NAME``, the new
+    one renamed in, then the parked one deleted; a kill at any point leaves either the old or the new
+    folder in place or a state the next writer completes (:func:`recover`). Write failures of the
+    environment end as InputError ``cannot write OUT: REASON`` (:func:`write_errors`).
     """
     out = Path(out)
     inputs = list(inputs)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        write_marker(tmp, kind)
-        yield tmp
-        old = None
-        if out.exists() or out.is_symlink():
-            if not out.is_dir() or out.is_symlink():
-                raise InputError(f"output path exists and is not a folder: {out}")
-            if any(out.iterdir()) and not overwrite:
-                raise InputError(f"output folder {out} appeared while aire was writing; pass --overwrite to replace it")
-            check_replaceable(out, inputs)
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, old / out.name)
+    with one_writer(out):
+        with write_errors(out, places=[out.parent]):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        _becomes[Path(os.path.abspath(tmp))] = out
         try:
-            os.replace(tmp, out)
+            with write_errors(out, places=[tmp]), lock.scope(tmp):
+                write_marker(tmp, kind)
+                yield tmp
+            with write_errors(out, places=[tmp, out]):
+                _swap(tmp, out, overwrite, inputs)
         except BaseException:
-            if old is not None:  # put the previous folder back where it was
-                os.replace(old / out.name, out)
-                old.rmdir()
+            shutil.rmtree(tmp, ignore_errors=True)
             raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            _becomes.pop(Path(os.path.abspath(tmp)), None)
+
+
+def _swap(tmp: Path, out: Path, overwrite: bool, inputs: list[str | Path]) -> None:
+    """Put the finished folder `tmp` at `out` (see :func:`atomic_folder`)."""
+    old = None
+    if out.exists() or out.is_symlink():
+        if not out.is_dir() or out.is_symlink():
+            raise InputError(f"output path exists and is not a folder: {out}")
+        if any(out.iterdir()) and not overwrite:
+            raise InputError(f"output folder {out} appeared while aire was writing; pass --overwrite to replace it")
+        check_replaceable(out, inputs)
+        old = tmp.with_name(tmp.name[:-len(".tmp")] + ".old")  # named after tmp: recover() pairs them
+        old.mkdir()
+        os.replace(out, old / out.name)
+    try:
+        os.replace(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:  # put the previous folder back where it was
+            os.replace(old / out.name, out)
+            old.rmdir()
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def check_out_file(out: str | Path, overwrite: bool, inputs: Iterable[str | Path | None] = ()) -> None:
     """Refuse an output file path that is a folder, that is one of `inputs`, or that exists unless
     `overwrite`."""
     out = Path(out)
+    with write_errors(out):
+        _check_parents(out)
+        _check_out_file(out, overwrite, inputs)
+
+
+def _check_out_file(out: Path, overwrite: bool, inputs: Iterable[str | Path | None]) -> None:
     if out.is_dir():
         raise InputError(f"{out} is a folder; give a file name")
     resolved = out.resolve()
@@ -161,15 +408,28 @@ def check_out_file(out: str | Path, overwrite: bool, inputs: Iterable[str | Path
 
 @contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path` (same suffix); on success it is renamed onto `path`, on
-    any error it is removed, so `path` is never half-written."""
+    """Yield a temporary path ``.STEM.R.tmp.SUFFIX`` beside `path`; on success it is renamed onto
+    `path`, on any error it is removed, so `path` is never half-written. `path`'s lock is held
+    throughout (unless it lies inside an atomic_folder being written), and write failures of the
+    environment end as InputError ``cannot write PATH: REASON`` (:func:`write_errors`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with one_writer(path):
+        with write_errors(path, places=[path.parent]):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+            os.close(fd)
+        tmp = Path(name)
+        try:
+            with write_errors(path, places=[tmp]):
+                yield tmp
+                os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically (:func:`atomic_file`)."""
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)

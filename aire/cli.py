@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from aire import __version__
-from aire.atomic import check_out_file, is_aire_folder
+from aire.atomic import check_out_file, is_aire_folder, one_writer
 from aire.config import ConfigError
 from aire.errors import InputError
 from aire.plugins import ComponentError
@@ -140,8 +140,10 @@ def _fit_spec(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | Non
         if refused:
             raise InputError(f"--resume continues the saved fit and cannot honour {', '.join(refused)}; "
                              "only --device and --quiet may change (start a new fit with --config DIR/config.json)")
-        from aire.train.state import load_checkpoint
+        from aire.train.state import CHECKPOINT_FILE, load_checkpoint
 
+        if (args.resume / "metrics.json").is_file() and not (args.resume / CHECKPOINT_FILE).exists():
+            raise InputError(f"{args.resume} is a finished run (it has metrics.json); there is nothing to resume")
         state = load_checkpoint(args.resume)
         saved = spec_of_checkpoint(state, args.resume)
         spec = FitSpec.from_dict(merge(saved.to_dict(), overrides), where="--resume")
@@ -165,11 +167,24 @@ def _fit_spec(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | Non
 
 def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None,
             input_as: Path | None = None) -> int:
+    from contextlib import nullcontext
+
+    from aire.atomic import one_writer
     from aire.run import run_spec, summary_line
 
-    spec, out, state = _fit_spec(args)
-    out, result = run_spec(spec, out, overwrite=args.overwrite, resume=state, extra_files=extra_files,
-                           say=lambda line: print(line, file=sys.stderr), input_as=input_as)
+    # the output's lock from before the checkpoint is read (--resume) to the final swap
+    with one_writer(args.resume) if args.resume is not None else nullcontext():
+        spec, out, state = _fit_spec(args)
+        try:
+            out, result = run_spec(spec, out, overwrite=args.overwrite, resume=state, extra_files=extra_files,
+                                   say=lambda line: print(line, file=sys.stderr), input_as=input_as)
+        except InputError as exc:
+            from aire.train.state import CHECKPOINT_FILE
+
+            kept = (state is not None or spec.train.checkpoint_every) and (Path(out) / CHECKPOINT_FILE).is_file()
+            if str(exc).startswith("cannot write") and kept:
+                raise InputError(f"{exc}; the last checkpoint is kept: make room, then `aire fit --resume {out}`") from exc
+            raise
     print(summary_line(result))
     print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'}, "
           f"config {out / 'config.json'})")
@@ -177,11 +192,13 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
 
 
 def cmd_make_scene(args: argparse.Namespace) -> int:
+    from aire.atomic import one_writer
     from aire.scenes.make_scene import make_scene
 
-    out = make_scene(args.mesh, args.out, views=args.views, size=args.size, val_views=args.val_views,
-                     test_views=args.test_views, supersample=args.supersample, seed=args.seed,
-                     overwrite=args.overwrite, format=args.format)
+    with one_writer(args.out):  # one writer from the first check to the swap
+        out = make_scene(args.mesh, args.out, views=args.views, size=args.size, val_views=args.val_views,
+                         test_views=args.test_views, supersample=args.supersample, seed=args.seed,
+                         overwrite=args.overwrite, format=args.format)
     print(f"scene: {out} ({args.format} format; {args.views} train, {args.val_views} val, {args.test_views} test views of "
           f"{args.size}x{args.size}); fit it with `aire fit nerf {out} --out DIR`")
     return 0
@@ -255,9 +272,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_spectrum(args: argparse.Namespace) -> int:
-    import aire
-    from aire.io import CONFIG_FILE, MODEL_FILE, field_of, run_inputs
-    from aire.theory.spectrum import network_spectrum, plot_spectrum
+    from aire.io import CONFIG_FILE, MODEL_FILE, run_inputs
 
     if args.resolution is not None and args.resolution < 8:
         raise InputError(f"--resolution must be at least 8, got {args.resolution}")
@@ -268,6 +283,15 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
     # the default file inside a folder aire wrote is aire's own; anything else needs --overwrite
     overwrite = args.overwrite or (args.out is None and is_aire_folder(run_dir))
     check_out_file(out, overwrite, inputs=[*run_inputs(run_dir), run_dir / MODEL_FILE, run_dir / CONFIG_FILE])
+    with one_writer(out):
+        return _spectrum(args, out)
+
+
+def _spectrum(args: argparse.Namespace, out: Path) -> int:
+    import aire
+    from aire.io import field_of
+    from aire.theory.spectrum import network_spectrum, plot_spectrum
+
     net = field_of(aire.load(args.model))  # a NeRF run: the spectrum of its field (density + features)
     if not 0 <= args.channel < net.widths()[-1]:
         raise InputError(f"--channel {args.channel}: the model has {net.widths()[-1]} output channels")
@@ -292,16 +316,9 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
 
 def cmd_export_mesh(args: argparse.Namespace) -> int:
     """Grid evaluation (chunked), marching cubes, back to the original frame, written atomically."""
-    import trimesh
-
-    import aire
-    from aire.geometry.extract import extract_mesh
-    from aire.geometry.mesh_io import MESH_SUFFIXES, write_mesh_atomic
-    from aire.interfaces import Model
-    from aire.io import run_inputs
-    from aire.signals.sdf import read_frame
-
     from aire.devices import resolve_device
+    from aire.geometry.mesh_io import MESH_SUFFIXES
+    from aire.io import run_inputs
 
     device = resolve_device(args.device)
     if not 8 <= args.resolution <= 2048:
@@ -310,6 +327,19 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
         raise InputError(f"--out {args.out}: use one of {', '.join(MESH_SUFFIXES)}")
     run_dir = args.model.parent if args.model.suffix else args.model
     check_out_file(args.out, args.overwrite, inputs=run_inputs(run_dir))
+    with one_writer(args.out):  # one writer from the check to the rename
+        return _export_mesh(args, device, run_dir)
+
+
+def _export_mesh(args: argparse.Namespace, device: Any, run_dir: Path) -> int:
+    import trimesh
+
+    import aire
+    from aire.geometry.extract import extract_mesh
+    from aire.geometry.mesh_io import write_mesh_atomic
+    from aire.interfaces import Model
+    from aire.signals.sdf import read_frame
+
     net = aire.load(args.model, device=device)
     if isinstance(net, Model):
         raise InputError(f"{args.model} is a {net.kind} model, not an SDF: export-mesh extracts an SDF's "
@@ -353,6 +383,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
 COMMANDS = {"export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "make-scene": cmd_make_scene, "bench": cmd_bench, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
 
 
+def _os_error(exc: OSError) -> str:
+    """An OSError as one line: `cannot write PATH: REASON` for a full or read-only disk, else `PATH: REASON`."""
+    from aire.atomic import FULL_ERRNOS
+
+    text = str(exc).strip()
+    reason = exc.strerror or (text.splitlines()[0] if text else type(exc).__name__)
+    if exc.filename is None:
+        return reason
+    return f"{'cannot write ' if exc.errno in FULL_ERRNOS else ''}{exc.filename}: {reason}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # everything after `bench` belongs to the benchmarks' own parser
@@ -379,6 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:  # the environment (disk, permissions) where no writer said more
+        print(f"aire: error: {_os_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         out = getattr(args, "out", None)
         if out is not None and (Path(out) / "checkpoint.pt").exists():

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from aire.config import NetworkConfig
 from aire.errors import InputError
@@ -47,7 +47,8 @@ def save_network(network: SineMLP, out_dir: str | Path, extra: dict[str, Any] | 
         tensors[f"layers.{i}.weight"] = w.detach().cpu().contiguous()
         tensors[f"layers.{i}.bias"] = b.detach().cpu().contiguous()
     model_path, config_path = out_dir / MODEL_FILE, out_dir / CONFIG_FILE
-    save_file(tensors, str(model_path), metadata={"format": "aire", "version": str(FORMAT_VERSION)})
+    # serialised in memory, written by Python: a full disk is an OSError (aire.atomic.write_errors names it)
+    model_path.write_bytes(save(tensors, metadata={"format": "aire", "version": str(FORMAT_VERSION)}))
     config = {"format_version": FORMAT_VERSION, **network.architecture(),
               "encoding_settings": network.encoding.settings(), **(extra or {})}
     config_path.write_text(json.dumps(config, indent=2))

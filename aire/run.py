@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -90,30 +91,36 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
     `input_as`: the path config.json and metrics.json name as the input instead of `spec.path` (a copy of a
     temporary input kept in the run folder through `extra_files`, so the outputs never name a deleted file).
 
-    `resume` is a checkpoint state (aire.train.state.load_checkpoint) of this same spec. The folder
-    gets config.json (the resolved spec; `aire fit --config` replays it) besides the usual outputs.
+    `resume` is a checkpoint state (aire.train.state.load_checkpoint) of this same spec. `out`'s
+    one-writer lock (aire.lock) is held from the first check to the final swap, checkpoints included,
+    so a second writer of `out` is refused in one line naming this one. The folder gets config.json
+    (the resolved spec; `aire fit --config` replays it) besides the usual outputs.
 
     Live logs (history.jsonl, tensorboard/) are written as the fit goes into the sibling folder `<out>.live`
     (aire.loggers.live_dir) and moved into `out` with the rest at the end; an unfinished fit leaves them there.
     """
     import aire
+    from aire.atomic import one_writer
     from aire.status import reporting
 
     # seconds_total counts this command from here, plus the fitting time of earlier processes when resumed
     started = time.perf_counter() - (float(resume.get("elapsed", 0.0)) if resume is not None else 0.0)
     out = Path(out)
     if resume is None:
-        aire.check_out_dir(out, overwrite, inputs=[spec.path])
-    else:  # the finished run replaces the checkpoint folder: make sure it may, before the fit
-        from aire.atomic import check_replaceable
-
-        check_replaceable(out, inputs=[spec.path])
+        aire.check_out_dir(out, overwrite, inputs=[spec.path])  # before taking the lock: a refusal writes nothing
     if "tensorboard" in spec.train.log:  # refuse a missing extra before minutes of sampling, not after
         from aire.loggers.tensorboard import summary_writer_class
 
         summary_writer_class()
-    with reporting(spec.train.progress):
-        return _run(spec, out, overwrite, resume, extra_files, say, input_as, started)
+    with one_writer(out):  # one writer for the whole fit: checkpoints and the final swap included
+        if resume is None:
+            aire.check_out_dir(out, overwrite, inputs=[spec.path])  # again: a killed swap may just have been completed
+        else:  # the finished run replaces the checkpoint folder: make sure it may, before the fit
+            from aire.atomic import check_replaceable
+
+            check_replaceable(out, inputs=[spec.path])
+        with reporting(spec.train.progress):
+            return _run(spec, out, overwrite, resume, extra_files, say, input_as, started)
 
 
 def _run(spec: FitSpec, out: Path, overwrite: bool, resume: dict[str, Any] | None,
@@ -123,23 +130,43 @@ def _run(spec: FitSpec, out: Path, overwrite: bool, resume: dict[str, Any] | Non
     from aire.loggers import live_dir, prepare_live_dir
 
     parts = build_parts(spec)
-    logs = prepare_live_dir(live_dir(out), resume=resume is not None)
-    if say is not None and spec.train.progress:
-        say(f"live log: {logs / 'history.jsonl'}" + (f" and {logs / 'tensorboard'}" if spec.train.log else "")
-            + f" (moved into {out} at the end)")
     checkpoint_extra = {"spec": spec.to_dict(), "input": {"path": str(Path(spec.path).resolve()),
                                                           "sha256": fingerprint(spec.path)}}
-    result = aire.fit(parts["signal"], parts["network"], train=spec.train, schedule=spec.schedule,
-                      criterion=parts["criterion"], policy=parts["policy"], backend=parts["backend"], resume=resume,
-                      checkpoint_dir=out if spec.train.checkpoint_every else None, checkpoint_extra=checkpoint_extra,
-                      log_dir=logs)
-    config = spec.to_dict()
-    if input_as is not None:
-        config["path"] = str(Path(input_as).resolve())
-    # with checkpoints the folder holds only our own checkpoint (it was checked to be new at the start)
-    aire.save_run(result, parts["signal"], out, overwrite=overwrite or bool(spec.train.checkpoint_every) or resume is not None,
-                  settings=config, extra_files=extra_files, config=config, input_as=input_as,
-                  started=started, live=logs)
+    fresh = [p for p in out.absolute().parents if not p.exists()]  # folders this run will create
+    logs = live_dir(out)
+    try:
+        from aire.atomic import write_errors
+
+        with write_errors(out, places=[logs]):  # a full disk here names the run folder, like every writer
+            logs = prepare_live_dir(logs, resume=resume is not None)
+        if say is not None and spec.train.progress:
+            say(f"live log: {logs / 'history.jsonl'}" + (f" and {logs / 'tensorboard'}" if spec.train.log else "")
+                + f" (moved into {out} at the end)")
+        result = aire.fit(parts["signal"], parts["network"], train=spec.train, schedule=spec.schedule,
+                          criterion=parts["criterion"], policy=parts["policy"], backend=parts["backend"],
+                          resume=resume, checkpoint_dir=out if spec.train.checkpoint_every else None,
+                          checkpoint_extra=checkpoint_extra, log_dir=logs)
+        config = spec.to_dict()
+        if input_as is not None:
+            config["path"] = str(Path(input_as).resolve())
+        # with checkpoints the folder holds only our own checkpoint (it was checked to be new at the start)
+        aire.save_run(result, parts["signal"], out,
+                      overwrite=overwrite or bool(spec.train.checkpoint_every) or resume is not None,
+                      settings=config, extra_files=extra_files, config=config, input_as=input_as,
+                      started=started, live=logs)
+    except Exception:
+        # a fit that failed (a full disk, bad data) leaves nothing behind, unless a checkpoint is kept
+        # for a resume, which continues its live log; an interrupt or a kill leaves the log to read
+        from aire.train.state import CHECKPOINT_FILE
+
+        if not (out / CHECKPOINT_FILE).is_file():
+            shutil.rmtree(logs, ignore_errors=True)
+            for folder in fresh:  # deepest first; one that holds anything now stays
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+        raise
     m = result.metrics
     if m.get("diverged") and say is not None:
         say(f"aire: warning: training diverged; stopped at step {m['steps_completed']} with the last good model")

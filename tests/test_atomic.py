@@ -4,13 +4,17 @@ parent of it, the home folder or a root; the swap is all-or-nothing."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from aire.atomic import MARKER, atomic_folder, check_out_dir, check_out_file, check_replaceable, is_aire_folder
+from aire.atomic import (MARKER, atomic_folder, check_out_dir, check_out_file, check_replaceable, is_aire_folder,
+                         one_writer, recover, write_marker)
 from aire.cli import main
 from aire.errors import InputError
 from aire.signals.image import synthetic_image
@@ -198,3 +202,91 @@ def test_make_scene_never_replaces_the_folder_of_its_mesh(tmp_path, capsys, sphe
     code = main(["make-scene", str(sphere_mesh), "--out", str(folder), "--overwrite", "--views", "1", "--size", "4",
                  "--val-views", "0", "--test-views", "1"])
     assert code == 2 and _tree(folder) == before
+
+
+SWAP = """
+import os, shutil, signal, sys
+from pathlib import Path
+from aire.atomic import atomic_folder
+
+out, kill_at, value = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+calls = [0]
+
+def counted(fn):
+    def call(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return fn(*args, **kwargs)
+    return call
+
+os.mkdir, os.replace, shutil.rmtree = counted(os.mkdir), counted(os.replace), counted(shutil.rmtree)
+with atomic_folder(out, overwrite=True) as tmp:
+    for name in ("a", "b", "c"):
+        (tmp / name).write_text(value)
+print(calls[0])
+"""
+
+
+def _swap(out: Path, kill_at: int, value: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SWAP, str(out), str(kill_at), value], capture_output=True, text=True)
+
+
+def test_a_writer_killed_at_every_step_of_the_swap_leaves_old_or_new_after_recovery(tmp_path):
+    """SIGKILL at each mkdir, rename and delete of a replacing atomic_folder (a real process each
+    time); the next writer finds exactly the old or exactly the new folder, never none or a mix, and
+    no temporary sibling or lock file."""
+    out = tmp_path / "out"
+    assert _swap(out, 0, "old").returncode == 0
+    steps = int(_swap(out, 0, "old").stdout)  # an uninterrupted replacing writer: how many steps there are
+    assert steps >= 4 and _tree(out) == {MARKER: _tree(out)[MARKER], "a": b"old", "b": b"old", "c": b"old"}
+    seen = set()
+    for kill_at in range(1, steps + 1):
+        assert _swap(out, kill_at, "new").returncode == -signal.SIGKILL
+        with one_writer(out):  # the next writer: recovery under the lock
+            pass
+        tree = _tree(out)
+        values = {tree[name] for name in ("a", "b", "c")}
+        assert len(values) == 1 and set(tree) == {MARKER, "a", "b", "c"}, (kill_at, tree)
+        seen |= values
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], kill_at
+        assert _swap(out, 0, "old").returncode == 0  # back to the old folder for the next kill
+    assert seen == {b"old", b"new"}, "some kills fell before the swap and some after it"
+
+
+def test_recovery_finishes_or_undoes_a_swap_left_half_done(tmp_path):
+    out = tmp_path / "out"
+    # killed after parking the old folder, before renaming the complete new one in: finished
+    (tmp_path / ".out.abcdefgh.old" / "out").mkdir(parents=True)
+    (tmp_path / ".out.abcdefgh.old" / "out" / "v").write_text("old")
+    (tmp_path / ".out.abcdefgh.tmp").mkdir()
+    (tmp_path / ".out.abcdefgh.tmp" / "v").write_text("new")
+    (tmp_path / ".out.zzzzzzzz.tmp").mkdir()  # an unfinished writer's folder: removed
+    (tmp_path / ".out.yyyyyyyy.tmp.png").write_text("")  # atomic_file's temp of out.png, not of out: kept
+    (tmp_path / ".out.notes").write_text("not ours")  # not aire's pattern: kept
+    recover(tmp_path / "out")
+    assert (out / "v").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.notes", ".out.yyyyyyyy.tmp.png", "out"]
+    # the old folder parked, the new one gone: the old one goes back
+    os.replace(out, tmp_path / "keep")
+    (tmp_path / ".out.bcdefghi.old").mkdir()
+    os.replace(tmp_path / "keep", tmp_path / ".out.bcdefghi.old" / "out")
+    recover(tmp_path / "out")
+    assert (out / "v").read_text() == "new" and not (tmp_path / ".out.bcdefghi.old").exists()
+
+
+def test_recovery_inside_an_aire_folder_spares_live_writers(tmp_path):
+    """A collection's stale temporary job folders and summary temps go; those of a job whose writer
+    is alive (it holds the job's lock) stay."""
+    from tests.faults import held_by_another_process
+
+    collection = tmp_path / "set"
+    collection.mkdir()
+    write_marker(collection, "collection")
+    for name in (".dead.abcdefgh.tmp", ".live.abcdefgh.tmp"):
+        (collection / name).mkdir()
+    (collection / ".summary.abcdefgh.tmp.json").write_text("{")
+    (collection / ".dead.lock").write_text("")  # a killed job's stale lock file
+    with held_by_another_process(collection / "live"):
+        recover(collection)
+        assert sorted(p.name for p in collection.iterdir()) == [MARKER, ".live.abcdefgh.tmp", ".live.lock"]

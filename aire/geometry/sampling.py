@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +81,21 @@ def sdf_samples(mesh: trimesh.Trimesh, spec: SampleSpec, use_cache: bool = True)
 
 
 def _save_npz_atomic(path: Path, arrays: dict[str, Any]) -> None:
+    """Keep the samples in the cache (aire.atomic.atomic_file: no temporary file is ever left).
+
+    The cache only saves time, so a cache that cannot be written (full, read-only, not ours) is a
+    one-line warning and the fit goes on; another process writing the same entry is left to it."""
+    from aire.atomic import atomic_file
+    from aire.errors import InputError
+    from aire.lock import OutputBusyError
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npz", dir=path.parent)
-        os.close(fd)
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache is not an error: the samples are just not kept
+        with atomic_file(path) as tmp:
+            np.savez(tmp, **arrays)
+    except OutputBusyError:
         pass
+    except (InputError, OSError) as exc:
+        warnings.warn(f"SDF samples not cached: {exc}", stacklevel=3)
 
 
 def grid_points(resolution: int, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:

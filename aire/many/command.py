@@ -35,7 +35,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def cmd_fit_many(args: argparse.Namespace) -> int:
     from aire.many.executors import make_executor
-    from aire.many.runner import run_collection
+    from aire.many.runner import check_collection_folder, run_collection
     from aire.many.spec import load_jobs
     from aire.options import given_options
 
@@ -43,11 +43,10 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     if args.threads_per_worker < 1:
         raise InputError(f"--threads-per-worker must be at least 1, got {args.threads_per_worker}")
-    if args.out.exists() and not args.out.is_dir():
-        raise InputError(f"--out {args.out} exists and is not a folder")
+    check_collection_folder(args.out)
     options = given_options(args)
     settings = dict(options.pop("signal_settings", []))
-    jobs = load_jobs(args.spec, signal=args.signal, defaults=options, settings=settings)
+    jobs = load_jobs(args.spec, signal=args.signal, defaults=options, settings=settings, out=args.out)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         executor_name = args.executor or ("ray" if args.ray_address else "local")

@@ -2,6 +2,7 @@
 
 * `serial`: one after another in this process (debugging, baselines);
 * `local` (the default): a spawn-context process pool sized to the machine, T torch threads per worker;
+  its workers die with the collection process, even when that is killed with SIGKILL;
 * `ray`: a local Ray instance or an existing cluster (`address`); Ray is imported only here.
 
 An executor submits a picklable call and says which submissions have finished; `imap_unordered`
@@ -14,6 +15,10 @@ import abc
 import concurrent.futures as cf
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from typing import Any, Callable, Iterator, Sequence
 
 from aire.errors import InputError
@@ -28,6 +33,39 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
+
+
+def die_with_parent(parent: int, kernel: bool = True) -> None:
+    """Make this worker process end as soon as `parent` (the collection process) is gone, however it
+    went (SIGKILL included), so no fit runs on unseen: Linux's PR_SET_PDEATHSIG (SIGKILL to us when the
+    parent dies; prctl(2)) when `kernel` (the parent started us from its main thread: the signal fires
+    when the starting *thread* ends), else a thread that watches the parent pid once a second."""
+    if kernel and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # it died before the request took effect
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="aire-parent-watch", daemon=True).start()
+
+
+def _start_worker(threads: int, parent: int, kernel: bool) -> None:
+    """Pool initializer: thread counts pinned before torch loads, and death with the parent."""
+    pin_environment(threads)
+    die_with_parent(parent, kernel)
 
 
 class Executor(abc.ABC):
@@ -129,7 +167,9 @@ class LocalExecutor(Executor):
     def _ensure_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             self._pool = cf.ProcessPoolExecutor(max_workers=self.slots, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=pin_environment, initargs=(self.threads,))
+                                                initializer=_start_worker,
+                                                initargs=(self.threads, os.getpid(),
+                                                          threading.current_thread() is threading.main_thread()))
         return self._pool
 
     def submit(self, fn: Callable[[Any], Any], item: Any, *, gpus: float = 0) -> Any:

@@ -8,11 +8,12 @@ the others; rerunning the same command retries it and skips every finished job.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from aire.atomic import MARKER, is_collection, marker_kind, one_writer, recover, write_errors, write_marker
+from aire.errors import InputError
 from aire.many.executors import Executor, imap_unordered
 from aire.many.job import run_job
 from aire.many.spec import Job
@@ -25,20 +26,41 @@ def is_finished(out: Path, job: Job) -> bool:
     return (out / job.id / "metrics.json").is_file()
 
 
+def check_collection_folder(out: str | Path) -> None:
+    """InputError unless `out` is absent, empty or a collection (aire.atomic.is_collection): fit-many
+    never mixes its files into a folder of yours, an input folder or another aire output."""
+    out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise InputError(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not is_collection(out):
+        raise InputError(f"--out {out} holds files fit-many did not write (no collection {MARKER} marker); "
+                         "choose a new or empty folder")
+
+
 def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, progress: bool = True,
                    plot_every: float = 5.0) -> dict[str, Any]:
     """Fit every unfinished job of `jobs` into `out/<job id>/` on `executor`; returns the summary
-    (also written to out/summary.{json,md,csv,png} after every job)."""
+    (also written to out/summary.{json,md,csv,png} after every job).
+
+    `out`'s one-writer lock (aire.lock) is held throughout, so a second collection on the same folder
+    is refused in one line naming this one instead of removing its jobs' folders in flight; what a
+    killed run left (temporary job folders, summary temps) is removed when its writer is dead."""
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    check_collection_folder(out)
+    with one_writer(out):
+        check_collection_folder(out)
+        with write_errors(out):
+            out.mkdir(parents=True, exist_ok=True)
+            if marker_kind(out) is None:
+                write_marker(out, "collection")
+        recover(out)  # leftovers of a killed run whose writers are dead: temp job folders, summary temps
+        return _run(jobs, out, executor, progress, plot_every)
+
+
+def _run(jobs: Sequence[Job], out: Path, executor: Executor, progress: bool, plot_every: float) -> dict[str, Any]:
     _write_json(out / "jobs.json", {"jobs": [j.to_dict() for j in jobs]})
     skipped = [j for j in jobs if is_finished(out, j)]
     todo = [j for j in jobs if not is_finished(out, j)]
-    for job in todo:  # leftovers of an interrupted run: temp folders of save_run, a folder without metrics
-        for stale in out.glob(f".{job.id}.*.tmp"):
-            shutil.rmtree(stale, ignore_errors=True)
-    for stale in [*out.glob(".summary.*.tmp*"), *out.glob(".jobs.*.tmp*")]:  # a summary write cut by a kill
-        stale.unlink(missing_ok=True)
     state: dict[str, Any] = {
         "executor": executor.name, "slots": executor.slots, "started": time.time(),
         "skipped": [j.id for j in skipped], "ran": [], "running": 0, "interrupted": False}

@@ -89,8 +89,13 @@ class Job:
 
 
 def load_jobs(specs: Sequence[str | Path], *, signal: str | None = None, defaults: Mapping[str, Any] | None = None,
-              settings: Mapping[str, Any] | None = None, validate: bool = True) -> list[Job]:
+              settings: Mapping[str, Any] | None = None, validate: bool = True,
+              out: str | Path | None = None) -> list[Job]:
     """Jobs from a TOML spec, or from input folders/globs/files (one job each).
+
+    `out` is the collection folder: folders and globs never yield it or anything in it (nor any other
+    output aire wrote, see :func:`expand_inputs`), and an `out` that is an input folder or holds an
+    input is refused.
 
     `signal`, `defaults` (fit options) and `settings` (signal settings) come from the command line and
     win over the TOML's; a key that the TOML's grid varies cannot also be given there. With `validate`,
@@ -137,7 +142,9 @@ def load_jobs(specs: Sequence[str | Path], *, signal: str | None = None, default
         for value in values:
             _check_options({name: value}, "grid")
 
-    paths = expand_inputs(inputs, base)
+    if out is not None:
+        _check_out(Path(out).resolve(), inputs, base)
+    paths = expand_inputs(inputs, base, out=out)
     signal_name = signal or file_signal or "image"
     axes = [(name, values) for name, values in grid_options.items()] + \
            [(f"{SETTINGS_KEY}.{name}", values) for name, values in grid_settings.items()]
@@ -179,23 +186,36 @@ def validate_jobs(jobs: Sequence[Job]) -> None:
             raise InputError(f"job {job.id}: {exc}") from None
 
 
-def expand_inputs(inputs: Iterable[str], base: Path) -> list[Path]:
+#: marker kinds of folders whose files are aire's results, never inputs (a make-scene scene is an input)
+OUTPUT_KINDS = frozenset({"run", "collection", "checkpoint"})
+
+
+def expand_inputs(inputs: Iterable[str], base: Path, out: str | Path | None = None) -> list[Path]:
     """Inputs from paths, folders and globs, relative to `base`, absolute, without duplicates, in the
     order given (sorted within a folder or glob). A folder stands for its non-hidden entries, files
-    and sub-folders alike (a folder of images, or a folder of NeRF scene folders)."""
+    and sub-folders alike (a folder of images, or a folder of NeRF scene folders).
+
+    Folders and globs never yield aire's own outputs: `out` (the collection being written) and what
+    is in it, and any run, checkpoint or collection folder aire wrote (aire.atomic marker, or an older
+    aire's files) and what is in it, so a rerun never fits its own summary.png. A file named on its
+    own is taken as given."""
+    own = _OwnOutputs(out)
     found: list[Path] = []
     for item in inputs:
         pattern = Path(item).expanduser()
         pattern = pattern if pattern.is_absolute() else base / pattern
         if GLOB_CHARS & set(item):
-            matches = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if not Path(p).name.startswith("."))
+            matched = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if not Path(p).name.startswith("."))
+            matches = [p for p in matched if not own(p)]
             if not matches:
-                raise InputError(f"input glob {item!r} matches nothing")
+                raise InputError(f"input glob {item!r} matches nothing" +
+                                 (" but aire's own outputs" if matched else ""))
             found.extend(matches)
         elif pattern.is_dir():
-            matches = sorted(p for p in pattern.iterdir() if not p.name.startswith("."))
+            entries = sorted(p for p in pattern.iterdir() if not p.name.startswith("."))
+            matches = [p for p in entries if not own(p)]
             if not matches:
-                raise InputError(f"input folder {item} is empty")
+                raise InputError(f"input folder {item} is empty" + (" but for aire's own outputs" if entries else ""))
             found.extend(matches)
         elif pattern.exists():
             found.append(pattern)
@@ -203,6 +223,45 @@ def expand_inputs(inputs: Iterable[str], base: Path) -> list[Path]:
             raise InputError(f"input not found: {item}")
     unique = dict.fromkeys(p.resolve() for p in found)
     return list(unique)
+
+
+class _OwnOutputs:
+    """path -> whether it is, or is inside, `out` or an output folder aire wrote (cached per folder)."""
+
+    def __init__(self, out: str | Path | None) -> None:
+        self.out = None if out is None else Path(out).resolve()
+        self.kinds: dict[Path, bool] = {}
+
+    def __call__(self, path: Path) -> bool:
+        path = path.resolve()
+        if self.out is not None and (path == self.out or self.out in path.parents):
+            return True
+        return any(self._is_output(folder) for folder in (path, *path.parents))
+
+    def _is_output(self, folder: Path) -> bool:
+        if folder not in self.kinds:
+            from aire.atomic import is_aire_folder, is_collection, marker_kind
+
+            kind = marker_kind(folder)
+            if kind is not None:
+                self.kinds[folder] = kind in OUTPUT_KINDS
+            else:  # an older aire's unmarked run (metrics.json and model.json), checkpoint or collection
+                legacy_run = (folder / "checkpoint.pt").is_file() or (
+                    (folder / "metrics.json").is_file() and (folder / "model.json").is_file())
+                self.kinds[folder] = (legacy_run and is_aire_folder(folder)) or is_collection(folder)
+        return self.kinds[folder]
+
+
+def _check_out(out: Path, inputs: Iterable[str], base: Path) -> None:
+    """Refuse a collection folder that is an input, or holds one (for a glob: its fixed leading folder)."""
+    for item in inputs:
+        parts = Path(item).expanduser().parts
+        fixed = Path(*parts[:next((i for i, p in enumerate(parts) if GLOB_CHARS & set(p)), len(parts))] or ["."])
+        where = (fixed if fixed.is_absolute() else base / fixed).resolve()
+        if where == out or out in where.parents:
+            raise InputError(f"--out {out} {'is' if where == out else 'holds'} the input {item}; choose another --out "
+                             "(a new folder, inside an input folder if you like: fit-many never takes its own "
+                             "files as inputs)")
 
 
 def _check_options(options: Mapping[str, Any], where: str) -> None:

@@ -1,8 +1,9 @@
 """SDF signal: points of the normalised cube [-1, 1]^3 mapped to signed distances to a mesh.
 
 Contract: the mesh is moved into the unit cube with a margin (aire.geometry.mesh_io.Frame, recorded
-in signal.json so exports return to the original frame); distances are negative inside and measured
-in normalised units. Loss: L1 (default) or L2 regression of the distance on a cached pool of
+in signal.json so exports return to the original frame) and its faces oriented as a solid
+(aire.geometry.orientation: inside-out parts and faces reversed against their neighbours are repaired
+with one warning); distances are negative inside and measured in normalised units. Loss: L1 (default) or L2 regression of the distance on a cached pool of
 near-surface and uniform samples, plus optional eikonal (| |grad f| - 1 |) and normal-alignment
 (1 - cos(grad f, n) near the surface) terms, both off by default: with exact distances at dense
 samples the regression already pins the gradient, and either term costs a double backward pass.
@@ -23,6 +24,7 @@ from aire.errors import InputError
 from aire.geometry import distance as gdist
 from aire.geometry.extract import connected_components, evaluate_grid, extract_mesh, keep_largest_component, marching_cubes
 from aire.geometry.mesh_io import Frame, load_mesh, validate_mesh, write_mesh_atomic
+from aire.geometry.orientation import oriented
 from aire.metrics.mesh import chamfer, iou
 from aire.geometry.render import plot_distance_views
 from aire.geometry.sampling import SampleSpec, grid_points, sdf_samples, surface_samples
@@ -54,7 +56,14 @@ class SDFSignal(Signal):
         self.path = Path(path) if path is not None else None
         original = load_mesh(path) if mesh is None else validate_mesh(mesh)
         self.frame = Frame.fit(np.asarray(original.vertices), margin)
-        self.mesh = trimesh.Trimesh(self.frame.to_normalised(original.vertices), np.asarray(original.faces), process=False)
+        normalised = trimesh.Trimesh(self.frame.to_normalised(original.vertices), np.asarray(original.faces), process=False)
+        # faces oriented as a solid (inside-out parts, faces reversed against their neighbours): one warning line
+        name = self.path.name if self.path is not None else "the mesh"
+        self.mesh, self.orientation = oriented(normalised, name)
+        if sign_method == "pseudonormal" and not self.orientation.single_body:
+            raise InputError(f"sign_method=pseudonormal needs one closed, consistently oriented body; {name} has "
+                             f"{self.orientation.parts} part(s), {self.orientation.boundary_edges} boundary and "
+                             f"{self.orientation.nonmanifold_edges} non-manifold edges: use sign_method=auto (winding number)")
         self.sign_method = gdist.sign_method_for(self.mesh, sign_method)
         self.in_features, self.out_features = 3, 1
         self.loss_kind, self.eikonal_weight, self.normal_weight = loss, float(eikonal_weight), float(normal_weight)
@@ -218,7 +227,7 @@ class SDFSignal(Signal):
     def describe(self) -> dict[str, Any]:
         return {"kind": "sdf", "path": str(self.path.resolve()) if self.path else None, "vertices": int(len(self.mesh.vertices)),
                 "faces": int(len(self.mesh.faces)), "watertight": bool(self.mesh.is_watertight),
-                "sign_method": self.sign_method, "frame": self.frame.as_dict(), "samples": self.spec.count,
+                "sign_method": self.sign_method, "orientation": self.orientation.as_dict(), "frame": self.frame.as_dict(), "samples": self.spec.count,
                 "near_fraction": self.spec.near_fraction, "scales": list(self.spec.scales), "loss": self.loss_kind,
                 "eikonal_weight": self.eikonal_weight, "normal_weight": self.normal_weight,
                 "eval_resolution": self.eval_resolution, "mesh_resolution": self.mesh_resolution,

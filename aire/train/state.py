@@ -74,24 +74,42 @@ def load_model_state(network: Any, state: dict[str, Any], model: nn.Module | Non
 
 
 def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write state (+ extra, e.g. the command's settings) to DIR/checkpoint.pt atomically.
+    """Write state (+ extra, e.g. the command's settings) to DIR/checkpoint.pt atomically, holding
+    DIR's one-writer lock (aire.lock; re-entrant, so a run that holds it writes freely).
 
-    A folder this creates (or finds empty) is marked as aire's, so a later run may replace it."""
-    from aire.atomic import write_marker
+    The state is serialised in memory and written by Python's own file write, so a full disk is an
+    OSError that ends as InputError ``cannot write DIR/checkpoint.pt: No space left on device``
+    (aire.atomic.write_errors), with the previous checkpoint intact, no temporary file left, and a
+    folder this call created removed again. A folder this creates (or finds empty) is marked as
+    aire's, so a later run may replace it."""
+    import io
+    import shutil
+
+    from aire.atomic import one_writer, write_errors, write_marker
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    if not any(directory.iterdir()):
-        write_marker(directory, "checkpoint")
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        torch.save({**state, "extra": extra or {}}, tmp)
-        os.replace(tmp, directory / CHECKPOINT_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return directory / CHECKPOINT_FILE
+    target = directory / CHECKPOINT_FILE
+    buffer = io.BytesIO()
+    torch.save({**state, "extra": extra or {}}, buffer)
+    with one_writer(directory), write_errors(target, places=[directory]):
+        created = not directory.exists()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if not any(directory.iterdir()):
+                write_marker(directory, "checkpoint")
+            fd, tmp = tempfile.mkstemp(prefix=".checkpoint.", suffix=".tmp", dir=directory)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(buffer.getbuffer())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except BaseException:
+            if created:  # the first checkpoint failed: leave no empty output folder behind
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
+    return target
 
 
 def load_checkpoint(directory: str | Path) -> dict[str, Any]:

@@ -34,6 +34,54 @@ class SphereSDF(torch.nn.Module):
         return ((x - self.centre).norm(dim=1) - self.radius)[:, None]
 
 
+def sphere(radius: float = 1.0, centre=(0.0, 0.0, 0.0), subdivisions: int = 3) -> trimesh.Trimesh:
+    """An outward icosphere (closed, consistently oriented)."""
+    mesh = trimesh.creation.icosphere(subdivisions=subdivisions, radius=radius)
+    mesh.apply_translation(np.asarray(centre, dtype=np.float64))
+    return mesh
+
+
+def reverse_faces(mesh: trimesh.Trimesh, fraction: float = 1.0, seed: int = 0) -> trimesh.Trimesh:
+    """The mesh with `fraction` of its faces (chosen at random; all for 1.0) listed in reverse order."""
+    faces = np.array(mesh.faces)
+    count = int(round(fraction * len(faces)))
+    chosen = np.random.default_rng(seed).choice(len(faces), count, replace=False)
+    faces[chosen] = faces[chosen, ::-1]
+    return trimesh.Trimesh(np.array(mesh.vertices), faces, process=False)
+
+
+def combine(*meshes: trimesh.Trimesh) -> trimesh.Trimesh:
+    """Several meshes as one (parts that share no vertex), faces kept as written."""
+    vertices, faces, offset = [], [], 0
+    for mesh in meshes:
+        vertices.append(np.asarray(mesh.vertices))
+        faces.append(np.asarray(mesh.faces) + offset)
+        offset += len(mesh.vertices)
+    return trimesh.Trimesh(np.concatenate(vertices), np.concatenate(faces), process=False)
+
+
+def triangle_soup(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """The mesh as an STL file holds it: three vertices of its own per face."""
+    return trimesh.Trimesh(mesh.triangles.reshape(-1, 3), np.arange(3 * len(mesh.faces)).reshape(-1, 3), process=False)
+
+
+def directions(count: int, seed: int = 0) -> np.ndarray:
+    """`count` random unit vectors (count, 3)."""
+    d = np.random.default_rng(seed).normal(size=(count, 3))
+    return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+
+def shared_mesh(name: str):
+    """A mesh of the shared data (../shared/data/meshes beside the checkout, or $AIRE_DATA/meshes), or None."""
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("AIRE_DATA")
+    folder = Path(root) if root else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    path = folder / "meshes" / name
+    return path if path.is_file() else None
+
+
 class SphereWithBlobSDF(torch.nn.Module):
     """A sphere of `radius` at 0 and a separate small sphere (a wrong-sign blob in free space), as the union
     min(d_sphere, d_blob): two connected pieces after marching cubes."""

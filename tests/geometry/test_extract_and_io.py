@@ -80,6 +80,31 @@ def test_bad_meshes_are_one_line_errors(tmp_path):
         load_mesh(tmp_path / "missing.obj")
 
 
+FAR_SPHERE_CENTRE = (1e6, 0.0, 0.0)  # a georeferenced scan's coordinates
+
+
+@pytest.mark.parametrize("suffix", [".ply", ".obj", ".off"])
+def test_mesh_files_keep_float64_vertices_far_from_the_origin(tmp_path, suffix):
+    """trimesh writes PLY as float32: a unit sphere at x = 1e6 came back with ~37 distinct x values."""
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    sphere.apply_translation(FAR_SPHERE_CENTRE)
+    back = load_mesh(write_mesh_atomic(sphere, tmp_path / f"far{suffix}"))
+    np.testing.assert_allclose(back.vertices, sphere.vertices, rtol=0, atol=2e-16 * 1e6)  # an ulp at 1e6
+    assert np.array_equal(back.faces, sphere.faces)
+    assert len(np.unique(back.vertices[:, 0])) == len(np.unique(sphere.vertices[:, 0])) > 600
+
+
+@pytest.mark.parametrize("suffix", [".stl", ".glb"])
+def test_float32_formats_are_refused_far_from_the_origin(tmp_path, suffix):
+    sphere = trimesh.creation.icosphere(subdivisions=3)
+    write_mesh_atomic(sphere, tmp_path / f"near{suffix}")  # at the origin float32 loses nothing visible
+    sphere.apply_translation(FAR_SPHERE_CENTRE)
+    with pytest.raises(InputError, match="float32") as info:
+        write_mesh_atomic(sphere, tmp_path / f"far{suffix}")
+    assert "\n" not in str(info.value) and ".ply, .obj or .off" in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"near{suffix}"]
+
+
 def _two_pieces() -> trimesh.Trimesh:
     big = trimesh.creation.icosphere(subdivisions=2)
     blob = trimesh.creation.icosphere(subdivisions=1, radius=0.2)

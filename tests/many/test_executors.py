@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +72,60 @@ def test_cuda_jobs_ask_for_one_gpu():
     assert _gpus({"job": {"options": {"device": "cuda"}}}) == 1.0
     assert _gpus({"job": {"options": {"device": "cuda:1"}}}) == 1.0
     assert _gpus({"job": {"options": {}}}) == 0.0
+
+
+POOL = """
+import sys
+from aire.many.executors import LocalExecutor
+from tests.faults import sleep_marked
+
+executor = LocalExecutor(workers=2)
+futures = [executor.submit(sleep_marked, (sys.argv[1], 600)) for _ in range(2)]
+futures[0].result()
+"""
+
+
+def test_local_pool_workers_die_with_a_killed_collection_process(tmp_path):
+    """SIGKILL of the process that owns the pool (no chance to clean up): its workers, busy with jobs,
+    end too instead of fitting on unseen for minutes."""
+    from tests.faults import ENV, gone, wait_until
+
+    parent = subprocess.Popen([sys.executable, "-c", POOL, str(tmp_path)], env=ENV, cwd=Path(__file__).parents[2])
+    try:
+        assert wait_until(lambda: len(list(tmp_path.iterdir())) == 2, 120), "the workers never started their jobs"
+        workers = [int(p.name) for p in tmp_path.iterdir()]
+        assert not any(gone(pid) for pid in workers)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+        assert wait_until(lambda: all(gone(pid) for pid in workers), 30), "workers outlived their parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+WATCHED = """
+import os, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", "import os, sys, time; "
+                          "from aire.many.executors import die_with_parent; "
+                          "die_with_parent(os.getppid(), kernel=False); print(os.getpid(), flush=True); time.sleep(600)"],
+                         stdout=subprocess.PIPE, text=True)
+print(child.stdout.readline().strip(), flush=True)
+child.wait()
+"""
+
+
+def test_without_the_kernel_signal_a_worker_watches_its_parent(tmp_path):
+    """The fallback of other systems (and of pools started off the main thread): a thread that
+    sees the parent pid change."""
+    from tests.faults import ENV, gone, wait_until
+
+    parent = subprocess.Popen([sys.executable, "-c", WATCHED], env=ENV, stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert not gone(worker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+        assert wait_until(lambda: gone(worker), 30), "the worker outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()

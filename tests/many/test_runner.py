@@ -128,3 +128,27 @@ def test_local_ray_of_two_workers_matches_aire_fit(collection, tmp_path, ray_mod
     summary = check_collection(out, collection)
     assert summary["run"]["executor"] == "ray" and summary["run"]["slots"] == 2
     assert not ray_module.is_initialized()  # the local instance we started is shut down
+
+
+@pytest.mark.slow  # two pool workers importing torch and a rerun: ~1 minute on the shared 2-core machine
+def test_local_pool_sigkilled_midway_leaves_no_worker_and_reruns_cleanly(collection, tmp_path):
+    """SIGKILL of the collection process (no handler runs): its workers end with it, the next run
+    removes what they left half-written, skips the finished jobs and equals each fit alone."""
+    from tests.faults import children, gone, wait_until
+
+    out = tmp_path / "runs"
+    command = [sys.executable, "-m", "aire", "fit-many", str(collection["spec"]), "--out", str(out), "--workers", "2",
+               "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # both workers up (children of the collection process), and a job being fitted (its lock file)
+    assert wait_until(lambda: (len(children(process.pid)) >= 2 and any(out.glob(".img*.lock")))
+                      or process.poll() is not None, 300)
+    workers = children(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    assert workers and wait_until(lambda: all(gone(pid) for pid in workers), 30), "workers outlived their parent"
+    finished = {p.parent.name for p in out.glob("*/metrics.json")}
+    assert main(command[3:]) == 1  # the same command again; exit 1 because one job failed
+    summary = check_collection(out, collection)
+    assert set(summary["run"]["skipped"]) == finished
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != ".aire"]

@@ -121,3 +121,70 @@ def test_switch_options_take_booleans(tmp_path):
         load_jobs([tmp_path / "imgs"], defaults={"compensate": "yes"})
     job = load_jobs([tmp_path / "imgs"], defaults={"lr_rewind": True, "compensate": False})[0]
     assert job.spec().schedule.lr_rewind is True and job.spec().schedule.compensate is False
+
+
+def _collection_inside(images: Path) -> Path:
+    """images/runs: a collection aire wrote (marker, summary, a job folder, an error record), as a
+    first `aire fit-many images --out images/runs` leaves it."""
+    from aire.atomic import write_marker
+
+    runs = images / "runs"
+    (runs / "img0_1234abcd").mkdir(parents=True)
+    write_marker(runs, "collection")
+    write_marker(runs / "img0_1234abcd", "run")
+    for name in ("summary.png", "summary.json", "jobs.json", "img1_1234abcd.error.json"):
+        (runs / name).write_text("{}")
+    (runs / "img0_1234abcd" / "reconstruction.png").write_bytes((images / "img0.png").read_bytes())
+    return runs
+
+
+def test_a_collection_never_takes_its_own_files_as_inputs(tmp_path):
+    """Reruns with --out inside the input folder: the collection, its summary, job folders and error
+    records are aire's own and never become jobs, by folder, glob or recursive glob; an aire run
+    folder among the inputs neither; a scene folder that make-scene wrote is an input."""
+    from aire.atomic import write_marker
+
+    images = write_images(tmp_path / "images", 2)
+    runs = _collection_inside(tmp_path / "images")
+    old_run = tmp_path / "images" / "old_run"
+    old_run.mkdir()
+    for name in ("metrics.json", "model.json", "reconstruction.png"):  # an older aire's run, unmarked
+        (old_run / name).write_text("{}")
+    scene = tmp_path / "images" / "scene"
+    scene.mkdir()
+    write_marker(scene, "scene")
+    pictures = [str(p.resolve()) for p in images]
+    for spec, want in (([tmp_path / "images"], [*pictures, str(scene.resolve())]),
+                       ([str(tmp_path / "images" / "*")], [*pictures, str(scene.resolve())]),
+                       ([str(tmp_path / "images" / "**" / "*.png")], pictures)):
+        assert sorted(j.input for j in load_jobs(spec, out=runs, validate=False)) == sorted(want), spec
+    # without naming --out the marked collection is still recognised as aire's own
+    assert not any("runs" in j.input for j in load_jobs([tmp_path / "images"], validate=False))
+    with pytest.raises(InputError, match="matches nothing but aire's own outputs"):
+        load_jobs([str(runs / "*.png")], out=tmp_path / "other", validate=False)
+
+
+def test_a_collection_folder_that_is_or_holds_an_input_is_refused(tmp_path, monkeypatch):
+    write_images(tmp_path / "images", 1)
+    for out, word in ((tmp_path / "images", "is the input"), (tmp_path, "holds the input")):
+        with pytest.raises(InputError, match=word):
+            load_jobs([tmp_path / "images"], out=out)
+        with pytest.raises(InputError, match=word):
+            load_jobs([str(tmp_path / "images" / "*.png")], out=out)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="holds the input"):
+        load_jobs(["images"], out=".")
+    assert len(load_jobs(["images"], out="images/runs")) == 1
+
+
+def test_fit_many_refuses_a_folder_of_yours_as_its_collection(tmp_path, capsys):
+    from aire.cli import main
+
+    images = write_images(tmp_path / "images", 1)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("mine")
+    assert main(["fit-many", str(images[0]), "--out", str(mine), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds files fit-many did not write" in err[0]
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.tex"]

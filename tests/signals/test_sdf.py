@@ -2,6 +2,8 @@
 
 import json
 import math
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -11,10 +13,11 @@ import trimesh
 import aire
 from aire.cli import main
 from aire.errors import InputError
-from aire.geometry.mesh_io import load_mesh
+from aire.geometry.mesh_io import load_mesh, write_mesh_atomic
+from aire.geometry.sampling import grid_points
 from aire.signals.sdf import SDFSignal
 from aire.testing import check_signal
-from tests.geometry.shapes import SphereSDF, SphereWithBlobSDF, box_sdf
+from tests.geometry.shapes import SphereSDF, SphereWithBlobSDF, box_sdf, combine, holed_sphere, reverse_faces, sphere
 
 SMALL = dict(samples=4000, validation_samples=2000, eval_resolution=20, mesh_resolution=24, chamfer_samples=2000)
 
@@ -180,59 +183,4 @@ def test_paper_preset_ends_at_the_papers_small_network(tmp_path):
     assert metrics["settings"]["schedule"]["prune_layers"] == [1, 2]
 
 
-def test_keep_largest_component_drops_a_blob_from_the_metrics_and_the_exported_mesh(tmp_path):
-    """A sphere model with a blob in free space: two components; with the setting, Chamfer and mesh.ply cover
-    the sphere alone (the IoU is of the whole grid either way)."""
-    sphere = trimesh.creation.icosphere(subdivisions=4, radius=5.0)
-    settings = {**SMALL, "eval_resolution": 32, "mesh_resolution": 32, "chamfer_samples": 20_000}
-    model = SphereWithBlobSDF(0.9)  # radius 5 -> 0.9 in the normalised frame
-    plain = SDFSignal(mesh=sphere, **settings).final_metrics(model)
-    kept_signal = SDFSignal(mesh=sphere, keep_largest_component=True, **settings)
-    kept = kept_signal.final_metrics(model)
-    assert plain["mesh_components"] == 2 and plain["mesh_components_kept"] == 2
-    assert kept["mesh_components"] == 2 and kept["mesh_components_kept"] == 1
-    # the blob (about 2 % of the surface, 0.37 to 0.61 from the sphere) adds about 0.01 to the distance
-    # from the reconstruction to the reference; the sphere alone is at the sampling spacing
-    blob = plain["chamfer_l1_to_reference"] - kept["chamfer_l1_to_reference"]
-    assert 0.005 < blob < 0.02, (plain, kept)
-    assert kept["chamfer_l1_to_reference"] < 0.015 and kept["iou_grid"] == plain["iou_grid"]
-    kept_signal.export(model, tmp_path)
-    mesh = load_mesh(tmp_path / "mesh.ply")
-    assert len(mesh.split(only_watertight=False)) == 1
-    assert np.abs(np.linalg.norm(mesh.vertices, axis=1) - 5.0).max() < 2.0 / 31 / kept_signal.frame.scale
-    assert json.loads((tmp_path / "signal.json").read_text())["keep_largest_component"] is True
-
-
-def test_keep_largest_component_must_be_a_boolean():
-    with pytest.raises(InputError, match="keep_largest_component must be true or false"):
-        SDFSignal(mesh=box_mesh(), keep_largest_component="yes", **SMALL)
-
-
-def test_export_mesh_keep_largest_component_writes_one_piece(tmp_path, capsys, monkeypatch):
-    from aire.geometry import extract
-    from aire.io import save_network
-
-    save_network(aire.testing.small_network(in_features=3, out_features=1, dtype=torch.float32), tmp_path)
-    big = trimesh.creation.icosphere(subdivisions=2, radius=0.5)
-    blob = trimesh.creation.icosphere(subdivisions=1, radius=0.1)
-    blob.apply_translation([0.8, 0.0, 0.0])
-    monkeypatch.setattr(extract, "extract_mesh", lambda *a, **k: trimesh.util.concatenate([blob, big]))
-    out = tmp_path / "m.ply"
-    assert main(["export-mesh", str(tmp_path), "--normalised", "--keep-largest-component", "--out", str(out),
-                 "--quiet"]) == 0
-    assert "dropped 1 smaller one" in capsys.readouterr().err
-    mesh = load_mesh(out)
-    assert len(mesh.faces) == 320 and np.abs(np.linalg.norm(mesh.vertices, axis=1) - 0.5).max() < 1e-6
-
-
-def test_final_metrics_report_fscore_and_hausdorff_at_the_chosen_threshold():
-    """An exact sphere model against the sphere it came from: every sample within a grid spacing, so the
-    F-score is 1 at a threshold of two spacings, and the Hausdorff distance is below that."""
-    sphere = trimesh.creation.icosphere(subdivisions=4, radius=5.0)
-    spacing = 2.0 / 31
-    signal = SDFSignal(mesh=sphere, fscore_threshold=2 * spacing, **{**SMALL, "eval_resolution": 32})
-    metrics = signal.final_metrics(SphereSDF(0.9))
-    assert metrics["fscore"] == metrics["precision"] == metrics["recall"] == 1.0
-    assert metrics["fscore_threshold"] == 2 * spacing and 0 < metrics["hausdorff"] < 2 * spacing
-    with pytest.raises(InputError, match="fscore_threshold must be a positive distance"):
-        SDFSignal(mesh=box_mesh(), fscore_threshold=0, **SMALL)
+from tests.geometry.shapes import SphereSDF, SphereWithBlobSDF, box_sdf, combine, holed_sphere, reverse_faces, sphere
