@@ -120,21 +120,22 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         plot_training(result.history, result.events, tmp / "training.png", quality_key=quality, target=target)
         history = {"history": result.history, "events": result.events}
         (tmp / "history.json").write_text(json.dumps(_jsonable(history), indent=1, allow_nan=False))
-        described = signal.describe()
-        if input_as is not None:
-            described = {**described, "path": str(Path(input_as).resolve())}
-        if started is not None:  # measured here, after the exports: everything but writing these small files
-            result.metrics["seconds_total"] = time.perf_counter() - started
-        metrics = {**result.metrics, "signal": described, "settings": settings or {}}
-        if export_precision is not None:
-            metrics["export"] = compact_export(result.network, signal, tmp, export_precision)
-        (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
         if config is not None:  # the resolved fit specification: `aire fit --config` replays it
             (tmp / "config.json").write_text(json.dumps(_jsonable(config), indent=2, allow_nan=False) + "\n")
         for name, source in (extra_files or {}).items():
             shutil.copyfile(source, tmp / name)
         if live is not None:
             move_live_logs(Path(live), tmp)
+        described = signal.describe()
+        if input_as is not None:
+            described = {**described, "path": str(Path(input_as).resolve())}
+        if started is not None:  # measured here, after the exports: everything but writing metrics.json
+            result.metrics["seconds_total"] = time.perf_counter() - started
+        metrics = {**result.metrics, "signal": described, "settings": settings or {}}
+        if export_precision is not None:
+            metrics["export"] = compact_export(result.network, signal, tmp, export_precision)
+        # last: a folder with metrics.json is a finished run (fit-many's test), even the temporary one
+        (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
     if live is not None:
         remove_live_dir(Path(live))
     return out

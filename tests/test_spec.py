@@ -51,7 +51,7 @@ def test_bad_values_name_the_key(data, message):
 
 
 def test_unknown_preset_lists_the_known_ones():
-    with pytest.raises(InputError, match="known: paper"):
+    with pytest.raises(InputError, match="known: gpu, paper"):
         resolve({"signal": "image", "path": "a.png", "preset": "fast"})
     assert preset("some-plugin-signal", "default") == {}
 

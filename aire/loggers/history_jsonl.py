@@ -54,7 +54,8 @@ _logs: "weakref.WeakKeyDictionary[Any, _Log]" = weakref.WeakKeyDictionary()
 
 
 def _log(trainer: TrainerView) -> _Log | None:
-    """The fit's log, opened (and filled with what it has so far) at its first event; None without a folder.
+    """The fit's log, opened (and filled with what it has so far) at its first event (the evaluation at step 0
+    of a fresh fit); None without a folder.
     A history or event list shorter than what was written (a rollback rewound them) reopens the file."""
     if getattr(trainer, "log_dir", None) is None:
         return None
@@ -65,11 +66,6 @@ def _log(trainer: TrainerView) -> _Log | None:
     if log is None:
         log = _logs[trainer] = _Log(trainer)
     return log
-
-
-@hookimpl
-def aire_fit_start(trainer: TrainerView) -> None:
-    _log(trainer)
 
 
 @hookimpl

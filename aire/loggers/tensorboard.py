@@ -53,11 +53,6 @@ def _writer(trainer: TrainerView) -> Any:
 
 
 @hookimpl
-def aire_fit_start(trainer: TrainerView) -> None:
-    _writer(trainer)
-
-
-@hookimpl
 def aire_after_evaluate(trainer: TrainerView, row: Mapping[str, Any]) -> None:
     writer = _writer(trainer)
     if writer is None:
