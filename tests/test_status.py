@@ -44,7 +44,7 @@ def test_sdf_phases_report_sampling_extraction_and_chamfer(tmp_path):
         signal.export(SphereSDF(0.9), tmp_path)
     starts = [line for line in out.getvalue().splitlines() if line.endswith(" ...")]
     assert starts == [
-        "aire: SDF samples: 6,000 points and their ground-truth distances (pseudonormal signs) ...",
+        f"aire: SDF samples: 6,000 points and their ground-truth distances ({signal.sign_method} signs) ...",
         "aire: final metrics: the model on a 16^3 grid, marching cubes ...",
         "aire: final metrics: Chamfer distance on 1,000 samples per surface ...",
         "aire: final metrics: ground-truth occupancy of the 16^3 grid ...",
