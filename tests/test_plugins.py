@@ -18,7 +18,7 @@ from aire.plugins import PluginError, PluginRegistry, UnknownComponentError
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_KINDS = {"signal": {"image"}, "encoding": {"siren"}, "network": {"siren", "finer"},
-                 "criterion": {"column-l1"}, "policy": {"topk-doubling"}, "backend": {"torch"}}
+                 "criterion": {"column-l1", "certified"}, "policy": {"topk-doubling"}, "backend": {"torch"}}
 
 
 def _core_entry_points():

@@ -71,42 +71,69 @@ def _sine_difference(sin_z: TM, cos_z: TM, z: TM, dz: TM, B: tm.Basis) -> TM:
     return TM(c, torch.where(use, crude, out.R))
 
 
-class _Problem:
-    """The two networks as float64 tensors, ready to bound any batch of boxes."""
+class _Change:
+    """One changed canonical layer: its new parameters and the difference, as float64 tensors."""
 
-    def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]], layer: int, new_weight: np.ndarray,
-                 new_bias: np.ndarray, order: int, device: torch.device) -> None:
+    def __init__(self, layer: int, new_w: torch.Tensor, new_b: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> None:
+        self.layer, self.new_w, self.new_b = layer, new_w, new_b
+        self.dw = new_w - w  # |fl(dw) - dw| <= u |dw|: added in _Problem.bound
+        self.dw_abs = self.dw.abs() * (1 + 2 * U)
+        self.db = new_b - b
+        self.db_abs = self.db.abs() * (1 + 2 * U)
+
+
+class _Problem:
+    """The network and its changed versions as float64 tensors, ready to bound any batch of boxes.
+    The base network's Taylor models are computed once per box and shared by every change."""
+
+    def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]], changes: list[tuple[int, Any, Any]], order: int,
+                 device: torch.device) -> None:
         t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64), device=device)  # noqa: E731
         self.w = [t(w) for w, _ in pairs]
         self.b = [t(b) for _, b in pairs]
         self.w_abs = [w.abs() for w in self.w]
-        self.layer = layer
-        self.dw = t(new_weight) - self.w[layer]  # |fl(dw) - dw| <= u |dw|: added in bound()
-        self.dw_abs = self.dw.abs() * (1 + 2 * U)
-        self.db = t(new_bias) - self.b[layer]
-        self.db_abs = self.db.abs() * (1 + 2 * U)
+        self.changes = [_Change(k, t(nw), t(nb), self.w[k], self.b[k]) for k, nw, nb in changes]
         self.d = self.w[0].shape[1]
         self.basis = tm.basis(self.d, order, str(device))
         self.device = device
 
-    def bound(self, centre: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(upper bound on max over each box of |f - f~|_inf, |f - f~|_inf at the box centre)."""
+    def bound(self, centre: torch.Tensor, r: torch.Tensor, active: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(upper bounds on max over each box of |f - f~|_inf, |f - f~|_inf at the box centres), each
+        (len(active), boxes), for the changes numbered in `active`."""
         B = self.basis
-        h = tm.variables(centre, r, B)
         last = len(self.w) - 1
-        k = self.layer
-        for i in range(k):  # the base network up to the changed layer's input
-            h, _ = tm.sincos(tm.linear(h, self.w[i], self.w_abs[i], self.b[i]), B)
-        delta = tm.linear(h, self.dw, self.dw_abs, self.db)  # (W~ - W) h + (b~ - b)
-        delta.R = delta.R + U * (h.bound() @ self.dw_abs.T + self.db_abs)
-        z = tm.linear(h, self.w[k], self.w_abs[k], self.b[k]) if k < last else None
-        for i in range(k, last):
+        first = min(self.changes[j].layer for j in active)
+        inputs = [tm.variables(centre, r, B)]  # inputs[i]: the Taylor model of canonical layer i's input
+        zs, sines, cosines = {}, {}, {}
+        for i in range(last):
+            z = tm.linear(inputs[-1], self.w[i], self.w_abs[i], self.b[i])
             h, cos_z = tm.sincos(z, B)
-            step = _sine_difference(h, cos_z, z, delta, B)
-            if i + 1 < last:
-                z = tm.linear(h, self.w[i + 1], self.w_abs[i + 1], self.b[i + 1])
-            delta = tm.linear(step, self.w[i + 1], self.w_abs[i + 1], None)
-        return delta.bound().amax(dim=1), delta.c[0].abs().amax(dim=1)
+            if i >= first:
+                zs[i], sines[i], cosines[i] = z, h, cos_z
+            inputs.append(h)
+        uppers, values = [], []
+        for j in active:
+            ch = self.changes[j]
+            h = inputs[ch.layer]
+            delta = tm.linear(h, ch.dw, ch.dw_abs, ch.db)  # (W~ - W) h + (b~ - b)
+            delta.R = delta.R + U * (h.bound() @ ch.dw_abs.T + ch.db_abs)
+            for i in range(ch.layer, last):
+                step = _sine_difference(sines[i], cosines[i], zs[i], delta, B)
+                delta = tm.linear(step, self.w[i + 1], self.w_abs[i + 1], None)
+            uppers.append(delta.bound().amax(dim=1))
+            values.append(self.centre_change(centre, ch))
+        return torch.stack(uppers), torch.stack(values)
+
+    def centre_change(self, x: torch.Tensor, ch: _Change) -> torch.Tensor:
+        """|f~(x) - f(x)|_inf at points x (n, d) by plain float64 forward passes: what is observed."""
+        last = len(self.w) - 1
+        h, h_new = x, x
+        for i in range(last + 1):
+            w_new = ch.new_w if i == ch.layer else self.w[i]
+            b_new = ch.new_b if i == ch.layer else self.b[i]
+            z, z_new = h @ self.w[i].T + self.b[i], h_new @ w_new.T + b_new
+            h, h_new = (torch.sin(z), torch.sin(z_new)) if i < last else (z, z_new)
+        return (h_new - h).abs().amax(dim=1)
 
 
 def device_for(backend: Any = None) -> torch.device:
@@ -121,66 +148,100 @@ def device_for(backend: Any = None) -> torch.device:
     return torch.device(getattr(backend, "device", None) or "cpu")
 
 
-def certify_change(network: Any, layer: int, new_weight: Any, new_bias: Any, *, order: int = 5,
-                   target_ratio: float = 4.0, max_boxes: int = 100_000, time_limit: float | None = None,
-                   initial: int | None = None, batch: int = 128, device: str | torch.device | None = None) -> Certificate:
+def certify_change(network: Any, layer: int, new_weight: Any, new_bias: Any, **settings: Any) -> Certificate:
     """Rigorous sup over x in [-1, 1]^d of |f(x) - f~(x)|_inf when canonical layer `layer` becomes
     (new_weight, new_bias) (canonical form, omega_0 absorbed, like `network.canonical()`).
+    Settings as for certify_many."""
+    return certify_many(network, [(layer, new_weight, new_bias)], **settings)[0]
 
-    Branch and bound: the domain starts as a grid of `initial`^d boxes (default 2^(12/d) per axis),
-    then the boxes with the largest bounds are split in 2^d until the largest bound is at most
+
+def certify_many(network: Any, changes: list[tuple[int, Any, Any]], *, order: int = 5, target_ratio: float = 4.0,
+                 max_boxes: int = 100_000, time_limit: float | None = None, initial: int | None = None,
+                 batch: int = 128, device: str | torch.device | None = None) -> list[Certificate]:
+    """One certificate per change (canonical layer, new weight, new bias), sharing the base network's
+    Taylor models on every box.
+
+    Branch and bound: the domain starts as a grid of `initial`^d boxes (default 2^(12/d) per axis,
+    fewer when `time_limit` would not cover them), then the boxes with the largest bound relative to
+    what their change shows are split in 2^d, until every change's largest bound is at most
     `target_ratio` times the largest change seen at a box centre, `max_boxes` boxes were evaluated or
-    `time_limit` seconds passed (the initial grid is always completed). `bound` is the largest bound
-    over the final partition: always rigorous, tighter with more boxes. `order` is the Taylor models'
-    degree. Cost: about 1-4 ms per box on one CPU core for a 256-wide 4-layer network (d = 2,
-    order 5). Raises ValueError for non-sine activations.
+    `time_limit` seconds passed (the initial grid is always completed). A change that has converged
+    keeps its parent box's bound on the children (still valid). `bound` is the largest bound over the
+    final partition: always rigorous, tighter with more boxes. `order` is the Taylor models' degree.
+    Cost: about 1-4 ms per box and change on one CPU core for a 256-wide 4-layer network (d = 2, order
+    5), less per change when they share boxes. Raises ValueError for non-sine activations.
     """
     if getattr(network, "activation", "sine") != "sine":
         raise ValueError("the certified bound handles sine activations only (FINER: use vector_stability_bound)")
     start = time.perf_counter()
-    pairs = network.canonical()
     dev = torch.device(device) if device is not None else torch.device("cpu")
-    problem = _Problem(pairs, layer, new_weight, new_bias, order, dev)
-    d = problem.d
-    g = initial or max(1, round(2 ** (12 / d)))
+    problem = _Problem(network.canonical(), list(changes), order, dev)
+    n_change, d = len(problem.changes), problem.d
+    everyone = list(range(n_change))
+    g = initial or _initial_grid(problem, d, time_limit, batch, dev)
     axis = -1 + (2 * torch.arange(g, dtype=torch.float64, device=dev) + 1) / g
     centre = torch.stack([m.reshape(-1) for m in torch.meshgrid(*[axis] * d, indexing="ij")], dim=1)
     r = torch.full((centre.shape[0],), 1.0 / g, dtype=torch.float64, device=dev)
-    upper, value = _evaluate(problem, centre, r, batch)
+    upper, value = _evaluate(problem, centre, r, batch, everyone)  # (changes, boxes)
     evaluated = centre.shape[0]
-    best = int(torch.argmax(value))
-    observed, worst = float(value[best]), centre[best].clone()
+    best = torch.argmax(value, dim=1)
+    observed = value[torch.arange(n_change), best].clone()
+    worst = centre[best].clone()
     corners = torch.tensor(list(np.ndindex(*[2] * d)), dtype=torch.float64, device=dev) * 2 - 1  # (2^d, d)
     while evaluated < max_boxes and (time_limit is None or time.perf_counter() - start < time_limit):
-        if float(upper.max()) <= target_ratio * observed:
+        limit = target_ratio * observed[:, None]
+        active = [j for j in everyone if float(upper[j].max()) > float(limit[j])]
+        if not active:
             break
+        excess = (upper[active] / limit[active].clamp_min(1e-300)).amax(dim=0)  # worst relative bound per box
         n_split = max(1, min(batch // len(corners), (max_boxes - evaluated) // len(corners)))
-        order_ = torch.argsort(upper, descending=True)[:n_split]
-        order_ = order_[upper[order_] > target_ratio * observed]
-        keep = torch.ones_like(upper, dtype=torch.bool)
+        order_ = torch.argsort(excess, descending=True)[:n_split]
+        order_ = order_[excess[order_] > 1]
+        keep = torch.ones(centre.shape[0], dtype=torch.bool, device=dev)
         keep[order_] = False
         half = r[order_] / 2
         kids = (centre[order_][:, None, :] + corners[None] * half[:, None, None]).reshape(-1, d)
         kid_r = half.repeat_interleave(len(corners))
-        kid_upper, kid_value = _evaluate(problem, kids, kid_r, batch)
+        kid_upper = upper[:, order_].repeat_interleave(len(corners), dim=1)  # parents' bounds hold for children
+        fresh_upper, fresh_value = _evaluate(problem, kids, kid_r, batch, active)
+        kid_upper[active] = torch.minimum(kid_upper[active], fresh_upper)
         evaluated += kids.shape[0]
         centre = torch.cat([centre[keep], kids])
         r = torch.cat([r[keep], kid_r])
-        upper = torch.cat([upper[keep], kid_upper])
-        j = int(torch.argmax(kid_value))
-        if float(kid_value[j]) > observed:
-            observed, worst = float(kid_value[j]), kids[j].clone()
-    return Certificate(bound=float(upper.max()), observed=observed, boxes=evaluated, leaves=int(centre.shape[0]),
-                       worst_point=tuple(float(v) for v in worst.cpu()), seconds=time.perf_counter() - start)
+        upper = torch.cat([upper[:, keep], kid_upper], dim=1)
+        for row, j in enumerate(active):
+            i = int(torch.argmax(fresh_value[row]))
+            if float(fresh_value[row, i]) > float(observed[j]):
+                observed[j], worst[j] = fresh_value[row, i], kids[i]
+    seconds = time.perf_counter() - start
+    return [Certificate(bound=float(upper[j].max()), observed=float(observed[j]), boxes=evaluated,
+                        leaves=int(centre.shape[0]), worst_point=tuple(float(v) for v in worst[j].cpu()),
+                        seconds=seconds) for j in everyone]
 
 
-def _evaluate(problem: _Problem, centre: torch.Tensor, r: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _initial_grid(problem: _Problem, d: int, time_limit: float | None, batch: int, dev: torch.device) -> int:
+    """Boxes per axis of the first partition: 2^(12/d), fewer when a time limit would not cover that
+    many (timed on a probe batch, leaving a fifth of the time for refinement)."""
+    g = max(1, round(2 ** (12 / d)))
+    if time_limit is None:
+        return g
+    probe = torch.zeros(min(batch, 32), d, dtype=torch.float64, device=dev)
+    start = time.perf_counter()
+    problem.bound(probe, torch.full((probe.shape[0],), 0.5, dtype=torch.float64, device=dev),
+                  list(range(len(problem.changes))))
+    per_box = (time.perf_counter() - start) / probe.shape[0]
+    affordable = int((0.8 * time_limit / max(per_box, 1e-9)) ** (1 / d))
+    return max(2, min(g, affordable))
+
+
+def _evaluate(problem: _Problem, centre: torch.Tensor, r: torch.Tensor, batch: int,
+              active: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     uppers, values = [], []
     for start in range(0, centre.shape[0], batch):
-        u, v = problem.bound(centre[start:start + batch], r[start:start + batch])
+        u, v = problem.bound(centre[start:start + batch], r[start:start + batch], active)
         uppers.append(u)
         values.append(v)
-    return torch.cat(uppers), torch.cat(values)
+    return torch.cat(uppers, dim=1), torch.cat(values, dim=1)
 
 
 def removal_change(network: Any, layer: int, neurons: Any) -> tuple[int, np.ndarray, np.ndarray]:

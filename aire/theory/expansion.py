@@ -28,9 +28,10 @@ coordinate, largest |a_l| first, pruning a partial product when even the largest
   for a kept set closed under k -> -k (ours is: |alpha_{-k}| = |alpha_k|). On [-1, 1]^d it is an
   estimate, which `aire verify` compares with the mean square measured at random points.
 
-Bessel values come from a backend (aire.interfaces.Backend; cupy when present); their error (at most
-1e-12 |J| + 1e-15, tested against mpmath and scipy) is carried through every product as an upper
-and a lower magnitude of each term, and added to the rigorous bounds.
+Bessel values come from a backend (aire.interfaces.Backend; cupy when present); their error
+(aire.theory.harmonic.bessel_error: 1e-12 |J| + 1e-15 for the torch reference, tested against mpmath
+and scipy) is carried through every product as an upper and a lower magnitude of each term, and
+added to the rigorous bounds.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from aire.theory.harmonic import BESSEL_ATOL, BESSEL_RTOL, _bessel, abs_bessel_sum
+from aire.theory.harmonic import _bessel, abs_bessel_sum, bessel_error
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -120,15 +121,16 @@ def _expand(a_all: np.ndarray, c: float, omega: np.ndarray, phi: np.ndarray, neu
     orders = np.arange(-n_max, n_max + 1)
     table = _bessel(orders[:, None], a[None, :], backend) if m else np.zeros((orders.size, 0))  # (2N+1, m)
     S = abs_bessel_sum(a, backend) if m else np.zeros(0)
-    best = np.abs(table).max(axis=0) * (1 + BESSEL_RTOL)  # largest |J_n(a_l)| (J_n beyond N are smaller)
+    rtol, atol = bessel_error(backend)
+    best = np.abs(table).max(axis=0) * (1 + rtol) + atol  # largest |J_n(a_l)| (J_n beyond N are smaller)
     suffix = np.ones(m + 1)
     for l in range(m - 1, -1, -1):
         suffix[l] = suffix[l + 1] * best[l]
 
     amp = np.ones(1)
     hi, lo = np.ones(1), np.ones(1)  # bounds on |exact alpha| of each partial term, given J_n's error
-    table_hi = np.abs(table) * (1 + BESSEL_RTOL) + BESSEL_ATOL
-    table_lo = np.maximum(np.abs(table) * (1 - BESSEL_RTOL) - BESSEL_ATOL, 0.0)
+    table_hi = np.abs(table) * (1 + rtol) + atol
+    table_lo = np.maximum(np.abs(table) * (1 - rtol) - atol, 0.0)
     node = np.full(1, -1, dtype=np.int64)
     parents: list[np.ndarray] = []
     coords: list[np.ndarray] = []

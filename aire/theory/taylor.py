@@ -122,10 +122,11 @@ def linear(v: TM, w: torch.Tensor, w_abs: torch.Tensor, b: torch.Tensor | None) 
 
 
 def add(u: TM, v: TM, alpha: float = 1.0, beta: float = 1.0) -> TM:
-    """alpha u + beta v (alpha, beta powers of two: exact scalings)."""
-    c = alpha * u.c + beta * v.c
-    mass = (abs(alpha) * u.c.abs() + abs(beta) * v.c.abs()).sum(dim=0)
-    return TM(c, (abs(alpha) * u.R + abs(beta) * v.R) * (1 + 2 * U) + U * mass)
+    """alpha u + beta v (alpha, beta powers of two: exact scalings). Each coefficient's rounding is
+    at most u |exact| <= u / (1 - u) |computed|."""
+    c = torch.add(u.c, v.c, alpha=beta / alpha) * alpha if alpha != 1.0 else torch.add(u.c, v.c, alpha=beta)
+    mass = c.abs().sum(dim=0)
+    return TM(c, (abs(alpha) * u.R + abs(beta) * v.R) * (1 + 2 * U) + 2 * U * mass * (1 + gamma(c.shape[0])))
 
 
 def scale(v: TM, factor: float) -> TM:
@@ -186,7 +187,7 @@ def _exp_majorant_tail(D: torch.Tensor, order: int) -> tuple[torch.Tensor, torch
     small arguments, unlike a cosh(|w|) bound.
     """
     P = order
-    N = 3 * P + 4
+    N = 2 * P + 4
     E = [torch.ones_like(D[0])]
     for m in range(1, N + 1):
         acc = torch.zeros_like(D[0])
@@ -195,7 +196,7 @@ def _exp_majorant_tail(D: torch.Tensor, order: int) -> tuple[torch.Tensor, torch
         E.append(acc / m)
     partial = sum(E[P + 1:]) * (1 + gamma(4 * N))
     rest = torch.full_like(D[0], math.inf)
-    for rho in (2.0, 4.0, 8.0, 16.0):
+    for rho in (2.0, 4.0, 8.0, 16.0, 32.0):
         w_rho = sum(D[k - 1] * rho**k for k in range(1, P + 1))
         rest = torch.minimum(rest, torch.exp(w_rho.clamp(max=700.0)) * rho ** -(N + 1) / (1 - 1 / rho))
     tail = partial + rest
