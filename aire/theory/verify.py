@@ -257,7 +257,7 @@ class BoundRow:
         return bool(self.ratio <= 1.0)
 
 
-def bound_rows(model: Any, seed: int = 0, budget: float = 40.0, scale: float = 0.01, prune_fraction: float = 0.1,
+def bound_rows(model: Any, seed: int = 0, budget: float = 30.0, scale: float = 0.01, prune_fraction: float = 0.1,
                device: Any = None, order: int = 5, max_boxes: int | None = None) -> list[BoundRow]:
     """Classical vs tight vs observed for a relative perturbation `scale` of every canonical layer and
     for removing the `prune_fraction` lowest-column-L1 neurons of every sine layer.
