@@ -86,8 +86,8 @@ def downstream_gains(network: Any, layer: int, pairs: Sequence[tuple[np.ndarray,
 
     V = |W_out| Lip_L |A_L| ... Lip_{layer+1} |A_{layer+1}| Lip_layer: the elementwise-absolute
     product of the downstream matrices with each sine layer's Lipschitz constant (1 for sine, see
-    activation_lipschitz for FINER). Rigorous, and at most the scalar product of Theorem 2 in every
-    row sum, since ||M N||_inf <= || |M| |N| ||_inf = ||M||_inf ||N||_inf only in the worst case.
+    activation_lipschitz for FINER). Rigorous (|d sin| <= |dz| neuron by neuron), and each row sum
+    is at most Theorem 2's product of norms, as || |M| |N| ||_inf <= ||M||_inf ||N||_inf.
     """
     pairs = pairs or network.canonical()
     last = len(pairs) - 1
