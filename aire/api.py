@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import torch
 
+from aire.backends import get_backend
 from aire.atomic import atomic_folder, check_out_dir
 from aire.config import ConfigError, NetworkConfig, ScheduleConfig, TrainConfig, to_dict
 from aire.errors import InputError
@@ -40,20 +41,6 @@ def build_network(signal: Signal, widths: Sequence[int], *, omega0: float = 30.0
                            omega0_first=omega0, omega0_hidden=omega0 if omega0_hidden is None else omega0_hidden,
                            network=network, encoding=encoding, first_bias_scale=first_bias_scale)
     return network_from_config(config, seed=seed, **encoding_settings)
-
-
-def get_backend(name: str = "auto", **settings: Any) -> Backend:
-    """A backend plugin instance by name: 'torch', 'cupy' (when installed), or 'auto' (cupy when it
-    and a GPU are present, else torch)."""
-    if name == "auto":
-        cupy = get_registry().find("backend", "cupy")
-        if cupy is not None and getattr(cupy.factory, "available", lambda: False)():
-            return create("backend", "cupy", **settings)
-        return create("backend", "torch", **settings)
-    try:
-        return create("backend", name, **settings)
-    except RuntimeError as exc:  # e.g. cupy without a GPU: a user-facing one-liner
-        raise InputError(f"backend {name!r} is not usable here: {exc}") from exc
 
 
 def fit(signal: Signal, network: SineMLP, *, train: TrainConfig | None = None, schedule: ScheduleConfig | None = None,

@@ -27,7 +27,7 @@ from tests.plugin_fixtures import core_entry_points, entry_points_at, fake_distr
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN_KINDS = {"signal": {"image", "sdf", "nerf"}, "encoding": {"siren", "lattice"}, "network": {"siren", "finer"},
-                 "criterion": {"column-l1"}, "policy": {"topk-doubling", "residual-spectrum"}, "backend": {"torch"}}
+                 "criterion": {"column-l1", "certified"}, "policy": {"topk-doubling", "residual-spectrum"}, "backend": {"torch"}}
 
 #: a second distribution that also provides `column-l1` (scores = neuron index, unlike the L1 norm)
 CLASHING = ("my-dist", "[aire]\nmy-l1 = my_l1\n", {"my_l1": """\
