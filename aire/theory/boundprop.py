@@ -80,6 +80,7 @@ class _Change:
         self.dw_abs = self.dw.abs() * (1 + 2 * U)
         self.db = new_b - b
         self.db_abs = self.db.abs() * (1 + 2 * U)
+        self.none = not (bool(self.dw.any()) or bool(self.db.any()))  # f~ = f exactly
 
 
 class _Problem:
@@ -114,6 +115,10 @@ class _Problem:
         uppers, values = [], []
         for j in active:
             ch = self.changes[j]
+            if ch.none:
+                uppers.append(torch.zeros(centre.shape[0], dtype=torch.float64, device=self.device))
+                values.append(torch.zeros_like(uppers[-1]))
+                continue
             h = inputs[ch.layer]
             delta = tm.linear(h, ch.dw, ch.dw_abs, ch.db)  # (W~ - W) h + (b~ - b)
             delta.R = delta.R + U * (h.bound() @ ch.dw_abs.T + ch.db_abs)

@@ -95,3 +95,10 @@ def test_finer_is_refused_and_the_device_follows_the_backend():
         name, device = "torch", "cpu"
 
     assert device_for(FakeTorch()) == torch.device("cpu")
+
+
+def test_no_change_is_certified_exactly_and_at_once():
+    net = small_network((4, 3), seed=1)
+    w, b = net.canonical()[1]
+    cert = certify_change(net, 1, w, b, order=3)
+    assert cert.bound == 0.0 and cert.observed == 0.0 and cert.boxes == 64 * 64

@@ -68,7 +68,6 @@ def test_fitted_256_wide_model_tight_bounds_and_expansion():
     """The issue's done-when: a fitted [256]*4 image model (24 px), every layer perturbed by 1%: the
     tight bound within 10x of the observed worst case; Theorem 1 truncated to 1e6 terms: a rigorous
     bound below 2, or the report of why not, and the mean-square estimate within 10x."""
-    torch.set_num_threads(1)
     _, result = _fit(24, (256, 256, 256, 256), 300)
     net = result.network.double().eval()
     rows = bound_rows(net, max_boxes=40_000, prune_fraction=0.0)
