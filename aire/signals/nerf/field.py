@@ -8,9 +8,12 @@ first renders are mostly background instead of fog).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils import skip_init
 
 #: direction encoding: the unit direction plus sin/cos of it at these frequencies
 DIRECTION_FREQUENCIES = (1.0, 2.0)
@@ -35,11 +38,13 @@ class ColourHead(nn.Module):
     def __init__(self, features: int, width: int = 64, seed: int = 0) -> None:
         super().__init__()
         self.features, self.width = int(features), int(width)
-        gen_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
-        self.hidden = nn.Linear(self.features + direction_dim(), self.width)
-        self.out = nn.Linear(self.width, 3)
-        torch.random.set_rng_state(gen_state)
+        self.hidden = skip_init(nn.Linear, self.features + direction_dim(), self.width)
+        self.out = skip_init(nn.Linear, self.width, 3)
+        # seeded from its own generator, so building a head never touches (or races on) the global RNG;
+        # same draws, in the same order, as nn.Linear.reset_parameters under torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(int(seed))
+        for layer in (self.hidden, self.out):
+            _reset_linear(layer, generator)
 
     def forward(self, features: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
         """RGB of features (..., F) seen along unit directions broadcastable to (..., 3); the direction
@@ -51,6 +56,15 @@ class ColourHead(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def _reset_linear(layer: nn.Linear, generator: torch.Generator) -> None:
+    """nn.Linear's default initialisation (Kaiming-uniform weight with a = sqrt(5), uniform bias in
+    +-1/sqrt(fan_in)) drawn from `generator`."""
+    with torch.no_grad():
+        nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+        bound = 1.0 / math.sqrt(layer.in_features)
+        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
 def density(raw: torch.Tensor) -> torch.Tensor:
