@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.aire-installed
 
 MIN_VENV ?= .venv-min
 
-.PHONY: setup demo test test-all test-min bench clean
+.PHONY: setup demo test test-all test-min bench docs clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,17 @@ $(STAMP): pyproject.toml plugins/aire-inout-criterion/pyproject.toml plugins/air
 
 demo: setup
 	$(BIN)/aire demo --out runs/demo --overwrite
+
+# The docs site (mkdocs.yml, docs/): a strict build into site/, nothing downloaded; the docs extra is
+# installed into .venv on first use
+DOCS_STAMP = $(VENV)/.aire-docs-installed
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 test: setup
 	$(BIN)/python -m pytest -m "not slow" -q
@@ -39,14 +50,15 @@ test-min:
 	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip "setuptools>=64"
 	$(MIN_VENV)/bin/python tools/min_constraints.py > $(MIN_VENV)/constraints.txt
 	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_VENV)/constraints.txt torch
-	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_VENV)/constraints.txt -e ".[test,ray,exr,baselines]" \
+	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_VENV)/constraints.txt -e ".[test,ray,exr,baselines,docs]" \
 		-e plugins/aire-inout-criterion -e plugins/aire-example -e backends/aire-cupy
 	$(MIN_VENV)/bin/python tools/min_constraints.py --check
 	# its own example database: examples saved by .venv's newer hypothesis do not replay in older ones
 	HYPOTHESIS_STORAGE_DIRECTORY=$(MIN_VENV)/hypothesis $(MIN_VENV)/bin/python -m pytest -m "not slow" -q -p no:cacheprovider
+	$(MIN_VENV)/bin/mkdocs build --strict --site-dir $(MIN_VENV)/site
 
 bench: setup
 	$(BIN)/python -m benchmarks image prune-ablation speed --size cpu
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) $(MIN_VENV) runs site .pytest_cache .hypothesis

@@ -90,9 +90,9 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
     Everything is written to a temporary sibling folder first and renamed into place at the end,
     so an error never leaves a half-written run behind. An existing `out` is replaced only with
     `overwrite`, and only when aire wrote it and it holds none of the signal's inputs
-    (:func:`aire.atomic.check_replaceable`); otherwise InputError is raised before anything is deleted.
+    (`aire.atomic.check_replaceable`); otherwise InputError is raised before anything is deleted.
     `export_precision` (fp16, bf16, int8) adds a compact copy of the model, whose quality and size go
-    into metrics.json under "export" (:func:`compact_export`).
+    into metrics.json under "export" (`compact_export`).
     """
     out = Path(out)
     inputs = [*signal.sources(), *(extra_files or {}).values()]

@@ -86,7 +86,7 @@ class ScheduleConfig:
     """The AIRe schedule: warm-up, then cycles of [densify -> TWD -> prune], then fine-tuning.
 
     Phase lengths are fractions of the total steps, so one setting works for any --steps.
-    Defaults are the ones measured best in benchmarks/image_tradeoff.py (see README).
+    Defaults are the ones measured best in benchmarks/image_tradeoff.py (see the docs' schedule page).
     """
 
     kind: str = attrs.field(default="aire", validator=lambda i, a, v: _name(a, v),

@@ -10,22 +10,22 @@ The built-in signals, encodings, networks, criteria, policies and backends are r
 exactly this mechanism (see aire's own pyproject.toml); nothing is privileged.
 
 Component hooks (``aire_add_*``) return a mapping ``{name: factory}``; the factory is called with
-keyword settings and returns an instance of the matching interface in :mod:`aire.interfaces`. Names
+keyword settings and returns an instance of the matching interface in `aire.interfaces`. Names
 are plain (no ``:``). When two plugins provide the same name, neither wins: asking for the plain
 name is refused, and ``dist:name`` (the distribution, e.g. ``aire-inr:column-l1``, or the entry-point
 name) selects one. ``aire plugins`` lists such clashes.
 
 Event hooks are called by the trainer through pluggy's hook caller
-(:meth:`aire.plugins.PluginRegistry.emit`): implementations run last-registered first, new-style
+(`aire.plugins.PluginRegistry.emit`): implementations run last-registered first, new-style
 wrappers (``@aire.hookimpl(wrapper=True)``, a generator that yields once) run around them, and
 ``tryfirst``/``trylast`` order them. Their arguments are keyword-only in spirit: an implementation
-may accept any subset of a hook's arguments. The ``trainer`` argument is a :class:`TrainerView`.
+may accept any subset of a hook's arguments. The ``trainer`` argument is a `TrainerView`.
 No event hook is ``firstresult`` today; a hook that decides something would be, and ``emit`` then
 returns the first non-None answer instead of the list.
 
-Errors: raise :class:`aire.InputError` (or :class:`aire.ConfigError`) for a bad user input or
+Errors: raise `aire.InputError` (or `aire.ConfigError`) for a bad user input or
 setting; the CLI prints it as one line (prefixed with the plugin's name when an event hook raised
-it). Any other exception is a bug. From an event hook it becomes :class:`aire.plugins.PluginError`,
+it). Any other exception is a bug. From an event hook it becomes `aire.plugins.PluginError`,
 which names the plugin and hook and chains the original exception; from a factory or a component's
 method it propagates as raised. Either way ``aire`` prints the traceback and a line naming the plugin
 it came from (found in the traceback), exit status 1.
@@ -36,7 +36,7 @@ imported and show as ``disabled`` in ``aire plugins``. ``AIRE_TRACE_HOOKS=1`` pr
 (arguments, the plugins it reaches in call order, what they returned) to stderr, through pluggy's
 hook-call monitoring.
 
-Versioning: :data:`API_VERSION` is ``major.minor``; the minor part grows when a hook or argument is
+Versioning: `API_VERSION` is ``major.minor``; the minor part grows when a hook or argument is
 added, the major part when the meaning of an existing one changes (see CHANGELOG.md).
 """
 

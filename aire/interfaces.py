@@ -1,4 +1,5 @@
-"""The small abstract interfaces every plugin implements (SPEC section 3).
+"""The small abstract interfaces every plugin implements: signals, encodings, networks, criteria,
+policies, backends, schedules.
 
 A signal knows nothing about pruning; a criterion knows nothing about files: data flows
 file -> Signal -> Network -> schedule (criterion, policy) -> trainer -> outputs.
@@ -61,7 +62,7 @@ class Signal(abc.ABC):
     def make_model(self, network: "Network") -> torch.nn.Module:
         """The trainable whole that this signal's training_loss, evaluate, final_metrics and export
         receive: by default the network itself. A signal whose model has parts besides the adaptive
-        network (NeRF's colour head) returns a :class:`Model` built around `network`. The trainer
+        network (NeRF's colour head) returns a `Model` built around `network`. The trainer
         calls this once, optimises, checkpoints and rolls back all of the model's parameters, and
         applies surgery to the network only; `aire.save_run` and `aire.load` save and rebuild the
         model whole. (This replaces ``extra_modules()`` of plugin API 2.0: a signal that still
@@ -154,7 +155,8 @@ class Network(torch.nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def canonical(self) -> list[tuple[Any, Any]]:
-        """[(Omega, phi), (A_1, c_1), ..., (W_out, b_out)] as float64 numpy arrays (SPEC section 2)."""
+        """[(Omega, phi), (A_1, c_1), ..., (W_out, b_out)] as float64 numpy arrays: the canonical form,
+        omega_0 factors absorbed (see aire.theory)."""
 
 
 class PruningCriterion(abc.ABC):
@@ -220,7 +222,7 @@ class Backend(abc.ABC):
 
 class TrainerView(Protocol):
     """What callbacks, schedules and event plugins may read or call on the trainer
-    (:class:`aire.train.trainer.Trainer` implements it). Shapes are the network's own."""
+    (`aire.train.trainer.Trainer` implements it). Shapes are the network's own."""
 
     signal: Signal
     #: the adaptive network: the schedule's surgery acts on it

@@ -1,4 +1,4 @@
-"""Plugin manager over the ``aire`` entry-point group (the hook API is :mod:`aire.hookspecs`).
+"""Plugin manager over the ``aire`` entry-point group (the hook API is `aire.hookspecs`).
 
 Entry points are loaded on first use (not at import of aire), each inside its own try: a plugin
 that fails to import, that implements a hook with no spec, or whose component hook raises, is
@@ -45,7 +45,7 @@ KINDS = {
 CORE_DISTRIBUTION = "aire-inr"  # the distribution name (the import name and CLI are `aire`)
 #: columns of a history row that are not metrics: an aire_evaluate result may not use them
 HISTORY_COLUMNS = ("step", "loss", "params", "seconds")
-#: the environment variables of the plugin system (documented in aire.hookspecs and the README)
+#: the environment variables of the plugin system (documented in aire.hookspecs and docs/plugins.md)
 DISABLE_ENV = "AIRE_DISABLE_PLUGINS"
 TRACE_ENV = "AIRE_TRACE_HOOKS"
 
@@ -267,7 +267,7 @@ class PluginRegistry:
 
     def components(self, kind: str) -> dict[str, Component]:
         """Every component of a kind ('signal', 'criterion', ...) by plain name, except names that
-        several plugins provide (see :meth:`clashes`; select those with :meth:`resolve` and ``dist:name``)."""
+        several plugins provide (see `clashes`; select those with `resolve` and ``dist:name``)."""
         return {name: comps[0] for name, comps in self._table(kind).items() if len(comps) == 1}
 
     def clashes(self) -> list[Clash]:
@@ -292,7 +292,7 @@ class PluginRegistry:
         return found[0] if found else None
 
     def resolve(self, kind: str, name: str) -> Component:
-        """Like :meth:`find`, but a name nothing provides raises UnknownComponentError (did you mean...)."""
+        """Like `find`, but a name nothing provides raises UnknownComponentError (did you mean...)."""
         component = self.find(kind, name)
         if component is not None:
             return component

@@ -2,8 +2,8 @@
 
 Each signal's ``default`` preset holds the option defaults of ``aire fit SIGNAL``; other names
 (``--preset paper``) are layered on top of it. A preset is a nested dict in the layout of
-:class:`aire.spec.FitSpec` (``network``, ``train``, ``schedule``, ``signal_settings``). Plugins add
-their own with :func:`register_preset`.
+`aire.spec.FitSpec` (``network``, ``train``, ``schedule``, ``signal_settings``). Plugins add
+their own with `register_preset`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ _PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "schedule": {"target_params": 0.245, "prune_layers": [1, 2]}},
     },
     "nerf": {
-        # small enough to train in minutes on a CPU (see the README's NeRF section)
+        # small enough to train in minutes on a CPU (see docs/guide/nerf.md)
         "default": {"network": {"widths": [64, 64, 64], "omega0": 30.0},
                     "train": {"steps": 2000, "lr": 5e-4, "lr_final": 5e-5, "batch_size": 512},
                     "schedule": {"target_params": 0.8},

@@ -1,7 +1,7 @@
 """Run a fit specification end to end: build the parts, fit, write the run folder.
 
 `aire fit`, `aire fit --config`, `aire fit --resume` and every `fit-many` job go through
-:func:`run_spec`, so they build signals, networks and components in exactly one way.
+`run_spec`, so they build signals, networks and components in exactly one way.
 """
 
 from __future__ import annotations

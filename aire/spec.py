@@ -1,6 +1,6 @@
 """One specification of a whole fit: signal, network, training, schedule, components, outputs.
 
-A :class:`FitSpec` is built by layering partial specifications (nested dicts) in this order, later
+A `FitSpec` is built by layering partial specifications (nested dicts) in this order, later
 winning: the attrs defaults, the signal's ``default`` preset, a named preset (``--preset``), a
 configuration file (``--config``), then the options given on the command line. The resolved
 specification is written into every run folder as ``config.json``; ``aire fit --config FILE``

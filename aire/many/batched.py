@@ -4,7 +4,7 @@ ending as its single fit would: the same FitResult fields, its own run folder.
     from aire.many import fit_batched
     results = fit_batched([aire.create("signal", "image", p) for p in paths], spec, seeds=[0, 1, 2])
 
-Which specs can share a batch (:func:`batch_key`): image signals whose specs agree in everything but
+Which specs can share a batch (`batch_key`): image signals whose specs agree in everything but
 the input and the seed, fitted in fp32 without torch.compile, least-squares compensation or
 checkpoints, with the ``aire`` or ``none`` schedule and a siren/finer network; members must also have
 one image size. Members that leave the batch (a diverging loss, a cut of another size) are fitted

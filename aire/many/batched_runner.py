@@ -1,6 +1,6 @@
 """`aire fit-many --batched`: compatible jobs fitted as batches in this process, the rest as ordinary jobs.
 
-Jobs are grouped by :func:`aire.many.batched.batch_key` and image size, in batches of at most
+Jobs are grouped by `aire.many.batched.batch_key` and image size, in batches of at most
 `batch_members`; every batch member writes DIR/<job-id>/ exactly as its `aire fit` would. Jobs that
 cannot be batched (another signal, settings a batch does not run, an input that does not load, a
 batch of one, a batch that failed) go to the executor as ordinary jobs, and the summary covers all.
@@ -49,7 +49,7 @@ def group_jobs(jobs: Sequence[Job], batch_members: int) -> tuple[list[list[tuple
 
 def run_batched_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, batch_members: int = 64,
                            progress: bool = True) -> dict[str, Any]:
-    """Like :func:`aire.many.runner.run_collection`, fitting compatible unfinished jobs in batches first."""
+    """Like `aire.many.runner.run_collection`, fitting compatible unfinished jobs in batches first."""
     import aire
     from aire.many.batched import fit_batched
     from aire.run import check_spec

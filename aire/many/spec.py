@@ -94,7 +94,7 @@ def load_jobs(specs: Sequence[str | Path], *, signal: str | None = None, default
     """Jobs from a TOML spec, or from input folders/globs/files (one job each).
 
     `out` is the collection folder: folders and globs never yield it or anything in it (nor any other
-    output aire wrote, see :func:`expand_inputs`), and an `out` that is an input folder or holds an
+    output aire wrote, see `expand_inputs`), and an `out` that is an input folder or holds an
     input is refused.
 
     `signal`, `defaults` (fit options) and `settings` (signal settings) come from the command line and

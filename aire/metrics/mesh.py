@@ -2,7 +2,7 @@
 
 Chamfer distance: N area-uniform samples on each surface, nearest neighbours both ways with a
 k-d tree (scipy's cKDTree built with compact_nodes=False, balanced_tree=False: 14x faster on far
-queries, issue 4); reported as the mean of the two directions' mean L1 distance and mean squared
+queries); reported as the mean of the two directions' mean L1 distance and mean squared
 distance. Normal consistency: mean |cos| between each sample's face normal and its nearest
 neighbour's, both ways. Hausdorff: the largest of those sample distances, both ways (the sampled
 symmetric Hausdorff distance). F-score at a threshold tau (Tatarchenko et al., "What do single-view 3D

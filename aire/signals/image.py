@@ -2,7 +2,7 @@
 
 Contract: pixel (row i, column j) of an H x W image sits at (-1 + 2i/(H-1), -1 + 2j/(W-1));
 values v in [0, 1] are fitted as 2v - 1; PSNR is reported on the [0, 1] scale. Files are decoded by
-:mod:`aire.images` (colour modes, bit depth, orientation, value-range rule recorded in `describe()`).
+`aire.images` (colour modes, bit depth, orientation, value-range rule recorded in `describe()`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from aire.metrics import psnr
 
 def load_image(path: str | Path, *, orientation: Orientation = "apply") -> tuple[np.ndarray, ImageInfo]:
     """An image file as float64 (H, W, C) in [0, 1], C in {1, 3}, and what its decoding did
-    (:func:`aire.images.decode_image`: colour modes, bit depth, orientation, value-range rule).
+    (`aire.images.decode_image`: colour modes, bit depth, orientation, value-range rule).
     Real alpha that is not fully opaque is composited on white, with a warning saying how much of the
     image it touches. Raises InputError (one line) for a file it cannot decode faithfully or below 2x2."""
     path = Path(path)
@@ -41,7 +41,7 @@ def load_image(path: str | Path, *, orientation: Orientation = "apply") -> tuple
 
 
 def read_image(path: str | Path, *, orientation: Orientation = "apply") -> np.ndarray:
-    """An image file as float64 (H, W, C) in [0, 1]; see :func:`load_image` (this drops the decode record)."""
+    """An image file as float64 (H, W, C) in [0, 1]; see `load_image` (this drops the decode record)."""
     return load_image(path, orientation=orientation)[0]
 
 
@@ -57,7 +57,7 @@ class ImageSignal(Signal):
 
     def __init__(self, path: str | Path | None = None, *, image: np.ndarray | None = None, size: int | None = None,
                  max_size: int | None = None, orientation: Orientation = "apply") -> None:
-        """`path` (any format :mod:`aire.images` reads) or `image` (H, W[, C]) in [0, 1]; `size` resizes the
+        """`path` (any format `aire.images` reads) or `image` (H, W[, C]) in [0, 1]; `size` resizes the
         longer side to exactly that many pixels; `max_size` only downscales, to at most that many (the CPU
         default of `aire fit image`), saying so in one warning and recording it in describe(); `orientation`
         "apply" (default) turns the pixels as the file's EXIF/TIFF orientation tag says, as viewers do,

@@ -66,7 +66,7 @@ def pruning_bound(network: Any, layer: int, neurons: Any) -> float:
 
     Removal zeroes columns `neurons` of canonical layer layer+1, so the bound is
     max_r sum_{j in neurons} |A_{layer+1, r j}| * prod_{l > layer+1} ||A_l||_inf (times Lipschitz
-    constants for FINER), which is at most the SPEC's sum of column L1 norms times that product.
+    constants for FINER), which is at most Theorem 2's sum of column L1 norms times that product.
     """
     pairs = network.canonical()
     w, b = pairs[layer + 1]

@@ -14,7 +14,7 @@ from aire.signals.image import ImageSignal, synthetic_image
 from aire.train.precision import autocast, matmul_precision
 from aire.train.callbacks import DivergenceGuard
 
-#: the documented bf16 contract (README, "Speed"): a short fit ends within this many dB of fp32
+#: the documented bf16 contract (docs/benchmarks/speed.md): a short fit ends within this many dB of fp32
 BF16_PSNR_TOLERANCE_DB = 1.0
 
 
