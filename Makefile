@@ -5,6 +5,8 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.aire-installed
 
 MIN_VENV ?= .venv-min
+# the extras a development checkout installs (make test-min installs the same ones, at their floors, plus docs)
+EXTRAS  = test,ray,exr,tensorboard,baselines
 
 .PHONY: setup demo test test-all test-min bench docs clean
 
@@ -17,7 +19,7 @@ $(STAMP): pyproject.toml plugins/aire-inout-criterion/pyproject.toml plugins/air
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
 	# the distribution was called `aire` before it became `aire-inr`: an old install would register every plugin twice
 	$(BIN)/python -m pip uninstall --quiet --yes aire 2>/dev/null || true
-	$(BIN)/python -m pip install --quiet -e ".[test,ray,exr,tensorboard,baselines]" -e plugins/aire-inout-criterion -e plugins/aire-example -e backends/aire-cupy
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]" -e plugins/aire-inout-criterion -e plugins/aire-example -e backends/aire-cupy
 	touch $(STAMP)
 
 demo: setup
@@ -50,7 +52,7 @@ test-min:
 	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip "setuptools>=64"
 	$(MIN_VENV)/bin/python tools/min_constraints.py > $(MIN_VENV)/constraints.txt
 	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_VENV)/constraints.txt torch
-	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_VENV)/constraints.txt -e ".[test,ray,exr,baselines,docs]" \
+	$(MIN_VENV)/bin/python -m pip install --quiet -c $(MIN_VENV)/constraints.txt -e ".[$(EXTRAS),docs]" \
 		-e plugins/aire-inout-criterion -e plugins/aire-example -e backends/aire-cupy
 	$(MIN_VENV)/bin/python tools/min_constraints.py --check
 	# its own example database: examples saved by .venv's newer hypothesis do not replay in older ones
