@@ -33,7 +33,7 @@ from aire.errors import InputError
 from aire.hookspecs import hookimpl
 from aire.interfaces import Network, Signal
 from aire.metrics import psnr, ssim
-from aire.metrics.image import SSIM_MIN_SIDE
+from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim, ms_ssim_scales
 from aire.signals.nerf.cameras import Intrinsics, look_at, orbit_positions, pose_rays
 from aire.signals.nerf.model import NerfModel
 from aire.signals.nerf.scene_format import Split, find_scene, read_split
@@ -160,14 +160,22 @@ class NerfSignal(Signal):
         n, h, w = len(self.test_split.images), self.test_split.height, self.test_split.width
         return model.render(self.test_rays).reshape(n, h, w, 3)
 
-    def final_metrics(self, model: NerfModel) -> dict[str, float]:
+    def final_metrics(self, model: NerfModel) -> dict[str, float | int | None]:
+        """On every test view: psnr_test, ssim_test (scikit-image; None below 11 pixels) and ms_ssim_test
+        (torchmetrics) with ms_ssim_test_scales, the number of scales it measured: 5 (Wang et al.'s MS-SSIM)
+        from 176 pixels on the short side, fewer on smaller views (aire.metrics.image.ms_ssim_scales; the
+        default 64-pixel views get 3), None with 0 scales below 22 pixels. Also psnr_test_subset (the
+        periodic evaluation's pixels) and colour_head_params."""
         from aire.status import phase
 
         with phase(f"final metrics: rendering {len(self.test_split.images)} test views"):
             pred = self.test_images(model)
         target = self.test_colours.reshape(pred.shape)
         small = min(pred.shape[1:3]) < SSIM_MIN_SIDE  # SSIM's window does not fit: no SSIM rather than a guess
+        scales = ms_ssim_scales(pred.shape[1], pred.shape[2])
         return {"psnr_test": psnr(pred, target), "ssim_test": None if small else ssim(pred, target),
+                "ms_ssim_test": ms_ssim(pred, target, scales=scales) if scales else None,
+                "ms_ssim_test_scales": scales,
                 "psnr_test_subset": psnr(model.render(self.eval_rays), self.eval_colours),
                 "colour_head_params": model.head.num_parameters()}
 
