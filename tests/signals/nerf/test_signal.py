@@ -121,6 +121,31 @@ def test_final_metrics_have_ms_ssim_of_every_test_view_with_its_scale_count(tiny
     assert m["ms_ssim_test"] is None and m["ms_ssim_test_scales"] == 0 and m["ssim_test"] == pytest.approx(1.0)
 
 
+def test_lpips_setting_adds_lpips_test_over_every_test_view(sphere_mesh, tiny_scene, tmp_path, monkeypatch):
+    """`lpips=True` on 32-pixel test views: lpips_test is the mean of each view's LPIPS (a seeded random AlexNet
+    stands in for the ImageNet weights), 0 for a perfect render; 24-pixel views are refused before any fit."""
+    from aire.metrics import lpips as lpips_module
+    from aire.scenes.make_scene import make_scene
+    from tests.metrics.test_lpips import write_alexnet
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    lpips_module._model.cache_clear()
+    write_alexnet(tmp_path / "torch")
+    with pytest.raises(InputError, match="lpips needs the test views to be at least 31x31 pixels, got 24x24"):
+        small_signal(tiny_scene, lpips=True)
+    scene = make_scene(sphere_mesh, tmp_path / "scene", views=2, size=32, val_views=1, test_views=2, supersample=1)
+    sig = small_signal(scene, lpips=True)
+    noise = 0.1 * torch.randn(sig.test_colours.shape, generator=torch.Generator().manual_seed(0))
+    m = sig.final_metrics(Renders(sig, noise))
+    pred = (sig.test_colours + noise).clamp(0, 1).reshape(2, 32, 32, 3)
+    target = sig.test_colours.reshape(2, 32, 32, 3)
+    per_view = [lpips_module.lpips(p, t) for p, t in zip(pred, target)]
+    assert m["lpips_test"] == pytest.approx(sum(per_view) / 2, rel=1e-6) and m["lpips_test"] > 0
+    assert sig.final_metrics(Renders(sig, 0.0))["lpips_test"] == 0.0
+    plain = small_signal(scene)  # only when asked
+    assert "lpips_test" not in plain.final_metrics(Renders(plain, 0.0))
+
+
 def _distorted_scene(folder):
     folder.mkdir()
     iio.imwrite(folder / "a.png", np.zeros((4, 4, 3), np.uint8))
