@@ -4,13 +4,16 @@
 # temporary working folder. One line per step; the first failing step prints its output and exits
 # non-zero; every temporary folder is removed on exit. About 1-3 minutes on 2 cores.
 #
-#   tools/check_wheel.sh                 # PYTHON=python3.11, AIRE_CHECK_EXTRAS=exr,tensorboard to change
+#   tools/check_wheel.sh        # PYTHON=python3.11, AIRE_CHECK_EXTRAS=exr,tensorboard, AIRE_CHECK_TORCH=... to change
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 # the light extras (each installs in seconds here); ray is left out: hundreds of MB for one executor
 EXTRAS="${AIRE_CHECK_EXTRAS:-exr,tensorboard,baselines}"
+# torch first and pinned, as `make setup` does: a bare torch requirement would pull a multi-GB CUDA build
+# (here torch==2.13.0 resolves to the CPU wheel on local disk; elsewhere pass a CPU index's requirement)
+TORCH="${AIRE_CHECK_TORCH:-torch==2.13.0}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/aire-check-wheel.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 unset PYTHONPATH VIRTUAL_ENV  # nothing of the checkout or of another environment leaks in
@@ -36,6 +39,9 @@ VENV="$TMP/venv"
 PY="$VENV/bin/python"
 WORK="$TMP/work"   # the working folder of every command below: outside the checkout
 mkdir -p "$TMP/src" "$TMP/dist" "$WORK"
+case "$(cd "$WORK" && pwd -P)/" in "$(cd "$ROOT" && pwd -P)"/*)
+    echo "check-wheel: the temporary folder $TMP lies inside the checkout; set TMPDIR elsewhere" >&2; exit 1;;
+esac
 
 copy_sources() {  # the files git knows (tracked or new, not ignored; not deleted): no .venv, build/, egg-info
     cd "$ROOT"
@@ -76,8 +82,7 @@ step "wheel holds aire/, py.typed, LICENSE; no tests, no benchmarks" check_wheel
 WHEEL="$(ls "$TMP"/dist/aire_inr-*.whl)"
 VERSION="$(basename "$WHEEL" | cut -d- -f2)"
 
-# torch first and pinned: a bare torch requirement would pull a multi-GB CUDA build
-step "pip install torch==2.13.0" "$PY" -m pip install --quiet --no-compile torch==2.13.0
+step "pip install $TORCH (first)" "$PY" -m pip install --quiet --no-compile "$TORCH"
 # by name and version, the wheel's folder offered as a source beside the index
 step "pip install 'aire-inr[$EXTRAS]==$VERSION' (by name)" \
     "$PY" -m pip install --quiet --no-compile --find-links "$TMP/dist" "aire-inr[$EXTRAS]==$VERSION"
@@ -148,6 +153,15 @@ assert isinstance(m['psnr'], float) and math.isfinite(m['psnr']) and m['psnr'] >
 print('psnr', m['psnr'], 'params', m['params_initial'], '->', m['params_final'])"
 }
 step "aire fit image photo.png (200 steps): metrics.json, psnr a number" check_fit
+
+check_lpips_refusal() {  # asked for LPIPS without AlexNet's weights: one line naming the file, exit 2, no run
+    local rc=0
+    TORCH_HOME="$TMP/torch-empty" "$AIRE" fit image photo.png --out lpips-run --set lpips=true --steps 10 --quiet \
+        2>lpips.err || rc=$?
+    cat lpips.err
+    [[ $rc -eq 2 && $(wc -l <lpips.err) -eq 1 && ! -e lpips-run ]] && grep -q "alexnet-owt-7be5be79.pth is missing" lpips.err
+}
+step "aire fit --set lpips=true without AlexNet's file: one-line refusal" check_lpips_refusal
 
 # ---- aire render RUN / aire eval RUN --on IMG: their steps go HERE, on the fitted run above --------------
 # (the commands of "reuse fitted models" are being built; add one `step` line each when they land, e.g.
