@@ -126,7 +126,7 @@ def test_plugins_json(capsys):
 def test_an_unknown_signal_setting_is_one_line_naming_the_settings(image_path, tmp_path, capsys):
     code, err = _run(capsys, "fit", "image", image_path, "--out", tmp_path / "o", *FAST, "--set", "sise=8")
     assert code == 2 and len(err) == 1
-    assert "signal 'image'" in err[0] and "'sise'" in err[0] and "valid settings: max_size (int or null), orientation (one of 'apply', 'ignore'), size (int or null)" in err[0]
+    assert "signal 'image'" in err[0] and "'sise'" in err[0] and "valid settings: lpips (bool), max_size (int or null), orientation (one of 'apply', 'ignore'), size (int or null)" in err[0]
 
 
 _BUGGY = ("aire-buggy", "[aire]\nbuggy-signal = aire_buggy_signal\nbuggy-hook = aire_buggy_hook\n", {

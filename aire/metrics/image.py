@@ -4,7 +4,8 @@ PSNR follows the usual definition 10 log10(1 / MSE) with the prediction clamped 
 a viewer shows). SSIM is scikit-image's ``structural_similarity`` with the settings of Wang et al.
 2004 (Gaussian window sigma 1.5, K1 0.01, K2 0.03, population covariance), as NeRF papers report it.
 MS-SSIM (Wang, Simoncelli and Bovik 2003: five scales, their weights) is torchmetrics'
-``multiscale_structural_similarity_index_measure`` with the same window.
+``multiscale_structural_similarity_index_measure`` with the same window; on images too small for five
+scales it can be measured on fewer (:func:`ms_ssim_scales`), the count then recorded beside the value.
 """
 
 from __future__ import annotations
@@ -49,15 +50,37 @@ def ssim(prediction: torch.Tensor, target: torch.Tensor) -> float:
 #: the smallest side MS-SSIM measures: torchmetrics halves the image four times and needs side // 16 to
 #: exceed the 11-pixel window, i.e. 176 pixels
 MS_SSIM_MIN_SIDE = 176
+#: Wang, Simoncelli and Bovik's (2003) exponents of the five scales, finest first
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
-def ms_ssim(prediction: torch.Tensor, target: torch.Tensor) -> float | None:
-    """Mean MS-SSIM of images in [0, 1] of shape (H, W, C) or (N, H, W, C), by torchmetrics (five scales,
-    Gaussian window 11 / sigma 1.5; the prediction clamped to [0, 1]). None when a side is shorter than
-    MS_SSIM_MIN_SIDE pixels (the coarsest scale would be smaller than the window): no number rather than a
-    guess. Raises ValueError for mismatched shapes."""
+def ms_ssim_scales(height: int, width: int) -> int:
+    """The most scales (2 to 5) MS-SSIM measures on an image of this size, 0 when not even two fit.
+
+    n scales halve the image n - 1 times; the coarsest scale must still hold the 11-pixel window
+    (side // 2^(n-1) >= 11; below it torchmetrics' reflection padding fails or the window wraps) and
+    torchmetrics' own check must pass (side // (n - 1)^2 > 10): 176 pixels for 5 scales, 99 for 4, 44 for 3,
+    22 for 2."""
+    side = min(int(height), int(width))
+    for n in range(len(MS_SSIM_WEIGHTS), 1, -1):
+        if side // 2 ** (n - 1) >= SSIM_MIN_SIDE and side // (n - 1) ** 2 > SSIM_MIN_SIDE - 1:
+            return n
+    return 0
+
+
+def ms_ssim(prediction: torch.Tensor, target: torch.Tensor, scales: int = 5) -> float | None:
+    """Mean MS-SSIM of images in [0, 1] of shape (H, W, C) or (N, H, W, C), by torchmetrics (Gaussian window
+    11 / sigma 1.5; the prediction clamped to [0, 1]).
+
+    `scales` 5 (the default) is Wang et al.'s MS-SSIM with their weights. 2 to 4 measure only the finest
+    `scales` scales, with the first `scales` weights rescaled to sum to 1 (so equal similarities s at every
+    scale still give s): not the standard number, so whoever reports it records the count beside it.
+    None when a side is too short for `scales` scales (:func:`ms_ssim_scales`; MS_SSIM_MIN_SIDE for 5): no
+    number rather than a guess. Raises ValueError for mismatched shapes or `scales` outside 2..5."""
     from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
 
+    if not isinstance(scales, int) or isinstance(scales, bool) or not 2 <= scales <= len(MS_SSIM_WEIGHTS):
+        raise ValueError(f"ms_ssim scales must be an integer from 2 to {len(MS_SSIM_WEIGHTS)}, got {scales!r}")
     x = prediction.detach().clamp(0, 1).double().cpu()
     y = target.detach().double().cpu()
     if x.ndim == 3:
@@ -65,8 +88,12 @@ def ms_ssim(prediction: torch.Tensor, target: torch.Tensor) -> float | None:
     if x.shape != y.shape or x.ndim != 4:
         raise ValueError(f"ms_ssim needs two (N, H, W, C) or (H, W, C) images of one shape, got {tuple(x.shape)} "
                          f"and {tuple(y.shape)}")
-    if min(x.shape[1:3]) < MS_SSIM_MIN_SIDE:
+    if ms_ssim_scales(x.shape[1], x.shape[2]) < scales:
         return None
+    betas = MS_SSIM_WEIGHTS
+    if scales < len(MS_SSIM_WEIGHTS):
+        total = sum(MS_SSIM_WEIGHTS[:scales])
+        betas = tuple(w / total for w in MS_SSIM_WEIGHTS[:scales])
     value = multiscale_structural_similarity_index_measure(x.permute(0, 3, 1, 2), y.permute(0, 3, 1, 2),
-                                                           data_range=1.0, kernel_size=11, sigma=1.5)
+                                                           data_range=1.0, kernel_size=11, sigma=1.5, betas=betas)
     return float(value)

@@ -56,17 +56,21 @@ class ImageSignal(Signal):
     """Fit an image: coordinates (N, 2) -> colours (N, C), loss MSE, metric PSNR."""
 
     def __init__(self, path: str | Path | None = None, *, image: np.ndarray | None = None, size: int | None = None,
-                 max_size: int | None = None, orientation: Orientation = "apply") -> None:
+                 max_size: int | None = None, orientation: Orientation = "apply", lpips: bool = False) -> None:
         """`path` (any format `aire.images` reads) or `image` (H, W[, C]) in [0, 1]; `size` resizes the
         longer side to exactly that many pixels; `max_size` only downscales, to at most that many (the CPU
         default of `aire fit image`), saying so in one warning and recording it in describe(); `orientation`
         "apply" (default) turns the pixels as the file's EXIF/TIFF orientation tag says, as viewers do,
-        "ignore" keeps them as stored (`--set orientation=ignore`)."""
+        "ignore" keeps them as stored (`--set orientation=ignore`); `lpips` adds LPIPS (AlexNet) to the final
+        metrics (`--set lpips=true`; aire.metrics.lpips), refused here, before any fitting, when its AlexNet
+        weights are missing or the fitted image is under 31 pixels on a side."""
         if (path is None) == (image is None):
             raise ValueError("give exactly one of path or image")
         for name, value in (("size", size), ("max_size", max_size)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 2):
                 raise InputError(f"image setting {name} must be an integer of at least 2 pixels, got {value!r}")
+        if not isinstance(lpips, bool):
+            raise InputError(f"image setting lpips must be true or false, got {lpips!r}")
         if orientation not in ("apply", "ignore"):
             raise InputError(f"image setting orientation must be 'apply' or 'ignore', got {orientation!r}")
         self.path = Path(path) if path is not None else None
@@ -90,6 +94,11 @@ class ImageSignal(Signal):
                           "the CPU default: --set max_size=null or --preset gpu for full resolution)", stacklevel=2)
         self.image = img
         self.height, self.width, self.out_features = img.shape
+        self.lpips = lpips
+        if lpips:
+            from aire.metrics.lpips import check_lpips_ready
+
+            check_lpips_ready(self.height, self.width, "the fitted image")
         self.in_features = 2
         self.coords = pixel_grid(self.height, self.width)
         self.values = torch.as_tensor(img.reshape(-1, self.out_features), dtype=torch.float32) * 2.0 - 1.0
@@ -125,13 +134,19 @@ class ImageSignal(Signal):
     @torch.no_grad()
     def final_metrics(self, model: torch.nn.Module) -> dict[str, float | None]:
         """SSIM (scikit-image; None below 11 pixels) and MS-SSIM (torchmetrics; None below 176 pixels) of the
-        reconstruction, at the resolution fitted (aire.metrics.image)."""
+        reconstruction, at the resolution fitted (aire.metrics.image), and LPIPS when the `lpips` setting asks
+        for it (aire.metrics.lpips)."""
         from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim, ssim
 
         prediction = torch.as_tensor(self.preview(model))
         target = torch.as_tensor(self.image, dtype=prediction.dtype).reshape(prediction.shape)
         small = min(self.height, self.width) < SSIM_MIN_SIDE
-        return {"ssim": None if small else ssim(prediction, target), "ms_ssim": ms_ssim(prediction, target)}
+        metrics = {"ssim": None if small else ssim(prediction, target), "ms_ssim": ms_ssim(prediction, target)}
+        if self.lpips:
+            from aire.metrics.lpips import lpips
+
+            metrics["lpips"] = lpips(prediction, target)
+        return metrics
 
     @torch.no_grad()
     def preview(self, model: torch.nn.Module) -> np.ndarray:

@@ -109,3 +109,52 @@ def test_a_leftover_live_folder_is_replaced_and_kept_on_resume(tmp_path):
     (folder / "history.jsonl").write_text("old\n")
     assert (prepare_live_dir(folder, resume=True) / "history.jsonl").read_text() == "old\n"
     assert not (prepare_live_dir(folder, resume=False) / "history.jsonl").exists()
+
+
+class InterruptAt:
+    """A test plugin: Ctrl-C at the end of one step, as a user would press it."""
+
+    def __init__(self, step):
+        self.step = step
+
+    @aire.hookimpl
+    def aire_step_end(self, trainer, step, loss):
+        if step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_after_resume_history_jsonl_holds_each_step_once_in_order_continuing_the_first_run(tmp_path, capsys):
+    """A fit interrupted at step 38 (checkpoints every 10: the last at 30, after which the live log got the
+    evaluation of step 35) and resumed: the run folder's history.jsonl has every evaluation step once, in
+    order, and begins with the interrupted run's own lines (the resumed fit is bit for bit the same, so even
+    the lines after the checkpoint come back equal but for their clock)."""
+    from aire.train.state import load_checkpoint
+
+    image = tmp_path / "in.png"
+    iio.imwrite(image, (synthetic_image(12) * 255).round().astype(np.uint8))
+    out = tmp_path / "run"
+    argv = ["fit", "image", str(image), "--out", str(out), "--hidden", "8", "8", "8", "--steps", "50",
+            "--eval-every", "5", "--target-params", "0.8", "--checkpoint-every", "10", "--quiet"]
+    registry = aire.get_registry()
+    registry.pm.register(InterruptAt(38), name="interrupt-at")
+    try:
+        assert main(argv) == 130
+    finally:
+        registry.pm.unregister(name="interrupt-at")
+    first = lines(live_dir(out) / "history.jsonl")
+    checkpoint_step = load_checkpoint(out)["step"]
+    assert checkpoint_step == 30 and [e["step"] for e in first if e["kind"] == "evaluation"] == list(range(0, 40, 5))
+    assert main(["fit", "--resume", str(out), "--quiet"]) == 0
+    assert not live_dir(out).exists()
+    final = lines(out / "history.jsonl")
+    assert [e["step"] for e in final if e["kind"] == "evaluation"] == list(range(0, 55, 5))  # each once, in order
+    assert [e["kind"] for e in final].count("final") == 1 and final[-1]["kind"] == "final"
+    steps = [e["step"] for e in final[:-1]]
+    assert steps == sorted(steps)
+    assert {e["event"] for e in final if e["kind"] == "event"} >= {"densify", "prune"}
+    kept = [e for e in first if e["step"] <= checkpoint_step]  # what the checkpoint holds: kept as written
+    assert final[:len(kept)] == kept
+    clockless = [{k: v for k, v in e.items() if k != "seconds"} for e in first]
+    assert [{k: v for k, v in e.items() if k != "seconds"} for e in final[:len(first)]] == clockless
+    history = json.loads((out / "history.json").read_text())["history"]
+    assert [e for e in final if e["kind"] == "evaluation"] == [{"kind": "evaluation", **row} for row in history]

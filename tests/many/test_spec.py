@@ -69,7 +69,7 @@ def test_command_line_overrides_win_and_change_the_id(tmp_path):
     ('inputs = ["imgs/*.png"]\n[defaults]\nsteps = -3\n', "steps must be a positive number"),
     ('inputs = ["imgs/*.png"]\n[grid]\nlr = [1e-3, -1.0]\n', "lr must be a positive number"),
     ('inputs = ["imgs/*.png"]\n[defaults.set]\nsize = 1.5\n', "size must be int"),
-    ('inputs = ["imgs/*.png"]\n[defaults.set]\nsizee = 8\n', "valid settings: max_size (int or null), orientation (one of 'apply', 'ignore'), size (int or null)"),
+    ('inputs = ["imgs/*.png"]\n[defaults.set]\nsizee = 8\n', "valid settings: lpips (bool), max_size (int or null), orientation (one of 'apply', 'ignore'), size (int or null)"),
     ('inputs = ["imgs/*.png"]\n[defaults]\ndevice = "mps"\n', "mps"),
     ('inputs = ["imgs/*.png"]\n[defaults]\nout = "x"\n', "out"),
     ('inputs = ["imgs/*.png"]\n[grid]\nseed = 3\n', "seed"),

@@ -84,3 +84,59 @@ def test_image_final_metrics_have_ssim_and_ms_ssim_or_none_when_too_small():
     got = mid.final_metrics(noisy)
     expected = ssim(torch.as_tensor(mid.preview(noisy)), torch.as_tensor(mid.image, dtype=torch.float32))
     assert got["ssim"] == pytest.approx(expected) and got["ssim"] < 0.999 and got["ms_ssim"] is None
+
+
+def test_ms_ssim_scales_need_the_window_at_the_coarsest_scale_and_torchmetrics_check():
+    from aire.metrics.image import ms_ssim_scales
+
+    # 5 scales from 176 (176 // 16 = 11), 4 from 99 (torchmetrics: 99 // 9 > 10), 3 from 44, 2 from 22
+    sides = {10: 0, 21: 0, 22: 2, 43: 2, 44: 3, 98: 3, 99: 4, 175: 4, 176: 5, 800: 5}
+    assert {side: ms_ssim_scales(side, 1000) for side in sides} == sides
+    assert ms_ssim_scales(1000, 64) == ms_ssim_scales(64, 1000) == 3  # the short side decides
+
+
+@pytest.mark.parametrize("scales", [2, 3, 4])
+def test_ms_ssim_on_fewer_scales_rescales_the_first_weights_to_sum_one(scales):
+    """Constant images: MS-SSIM is the luminance term to the coarsest kept scale's weight, rescaled by the
+    sum of the kept weights (0.0448, 0.2856, 0.3001, 0.2363 of Wang et al.)."""
+    from aire.metrics.image import MS_SSIM_WEIGHTS, ms_ssim
+
+    side = {2: 22, 3: 44, 4: 99}[scales]
+    x, y = torch.full((side, side + 7, 3), 0.5), torch.full((side, side + 7, 3), 0.6)
+    c1 = 0.01 ** 2
+    luminance = (2 * 0.5 * 0.6 + c1) / (0.5 ** 2 + 0.6 ** 2 + c1)
+    weight = MS_SSIM_WEIGHTS[scales - 1] / sum(MS_SSIM_WEIGHTS[:scales])
+    assert ms_ssim(x, y, scales=scales) == pytest.approx(luminance ** weight, rel=1e-6)
+    assert ms_ssim(x[1:], y[1:], scales=scales) is None  # one pixel short of `scales` scales
+
+
+def test_ms_ssim_is_the_weighted_product_of_the_scales_contrast_and_the_coarsest_ssim():
+    """MS-SSIM on 3 scales of a textured image and a noisy copy, composed by hand from torchmetrics' SSIM and
+    contrast-structure term at each 2x2-averaged scale; 1 for identical images; falls as the noise grows."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    from aire.metrics.image import MS_SSIM_WEIGHTS, ms_ssim
+    from aire.signals.image import synthetic_image
+
+    image = torch.as_tensor(synthetic_image(60))
+    noise = torch.randn(image.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    noisy = (image + 0.05 * noise).clamp(0, 1)
+    weights = [w / sum(MS_SSIM_WEIGHTS[:3]) for w in MS_SSIM_WEIGHTS[:3]]
+    x, y, expected = noisy.permute(2, 0, 1)[None], image.permute(2, 0, 1)[None], 1.0
+    for scale, weight in enumerate(weights):
+        sim, cs = structural_similarity_index_measure(x, y, data_range=1.0, kernel_size=11, sigma=1.5,
+                                                      return_contrast_sensitivity=True)
+        expected *= float(sim if scale == 2 else cs) ** weight
+        x, y = torch.nn.functional.avg_pool2d(x, 2), torch.nn.functional.avg_pool2d(y, 2)
+    assert ms_ssim(noisy, image, scales=3) == pytest.approx(expected, rel=1e-9)
+    assert ms_ssim(image, image, scales=3) == pytest.approx(1.0, abs=1e-12)
+    values = [ms_ssim((image + a * noise).clamp(0, 1), image, scales=3) for a in (0.01, 0.05, 0.2)]
+    assert 1 > values[0] > values[1] > values[2] > 0
+
+
+def test_ms_ssim_scales_outside_two_to_five_are_refused():
+    from aire.metrics.image import ms_ssim
+
+    for scales in (1, 6, 2.0, True):
+        with pytest.raises(ValueError, match="scales"):
+            ms_ssim(torch.rand(200, 200, 3), torch.rand(200, 200, 3), scales=scales)

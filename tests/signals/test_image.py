@@ -217,3 +217,40 @@ def test_cli_orientation_ignore_setting(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     signal = json.loads((tmp_path / "run" / "metrics.json").read_text())["signal"]
     assert (signal["height"], signal["width"]) == (4, 6) and signal["decode"]["orientation"] == 6
+
+
+def test_lpips_setting_adds_lpips_to_the_final_metrics_and_is_refused_before_the_fit(tmp_path, monkeypatch, capsys):
+    """`--set lpips=true`: metrics.json gets `lpips`, the value of aire.metrics.lpips on the reconstruction (a
+    seeded random AlexNet stands in for the ImageNet weights, which are not on this machine). Without the
+    weights, or on an image under 31 pixels, the fit is refused in one line and writes nothing."""
+    import json
+
+    import aire
+    from aire.cli import main
+    from aire.metrics import lpips as lpips_module
+    from tests.metrics.test_lpips import write_alexnet
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    lpips_module._model.cache_clear()
+    image = tmp_path / "in.png"
+    iio.imwrite(image, (synthetic_image(40) * 255).round().astype(np.uint8))
+    fit = ["fit", "image", str(image), "--hidden", "12", "12", "--steps", "20", "--eval-every", "10",
+           "--schedule", "none", "--set", "lpips=true", "--quiet"]
+    assert main([*fit, "--out", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("aire: error: LPIPS needs AlexNet's ImageNet weights")
+    assert "alexnet-owt-7be5be79.pth is missing" in err[0] and not (tmp_path / "refused").exists()
+    write_alexnet(tmp_path / "torch")
+    small = tmp_path / "small.png"
+    iio.imwrite(small, (synthetic_image(30) * 255).round().astype(np.uint8))
+    assert main([*fit[:2], str(small), *fit[3:], "--out", str(tmp_path / "small")]) == 2
+    assert "lpips needs the fitted image to be at least 31x31 pixels, got 30x30" in capsys.readouterr().err
+    assert main([*fit, "--out", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    signal = ImageSignal(image, lpips=True)
+    expected = lpips_module.lpips(torch.as_tensor(signal.preview(aire.load(tmp_path / "run"))),
+                                  torch.as_tensor(signal.image))
+    assert metrics["lpips"] == pytest.approx(expected, rel=1e-5) and metrics["lpips"] > 0
+    assert "lpips" not in ImageSignal(image).final_metrics(aire.load(tmp_path / "run"))  # only when asked
+    with pytest.raises(InputError, match="lpips must be true or false"):
+        ImageSignal(image, lpips="yes")

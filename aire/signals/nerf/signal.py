@@ -33,7 +33,7 @@ from aire.errors import InputError
 from aire.hookspecs import hookimpl
 from aire.interfaces import Network, Signal
 from aire.metrics import psnr, ssim
-from aire.metrics.image import SSIM_MIN_SIDE
+from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim, ms_ssim_scales
 from aire.signals.nerf.cameras import Intrinsics, look_at, orbit_positions, pose_rays
 from aire.signals.nerf.model import NerfModel
 from aire.signals.nerf.scene_format import Split, find_scene, read_split
@@ -75,13 +75,15 @@ class NerfSignal(Signal):
     def __init__(self, path: str | Path, *, size: int | None = None, features: int = 15, samples: int = 48,
                  importance_samples: int = 0, bound: float | None = None, head_width: int = 64, eval_views: int = 2,
                  eval_size: int = 48, turntable_frames: int = 24, turntable_size: int | None = None,
-                 render_chunk: int = 4096, seed: int = 0) -> None:
+                 render_chunk: int = 4096, seed: int = 0, lpips: bool = False) -> None:
         for name, value, low in (("features", features, 1), ("samples", samples, 2),
                                  ("importance_samples", importance_samples, 0), ("head_width", head_width, 1),
                                  ("eval_views", eval_views, 1), ("eval_size", eval_size, 2),
                                  ("turntable_frames", turntable_frames, 0), ("render_chunk", render_chunk, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise InputError(f"nerf setting {name} must be an integer >= {low}, got {value!r}")
+        if not isinstance(lpips, bool):
+            raise InputError(f"nerf setting lpips must be true or false, got {lpips!r}")
         self.path = Path(path)
         self.source = find_scene(self.path)
         bound = scene_bound(self.path) if bound is None else bound
@@ -90,6 +92,11 @@ class NerfSignal(Signal):
         self.size = size
         self.train_split = read_split(self.path, "train", size)
         self.test_split = read_split(self.path, "test", size)
+        self.lpips = lpips
+        if lpips:  # refused now, not after the fit: test views too small, AlexNet weights missing
+            from aire.metrics.lpips import check_lpips_ready
+
+            check_lpips_ready(self.test_split.height, self.test_split.width, "the test views")
         self.features, self.samples, self.importance_samples = features, samples, importance_samples
         self.bound = float(bound)
         self.out_features = 1 + features
@@ -160,15 +167,28 @@ class NerfSignal(Signal):
         n, h, w = len(self.test_split.images), self.test_split.height, self.test_split.width
         return model.render(self.test_rays).reshape(n, h, w, 3)
 
-    def final_metrics(self, model: NerfModel) -> dict[str, float]:
+    def final_metrics(self, model: NerfModel) -> dict[str, float | int | None]:
+        """On every test view: psnr_test, ssim_test (scikit-image; None below 11 pixels) and ms_ssim_test
+        (torchmetrics) with ms_ssim_test_scales, the number of scales it measured: 5 (Wang et al.'s MS-SSIM)
+        from 176 pixels on the short side, fewer on smaller views (aire.metrics.image.ms_ssim_scales; the
+        default 64-pixel views get 3), None with 0 scales below 22 pixels; lpips_test (AlexNet,
+        aire.metrics.lpips) when the `lpips` setting asks for it. Also psnr_test_subset (the periodic
+        evaluation's pixels) and colour_head_params."""
         from aire.status import phase
 
         with phase(f"final metrics: rendering {len(self.test_split.images)} test views"):
             pred = self.test_images(model)
         target = self.test_colours.reshape(pred.shape)
         small = min(pred.shape[1:3]) < SSIM_MIN_SIDE  # SSIM's window does not fit: no SSIM rather than a guess
-        return {"psnr_test": psnr(pred, target), "ssim_test": None if small else ssim(pred, target),
-                "psnr_test_subset": psnr(model.render(self.eval_rays), self.eval_colours),
+        scales = ms_ssim_scales(pred.shape[1], pred.shape[2])
+        metrics = {"psnr_test": psnr(pred, target), "ssim_test": None if small else ssim(pred, target),
+                   "ms_ssim_test": ms_ssim(pred, target, scales=scales) if scales else None,
+                   "ms_ssim_test_scales": scales}
+        if self.lpips:
+            from aire.metrics.lpips import lpips
+
+            metrics["lpips_test"] = lpips(pred, target)
+        return {**metrics, "psnr_test_subset": psnr(model.render(self.eval_rays), self.eval_colours),
                 "colour_head_params": model.head.num_parameters()}
 
     def export(self, model: NerfModel, out_dir: Path) -> list[Path]:

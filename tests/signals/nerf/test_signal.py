@@ -83,6 +83,67 @@ def test_cli_fit_writes_metrics_views_turntable_and_the_whole_model(tiny_scene, 
     assert model.field.widths() == m["architecture_final"]
     assert model.head.num_parameters() == m["colour_head_params"]
     assert not (out / "colour_head.safetensors").exists()
+    assert m["ms_ssim_test_scales"] == 2 and 0 < m["ms_ssim_test"] <= 1  # 24-pixel views: 2 scales
+
+
+class Renders:
+    """A stand-in model: renders the signal's true test colours plus `error` (clamped to [0, 1])."""
+
+    head = type("Head", (), {"num_parameters": staticmethod(lambda: 7)})()
+
+    def __init__(self, signal, error):
+        self.signal, self.error = signal, error
+
+    def render(self, rays):
+        if rays is self.signal.test_rays:
+            return (self.signal.test_colours + self.error).clamp(0, 1)
+        return self.signal.eval_colours
+
+
+def test_final_metrics_have_ms_ssim_of_every_test_view_with_its_scale_count(tiny_scene):
+    """3 test views of 24x24: MS-SSIM on 2 scales (the coarsest 12 pixels), the mean over the views of each
+    view's own MS-SSIM, 1 for a perfect render; views of 16 pixels hold no 2 scales: None, 0 scales."""
+    from aire.metrics.image import ms_ssim
+
+    sig = small_signal(tiny_scene)
+    noise = 0.05 * torch.randn(sig.test_colours.shape, generator=torch.Generator().manual_seed(0))
+    m = sig.final_metrics(Renders(sig, noise))
+    pred = (sig.test_colours + noise).clamp(0, 1).reshape(3, 24, 24, 3)
+    target = sig.test_colours.reshape(3, 24, 24, 3)
+    per_view = [ms_ssim(p, t, scales=2) for p, t in zip(pred, target)]
+    assert m["ms_ssim_test_scales"] == 2
+    assert m["ms_ssim_test"] == pytest.approx(sum(per_view) / 3, rel=1e-9) and 0 < m["ms_ssim_test"] < 0.99
+    assert m["psnr_test"] < 40 and m["colour_head_params"] == 7
+    perfect = sig.final_metrics(Renders(sig, 0.0))
+    assert perfect["ms_ssim_test"] == pytest.approx(1.0, abs=1e-9) and perfect["ssim_test"] == pytest.approx(1.0)
+    tiny = small_signal(tiny_scene, size=16)
+    m = tiny.final_metrics(Renders(tiny, 0.0))
+    assert m["ms_ssim_test"] is None and m["ms_ssim_test_scales"] == 0 and m["ssim_test"] == pytest.approx(1.0)
+
+
+def test_lpips_setting_adds_lpips_test_over_every_test_view(sphere_mesh, tiny_scene, tmp_path, monkeypatch):
+    """`lpips=True` on 32-pixel test views: lpips_test is the mean of each view's LPIPS (a seeded random AlexNet
+    stands in for the ImageNet weights), 0 for a perfect render; 24-pixel views are refused before any fit."""
+    from aire.metrics import lpips as lpips_module
+    from aire.scenes.make_scene import make_scene
+    from tests.metrics.test_lpips import write_alexnet
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    lpips_module._model.cache_clear()
+    write_alexnet(tmp_path / "torch")
+    with pytest.raises(InputError, match="lpips needs the test views to be at least 31x31 pixels, got 24x24"):
+        small_signal(tiny_scene, lpips=True)
+    scene = make_scene(sphere_mesh, tmp_path / "scene", views=2, size=32, val_views=1, test_views=2, supersample=1)
+    sig = small_signal(scene, lpips=True)
+    noise = 0.1 * torch.randn(sig.test_colours.shape, generator=torch.Generator().manual_seed(0))
+    m = sig.final_metrics(Renders(sig, noise))
+    pred = (sig.test_colours + noise).clamp(0, 1).reshape(2, 32, 32, 3)
+    target = sig.test_colours.reshape(2, 32, 32, 3)
+    per_view = [lpips_module.lpips(p, t) for p, t in zip(pred, target)]
+    assert m["lpips_test"] == pytest.approx(sum(per_view) / 2, rel=1e-6) and m["lpips_test"] > 0
+    assert sig.final_metrics(Renders(sig, 0.0))["lpips_test"] == 0.0
+    plain = small_signal(scene)  # only when asked
+    assert "lpips_test" not in plain.final_metrics(Renders(plain, 0.0))
 
 
 def _distorted_scene(folder):
