@@ -5,7 +5,7 @@ a viewer shows). SSIM is scikit-image's ``structural_similarity`` with the setti
 2004 (Gaussian window sigma 1.5, K1 0.01, K2 0.03, population covariance), as NeRF papers report it.
 MS-SSIM (Wang, Simoncelli and Bovik 2003: five scales, their weights) is torchmetrics'
 ``multiscale_structural_similarity_index_measure`` with the same window; on images too small for five
-scales it can be measured on fewer (:func:`ms_ssim_scales`), the count then recorded beside the value.
+scales it can be measured on fewer (`ms_ssim_scales`), the count then recorded beside the value.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def ms_ssim(prediction: torch.Tensor, target: torch.Tensor, scales: int = 5) -> 
     `scales` 5 (the default) is Wang et al.'s MS-SSIM with their weights. 2 to 4 measure only the finest
     `scales` scales, with the first `scales` weights rescaled to sum to 1 (so equal similarities s at every
     scale still give s): not the standard number, so whoever reports it records the count beside it.
-    None when a side is too short for `scales` scales (:func:`ms_ssim_scales`; MS_SSIM_MIN_SIDE for 5): no
+    None when a side is too short for `scales` scales (`ms_ssim_scales`; MS_SSIM_MIN_SIDE for 5): no
     number rather than a guess. Raises ValueError for mismatched shapes or `scales` outside 2..5."""
     from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
 

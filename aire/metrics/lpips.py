@@ -15,7 +15,7 @@ Weights come from two files, neither of which aire downloads:
 * the AlexNet backbone: torchvision's ImageNet checkpoint ``alexnet-owt-7be5be79.pth`` (AlexNet_Weights.
   IMAGENET1K_V1, 233 MB), read from torch's hub cache (``torch.hub.get_dir()/checkpoints``, moved by
   $TORCH_HOME), where any torchvision that ever built a pretrained AlexNet left it. No package on the index
-  ships it, so when it is missing :func:`check_lpips_weights` says in one line which file and how to get it.
+  ships it, so when it is missing `check_lpips_weights` says in one line which file and how to get it.
 
 The backbone is defined here in torchvision's layout (``features.0`` ... ``features.11``), so the checkpoint
 loads into it without torchvision itself: torchvision's Linux wheels on the package index are CUDA builds
@@ -146,7 +146,7 @@ def lpips(prediction: torch.Tensor, target: torch.Tensor) -> float:
     repeated into RGB, as the network needs), the prediction clamped to [0, 1]; computed in float32 on the CPU,
     one image at a time. Lower is better; 0 for identical images.
 
-    Raises InputError when the AlexNet checkpoint is missing (:func:`check_lpips_weights`) or unreadable,
+    Raises InputError when the AlexNet checkpoint is missing (`check_lpips_weights`) or unreadable,
     ValueError for mismatched shapes, other channel counts, or a side shorter than LPIPS_MIN_SIDE."""
     x = prediction.detach().clamp(0, 1).float().cpu()
     y = target.detach().float().cpu()

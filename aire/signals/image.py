@@ -133,15 +133,20 @@ class ImageSignal(Signal):
 
     @torch.no_grad()
     def final_metrics(self, model: torch.nn.Module) -> dict[str, float | None]:
-        """SSIM (scikit-image; None below 11 pixels) and MS-SSIM (torchmetrics; None below 176 pixels) of the
-        reconstruction, at the resolution fitted (aire.metrics.image), and LPIPS when the `lpips` setting asks
-        for it (aire.metrics.lpips)."""
-        from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim, ssim
+        """SSIM (scikit-image; None below 11 pixels) and MS-SSIM (torchmetrics) with ms_ssim_scales, the
+        number of scales it measured: 5 (Wang et al.'s MS-SSIM) from 176 pixels on the short side, fewer on
+        smaller images, 0 (and MS-SSIM None) below 22 (aire.metrics.image.ms_ssim_scales), of the
+        reconstruction at the resolution fitted, and LPIPS when the `lpips` setting asks for it
+        (aire.metrics.lpips)."""
+        from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim, ms_ssim_scales, ssim
 
         prediction = torch.as_tensor(self.preview(model))
         target = torch.as_tensor(self.image, dtype=prediction.dtype).reshape(prediction.shape)
         small = min(self.height, self.width) < SSIM_MIN_SIDE
-        metrics = {"ssim": None if small else ssim(prediction, target), "ms_ssim": ms_ssim(prediction, target)}
+        scales = ms_ssim_scales(self.height, self.width)
+        metrics = {"ssim": None if small else ssim(prediction, target),
+                   "ms_ssim": ms_ssim(prediction, target, scales=scales) if scales else None,
+                   "ms_ssim_scales": scales}
         if self.lpips:
             from aire.metrics.lpips import lpips
 

@@ -254,3 +254,21 @@ def test_lpips_setting_adds_lpips_to_the_final_metrics_and_is_refused_before_the
     assert "lpips" not in ImageSignal(image).final_metrics(aire.load(tmp_path / "run"))  # only when asked
     with pytest.raises(InputError, match="lpips must be true or false"):
         ImageSignal(image, lpips="yes")
+
+
+@pytest.mark.parametrize("side, scales", [(64, 3), (20, 0)])
+def test_final_ms_ssim_is_measured_on_the_scales_the_image_holds_and_says_how_many(side, scales):
+    import aire
+    from aire.metrics.image import ms_ssim
+
+    signal = ImageSignal(image=synthetic_image(side))
+    model = aire.build_network(signal, [16, 16], seed=0)
+    m = signal.final_metrics(model)
+    assert m["ms_ssim_scales"] == scales
+    if scales:
+        prediction = torch.as_tensor(signal.preview(model))
+        target = torch.as_tensor(signal.image, dtype=prediction.dtype).reshape(prediction.shape)
+        assert m["ms_ssim"] == pytest.approx(ms_ssim(prediction, target, scales=scales), rel=1e-12)
+        assert 0 < m["ms_ssim"] < 0.99  # an untrained network is far from the image
+    else:
+        assert m["ms_ssim"] is None
