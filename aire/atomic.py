@@ -13,11 +13,15 @@ Environment failures (a full disk, a read-only or foreign folder, a path compone
 name too long) while writing end as one :class:`~aire.errors.InputError` ``cannot write PATH: REASON``
 (:func:`write_errors`), with the temporary siblings removed.
 
-Replacing (``--overwrite``) is allowed only for a folder aire wrote (it carries the marker file
-``.aire``, or is a run or checkpoint folder of an older aire: metrics.json and model.json, or
-checkpoint.pt, with nothing but aire's own file names beside them) or an empty one, and never for a folder that is, or contains, an input of the
-run, the working folder or one of its parents, the home folder or a filesystem root. Every refusal is
-an :class:`~aire.errors.InputError` raised before anything is deleted.
+Replacing (``--overwrite``) is allowed only for a folder aire wrote, holding nothing aire did not write,
+or an empty one. The marker file ``.aire`` says aire wrote the folder and lists what it wrote (its
+manifest: every file and folder, sealed when the folder is swapped into place, and each file or folder
+aire adds later through atomic_file / atomic_folder appended to it); anything else found inside (notes,
+figures of yours) makes the replace a refusal naming it. A marker of an older aire without a manifest,
+or a run or checkpoint folder of an older aire without any marker, counts only while every name in it is
+one a run folder of aire holds. Never replaced, whatever it holds: a folder that is, or contains, an
+input of the run, the working folder or one of its parents, the home folder or a filesystem root. Every
+refusal is an :class:`~aire.errors.InputError` raised before anything is deleted.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ LEGACY_RUN_FILES = frozenset({
     "signal.json", "mesh.ply", "distance.png", "test_views.png", "turntable.gif", "colour_head.safetensors",
     "nerf_field.json", "checkpoint.pt", "input.png", "spectrum.png",
 })
+#: top-level names of a fit-many collection of an older aire (beside its job folders, each an aire folder)
+LEGACY_COLLECTION_FILES = frozenset({"jobs.json", "summary.json", "summary.md", "summary.csv", "summary.png",
+                                     "failed.json"})
 
 
 #: errors that are the environment's whatever file they name: full, over quota, read-only, too large
@@ -52,6 +59,9 @@ FULL_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)
 PATH_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP})
 #: tempfile's random part of a name
 _RANDOM = r"[a-z0-9_]{8}"
+#: aire's own scratch beside an output: one-writer lock files (.NAME.lock) and the temporary siblings
+#: of a writer (.NAME.R.tmp, .NAME.R.old, .STEM.R.tmp.SUFFIX) that recover() removes once it is dead
+_AIRE_SCRATCH = re.compile(rf"\..+\.lock|\..+\.{_RANDOM}\.(?:tmp|old)|\..+\.{_RANDOM}\.tmp\.[^.]+")
 
 
 def _reason(exc: OSError, path: Path) -> str:
@@ -233,23 +243,119 @@ def recover(key: str | Path) -> None:
 
 
 def write_marker(folder: str | Path, kind: str) -> Path:
-    """Mark `folder` as an aire output of `kind` ('run', 'scene', 'collection', 'checkpoint')."""
+    """Mark `folder` as an aire output of `kind` ('run', 'scene', 'collection', 'checkpoint', 'live') with
+    an empty manifest: what aire writes into it later is appended by :func:`register` (or recorded all
+    at once by :func:`seal`)."""
     from aire import __version__
 
     path = Path(folder) / MARKER
-    path.write_text(json.dumps({"written_by": "aire", "version": __version__, "kind": kind}) + "\n")
+    header = {"written_by": "aire", "version": __version__, "kind": kind, "manifest": True}
+    path.write_text(json.dumps(header) + "\n")
     return path
+
+
+def _read_marker(folder: Path) -> tuple[dict, set[str] | None] | None:
+    """(header, manifest) of `folder`'s marker: manifest None for an older aire's marker without one;
+    None when there is no valid marker. The header is the first line (JSON), each further line one
+    relative path (JSON string) aire wrote."""
+    try:
+        lines = (folder / MARKER).read_text().splitlines()
+        header = json.loads(lines[0]) if lines else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict) or header.get("written_by") != "aire":
+        return None
+    if not header.get("manifest"):
+        return header, None
+    entries = set()
+    for line in lines[1:]:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a kill: the entry is missing, so its file counts as foreign (safe side)
+        if isinstance(entry, str):
+            entries.add(entry)
+    return header, entries
+
+
+def _listing(folder: Path, prefix: str = "") -> list[str]:
+    """Every file and folder under `folder` as relative POSIX paths (not the marker); a sub-folder with
+    its own valid marker is listed by its name alone (its own manifest answers for what it holds)."""
+    found = []
+    for item in sorted(folder.iterdir()):
+        if (item.name == MARKER and not prefix) or _AIRE_SCRATCH.fullmatch(item.name):
+            continue
+        name = prefix + item.name
+        found.append(name)
+        if item.is_dir() and not item.is_symlink() and _read_marker(item) is None:
+            found += _listing(item, name + "/")
+    return found
+
+
+def seal(folder: str | Path) -> None:
+    """Record everything now in `folder` as written by aire (its marker's manifest), e.g. when a
+    finished output is about to be swapped into place."""
+    folder = Path(folder)
+    marker = folder / MARKER
+    first = marker.read_text().splitlines()[0]
+    marker.write_text(first + "\n" + "".join(json.dumps(name) + "\n" for name in _listing(folder)))
+
+
+def register(path: str | Path) -> None:
+    """Append `path` (a file or folder aire just wrote inside a folder it marked) and, for a folder
+    without its own marker, everything under it, to the parent's manifest; nothing when the parent is no
+    aire folder with a manifest. Appends of a few bytes, so writers of one collection never lose each
+    other's entries."""
+    path = Path(path)
+    parent = path.parent
+    read = _read_marker(parent)
+    if read is None or read[1] is None:
+        return
+    names = [path.name]
+    if path.is_dir() and not path.is_symlink() and _read_marker(path) is None:
+        names += _listing(path, path.name + "/")
+    names = [name for name in names if name not in read[1]]
+    if not names:
+        return
+    with open(parent / MARKER, "a", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(name) + "\n" for name in names))
+
+
+def foreign_entries(folder: str | Path) -> list[str]:
+    """What `folder` (an aire folder) holds that aire did not write: entries missing from its manifest,
+    and those of each marked sub-folder (prefixed). An older marker without a manifest is judged by the
+    names aire's runs (or collections) hold. Empty when everything is aire's."""
+    folder = Path(folder)
+    read = _read_marker(folder)
+    if read is None:
+        return [] if is_aire_folder(folder) else [p.name for p in sorted(folder.iterdir())]
+    header, manifest = read
+    foreign = []
+    for name in _listing(folder):
+        if manifest is not None:
+            known = name in manifest
+        elif header.get("kind") in ("run", "checkpoint"):
+            known = name.split("/")[0] in LEGACY_RUN_FILES or name.split("/")[0] in _NEWER_RUN_FILES
+        elif header.get("kind") == "collection":
+            known = name.split("/")[0] in LEGACY_COLLECTION_FILES or _read_marker(folder / name.split("/")[0]) is not None
+        else:
+            known = True  # an older scene's marker: its layout is aire's own (frames, transforms)
+        if not known:
+            foreign.append(name)
+        elif (folder / name).is_dir() and "/" not in name and _read_marker(folder / name) is not None:
+            foreign += [f"{name}/{inner}" for inner in foreign_entries(folder / name)]
+    return foreign
+
+
+#: files a run folder of a marker-with-no-manifest aire could hold besides LEGACY_RUN_FILES
+_NEWER_RUN_FILES = frozenset({"config.json", "history.jsonl", "tensorboard", "report.html", "frames",
+                              "model.fp16.safetensors", "model.bf16.safetensors", "model.int8.safetensors"})
 
 
 def marker_kind(folder: str | Path) -> str | None:
     """The kind in `folder`'s marker ('run', 'scene', 'collection', 'checkpoint'), None without a valid one."""
-    try:
-        marker = json.loads((Path(folder) / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-    if isinstance(marker, dict) and marker.get("written_by") == "aire":
-        return str(marker.get("kind", ""))
-    return None
+    read = _read_marker(Path(folder))
+    return None if read is None else str(read[0].get("kind", ""))
 
 
 def is_collection(folder: str | Path) -> bool:
@@ -265,12 +371,8 @@ def is_collection(folder: str | Path) -> bool:
 def is_aire_folder(folder: str | Path) -> bool:
     """Whether `folder` was written by aire: it has the marker, or is a legacy run folder."""
     folder = Path(folder)
-    try:
-        marker = json.loads((folder / MARKER).read_text())
-        if isinstance(marker, dict) and marker.get("written_by") == "aire":
-            return True
-    except (OSError, ValueError):
-        pass
+    if _read_marker(folder) is not None:
+        return True
     try:
         names = {p.name for p in folder.iterdir()}
     except OSError:
@@ -307,6 +409,11 @@ def check_replaceable(out: str | Path, inputs: Iterable[str | Path] = ()) -> Non
         raise InputError(f"refusing to replace {out}: {reason}; choose another --out")
     if path.is_dir() and any(path.iterdir()) and not is_aire_folder(path):
         raise InputError(f"refusing to replace {out}: it holds files aire did not write (no {MARKER} marker); "
+                         "move them away or choose another --out")
+    foreign = foreign_entries(path) if path.is_dir() else []
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise InputError(f"refusing to replace {out}: it holds {shown}, which aire did not write; "
                          "move them away or choose another --out")
 
 
@@ -365,6 +472,7 @@ def atomic_folder(out: str | Path, *, kind: str = "run", overwrite: bool = False
 
 def _swap(tmp: Path, out: Path, overwrite: bool, inputs: list[str | Path]) -> None:
     """Put the finished folder `tmp` at `out` (see :func:`atomic_folder`)."""
+    seal(tmp)
     old = None
     if out.exists() or out.is_symlink():
         if not out.is_dir() or out.is_symlink():
@@ -384,6 +492,7 @@ def _swap(tmp: Path, out: Path, overwrite: bool, inputs: list[str | Path]) -> No
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+    register(out)
 
 
 def check_out_file(out: str | Path, overwrite: bool, inputs: Iterable[str | Path | None] = ()) -> None:
@@ -423,6 +532,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
             with write_errors(path, places=[tmp]):
                 yield tmp
                 os.replace(tmp, path)
+                register(path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

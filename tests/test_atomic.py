@@ -95,6 +95,44 @@ def test_aire_run_and_empty_folders_are_replaced(tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary or set-aside folder is left"
 
 
+def test_overwrite_never_deletes_files_of_the_user_inside_an_aire_run_folder(tmp_path, capsys):
+    """Notes and figures put into a run folder (or a copy of one: the marker comes along) are the user's:
+    the replace is refused naming them, and everything stays; what aire itself added later (a spectrum
+    plot) is in the marker's manifest, so once they are moved away the run is replaced."""
+    import shutil
+
+    _, image = _user_folder(tmp_path)
+    run = tmp_path / "run"
+    assert _fit(capsys, image, "--out", run)[0] == 0
+    assert main(["spectrum", str(run), "--resolution", "16"]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    (copy / "my_notes.txt").write_text("notes")
+    (copy / "paper_figs").mkdir()
+    (copy / "paper_figs" / "fig1.pdf").write_text("fig")
+    before = _tree(copy)
+    code, err = _fit(capsys, image, "--out", copy, "--overwrite")
+    assert code == 2 and len(err) == 1 and err[0].startswith("aire: error: refusing to replace"), err
+    assert "my_notes.txt" in err[0] and "paper_figs" in err[0] and "aire did not write" in err[0], err
+    assert _tree(copy) == before
+    shutil.rmtree(copy / "paper_figs")
+    (copy / "my_notes.txt").unlink()
+    assert _fit(capsys, image, "--out", copy, "--overwrite")[0] == 0
+    assert not (copy / "spectrum.png").exists() and (copy / "metrics.json").is_file()
+
+
+def test_an_older_marker_without_a_manifest_counts_only_with_aire_names(tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / MARKER).write_text('{"written_by": "aire", "version": "0.3", "kind": "run"}')
+    for name in ("metrics.json", "model.json", "history.jsonl", "report.html"):
+        (old / name).write_text("x")
+    check_replaceable(old)
+    (old / "thesis.tex").write_text("mine")
+    with pytest.raises(InputError, match="thesis.tex, which aire did not write"):
+        check_replaceable(old)
+
+
 def test_legacy_run_folder_is_recognised(tmp_path):
     legacy = tmp_path / "legacy"
     legacy.mkdir()

@@ -28,7 +28,7 @@ def prepare_live_dir(folder: Path, resume: bool) -> Path:
     """Create the live-log folder (marked as aire's). A leftover of an earlier, unfinished fit of the same run
     folder is replaced, or kept when resuming (its loggers then rewrite or continue it). Raises InputError when
     the path holds something aire did not write."""
-    from aire.atomic import MARKER, is_aire_folder, write_marker
+    from aire.atomic import MARKER, is_aire_folder, register, write_marker
     from aire.errors import InputError
 
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
@@ -40,6 +40,7 @@ def prepare_live_dir(folder: Path, resume: bool) -> Path:
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_marker(folder, "live")
+    register(folder)  # inside a collection: the job's live log is aire's
     return folder
 
 

@@ -85,7 +85,7 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[st
     import io
     import shutil
 
-    from aire.atomic import one_writer, write_errors, write_marker
+    from aire.atomic import one_writer, register, write_errors, write_marker
 
     directory = Path(directory)
     target = directory / CHECKPOINT_FILE
@@ -102,6 +102,7 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[st
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(buffer.getbuffer())
                 os.replace(tmp, target)
+                register(target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise

@@ -110,8 +110,10 @@ def test_a_second_collection_on_a_folder_in_use_is_refused(tmp_path, capsys):
     argv = ["fit-many", str(tmp_path / "images"), "--out", str(out), "--executor", "serial", *FIT]
     first = _aire(*argv, "--steps", "100000")
     try:
-        assert wait_until(lambda: any(out.glob(".img0_*.lock")) or first.poll() is not None,
-                          120), "the first collection never started its job"
+        # its job is fitting once the job's live log exists (created after the job's lock): from then on
+        # the folder's top level holds still until the job ends, so `before` is not taken mid-start
+        assert wait_until(lambda: (any(out.glob(".img0_*.lock")) and any(out.glob("img0_*.live")))
+                          or first.poll() is not None, 120), "the first collection never started its job"
         before = sorted(p.name for p in out.iterdir())
         capsys.readouterr()
         assert main(argv) == 2
