@@ -41,7 +41,7 @@ MARKER = ".aire"
 LEGACY_RUN_FILES = frozenset({
     "metrics.json", "model.safetensors", "model.json", "history.json", "training.png", "reconstruction.png",
     "signal.json", "mesh.ply", "distance.png", "test_views.png", "turntable.gif", "colour_head.safetensors",
-    "nerf_field.json", "checkpoint.pt", "input.png", "spectrum.png",
+    "nerf_field.json", "checkpoint.pt", "input.png", "spectrum.png", "report.html",
 })
 
 
