@@ -27,6 +27,10 @@ DIMENSIONS = {"image": "2 -> C (colour channels)", "sdf": "3 -> 1", "nerf": "a N
               "with a colour head)"}
 
 
+#: what data of each built-in kind is, in words
+WHAT = {"image": "an image", "sdf": "a mesh (SDF signal)", "nerf": "a NeRF scene"}
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """`aire eval` on the subcommand set `sub`."""
     p = sub.add_parser("eval", help="metrics of a fitted model against a signal's data (image, mesh, NeRF scene)")
@@ -60,7 +64,7 @@ def check_fits(run: SavedRun, signal: Any, data: Path) -> None:
     have = run.dimensions()
     need = (signal.in_features, signal.out_features)
     if have != need:
-        raise InputError(f"{run.run_dir} maps {have[0]} inputs to {have[1]} outputs, but {data} as a {run.kind} "
+        raise InputError(f"{run.run_dir} maps {have[0]} inputs to {have[1]} outputs, but {data} read as the {run.kind} "
                          f"signal needs {need[0]} -> {need[1]}")
 
 
@@ -76,9 +80,8 @@ def evaluate_run(run: SavedRun, data: str | Path) -> dict[str, Any]:
         raise InputError(f"data not found: {data}")
     if run.kind in DIMENSIONS and data_kind(data) != run.kind:
         have = run.dimensions()
-        raise InputError(f"{run.run_dir} is a {run.kind} model ({have[0]} -> {have[1]}), but {data} is "
-                         f"{'an' if data_kind(data) == 'image' else 'a'} {data_kind(data)} signal, whose model maps "
-                         f"{DIMENSIONS[data_kind(data)]}")
+        raise InputError(f"{run.run_dir} is fitted to {WHAT[run.kind]} (its model maps {have[0]} -> {have[1]}), but "
+                         f"{data} is {WHAT[data_kind(data)]}, whose model maps {DIMENSIONS[data_kind(data)]}")
     signal = create("signal", run.kind, str(data), **run.signal_settings)
     check_fits(run, signal, data)
     device = next(run.model.parameters()).device
@@ -88,9 +91,9 @@ def evaluate_run(run: SavedRun, data: str | Path) -> dict[str, Any]:
 
 
 def format_table(metrics: dict[str, Any], recorded: dict[str, Any] | None = None) -> str:
-    """Metric | value (| the value metrics.json recorded at the fit) as aligned text; non-numbers skipped."""
+    """Metric | value (| RECORDED: the value metrics.json recorded at the fit) as aligned text; non-numbers skipped."""
     rows = [(k, v) for k, v in metrics.items() if v is None or isinstance(v, (int, float)) and not isinstance(v, bool)]
-    head = ["METRIC", "VALUE"] + (["AT FIT"] if recorded is not None else [])
+    head = ["METRIC", "VALUE"] + (["RECORDED"] if recorded is not None else [])
 
     def text(v: Any) -> str:
         return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.6g}"

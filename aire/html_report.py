@@ -217,8 +217,8 @@ def build_html(name: str, metrics: dict[str, Any], config: dict[str, Any], event
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>aire report: {_esc(name)}</title><style>{STYLE}</style></head><body>",
         f"<h1>aire report: {_esc(name)}</h1>",
-        f"<p>{'An' if str(kind)[:1] in 'aeiou' else 'A'} {_esc(kind)} fit written by aire {_esc(__version__)}. Pictures and numbers below come from this run "
-        "folder; every picture is embedded in this file.</p>",
+        f"<p>Signal: {_esc(kind)}. Written by aire {_esc(__version__)} from this run folder; every picture is "
+        "embedded in this file.</p>",
         "<h2>Summary</h2>", _table(summary),
         "<h2>Metrics</h2>", _table(scalar, ["metric", "value"]),
     ]

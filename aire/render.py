@@ -271,7 +271,12 @@ def cmd_render(args: argparse.Namespace) -> int:
             with atomic_file(args.out) as tmp:
                 iio.imwrite(tmp, np.stack(frames), duration=1000.0 / (args.fps or 12.0), loop=0)
         else:
-            _write_picture(frames[0], args.out)
+            import imageio.v3 as iio
+
+            from aire.atomic import atomic_file
+
+            with atomic_file(args.out) as tmp:
+                iio.imwrite(tmp, frames[0])
     height, width = frames[0].shape[:2]
     print(f"render: {args.out}  ({what}, {width}x{height} pixels)")
     return 0

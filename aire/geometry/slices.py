@@ -55,8 +55,8 @@ def plot_slices(slices: Sequence[np.ndarray], at: Sequence[float] = (0.0, 0.0, 0
         ax.set_title(f"{AXIS_NAMES[fixed]} = {float(at[fixed]):.2f}")
         ax.set_aspect("equal")
     fig.colorbar(image, ax=list(axes), shrink=0.85,
-                 label="signed distance (normalised units; negative inside, black: zero level set)")
-    fig.suptitle(title or "SDF slices")
+                 label="signed distance (normalised units)")
+    fig.suptitle((title or "SDF slices") + " (negative inside; black line: the surface)")
     return fig
 
 
