@@ -17,7 +17,7 @@ def _fit(*argv: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def image_run(tmp_path_factory):
+def image_fit(tmp_path_factory):
     """(run folder, input image) of a 60-step fit of a generated 32x32 RGB image."""
     folder = tmp_path_factory.mktemp("image-run")
     image = folder / "input.png"
@@ -28,7 +28,7 @@ def image_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def nerf_run(tiny_scene, tmp_path_factory):
+def nerf_fit(tiny_scene, tmp_path_factory):
     """A 30-step fit of the tiny 24x24 sphere scene (3 test views)."""
     out = tmp_path_factory.mktemp("nerf-run") / "run"
     _fit("fit", "nerf", str(tiny_scene), "--out", str(out), "--hidden", "16", "16", "--steps", "30",
@@ -38,7 +38,7 @@ def nerf_run(tiny_scene, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def sdf_run(sphere_mesh, tmp_path_factory):
+def sdf_fit(sphere_mesh, tmp_path_factory):
     """A 40-step fit of the SDF of a sphere of radius 0.8 (small samples and grids)."""
     out = tmp_path_factory.mktemp("sdf-run") / "run"
     _fit("fit", "sdf", str(sphere_mesh), "--out", str(out), "--hidden", "16", "16", "--steps", "40",

@@ -19,8 +19,8 @@ def _run(capsys, *argv):
     return code, captured.out, captured.err.strip()
 
 
-def test_a_run_on_its_own_input_reproduces_its_metrics(image_run, tmp_path, capsys):
-    run, image = image_run
+def test_a_run_on_its_own_input_reproduces_its_metrics(image_fit, tmp_path, capsys):
+    run, image = image_fit
     out = tmp_path / "eval.json"
     code, stdout, err = _run(capsys, "eval", run, "--on", image, "--json", out, "--quiet")
     assert code == 0, err
@@ -36,8 +36,8 @@ def test_a_run_on_its_own_input_reproduces_its_metrics(image_run, tmp_path, caps
     assert float(psnr_row[1]) == pytest.approx(recorded["psnr"], rel=1e-5) and psnr_row[1] == psnr_row[2]
 
 
-def test_another_image_is_scored_against_the_model(image_run, tmp_path, capsys):
-    run, image = image_run
+def test_another_image_is_scored_against_the_model(image_fit, tmp_path, capsys):
+    run, image = image_fit
     other = tmp_path / "flat.png"
     iio.imwrite(other, np.full((32, 32, 3), 128, np.uint8))
     code, stdout, err = _run(capsys, "eval", run, "--on", other, "--quiet")
@@ -50,8 +50,8 @@ def test_another_image_is_scored_against_the_model(image_run, tmp_path, capsys):
     assert float(row[1]) == pytest.approx(expected, rel=1e-5) and len(row) == 2  # not its input: no recorded column
 
 
-def test_a_model_that_does_not_fit_the_data_is_one_line(image_run, sphere_mesh, tiny_scene, tmp_path, capsys):
-    run, _ = image_run
+def test_a_model_that_does_not_fit_the_data_is_one_line(image_fit, sphere_mesh, tiny_scene, tmp_path, capsys):
+    run, _ = image_fit
     grey = tmp_path / "grey.png"
     iio.imwrite(grey, np.full((16, 16), 100, np.uint8))
     for data, message in ((grey, "maps 2 inputs to 3 outputs, but " + str(grey) + " read as the image signal needs 2 -> 1"),
@@ -64,8 +64,8 @@ def test_a_model_that_does_not_fit_the_data_is_one_line(image_run, sphere_mesh, 
         assert not out.exists()
 
 
-def test_missing_data_and_existing_json_are_refused(image_run, tmp_path, capsys):
-    run, image = image_run
+def test_missing_data_and_existing_json_are_refused(image_fit, tmp_path, capsys):
+    run, image = image_fit
     code, _, err = _run(capsys, "eval", run, "--on", tmp_path / "none.png")
     assert code == 2 and "data not found" in err
     taken = tmp_path / "taken.json"
@@ -76,9 +76,9 @@ def test_missing_data_and_existing_json_are_refused(image_run, tmp_path, capsys)
     assert code == 2 and "it is the input" in err
 
 
-def test_nerf_and_sdf_runs_on_their_own_data(nerf_run, tiny_scene, sdf_run, sphere_mesh, capsys):
-    for run, data, keys in ((nerf_run, tiny_scene, ("psnr_test", "ssim_test")),
-                            (sdf_run, sphere_mesh, ("chamfer_l1", "iou_grid", "fscore", "hausdorff"))):
+def test_nerf_and_sdf_runs_on_their_own_data(nerf_fit, tiny_scene, sdf_fit, sphere_mesh, capsys):
+    for run, data, keys in ((nerf_fit, tiny_scene, ("psnr_test", "ssim_test")),
+                            (sdf_fit, sphere_mesh, ("chamfer_l1", "iou_grid", "fscore", "hausdorff"))):
         code, stdout, err = _run(capsys, "eval", run, "--on", data, "--quiet")
         assert code == 0, err
         recorded = json.loads((run / "metrics.json").read_text())

@@ -42,8 +42,8 @@ def test_a_window_equals_a_crop_of_a_finer_render():
     assert np.allclose(off_centre, full[0:33, 64:129], atol=1e-5)
 
 
-def test_a_render_at_the_fitted_resolution_is_the_reconstruction(image_run, tmp_path, capsys):
-    run, image = image_run
+def test_a_render_at_the_fitted_resolution_is_the_reconstruction(image_fit, tmp_path, capsys):
+    run, image = image_fit
     out = tmp_path / "same.png"
     code, stdout, err = _run(capsys, "render", run, "--out", out, "--quiet")
     assert code == 0, err
@@ -54,8 +54,8 @@ def test_a_render_at_the_fitted_resolution_is_the_reconstruction(image_run, tmp_
     assert np.array_equal(rendered, (signal.preview(net) * 255 + 0.5).astype(np.uint8))
 
 
-def test_scale_and_size_set_the_output_size_and_a_window_zooms(image_run, tmp_path, capsys):
-    run, _ = image_run
+def test_scale_and_size_set_the_output_size_and_a_window_zooms(image_fit, tmp_path, capsys):
+    run, _ = image_fit
     assert _run(capsys, "render", run, "--out", tmp_path / "x4.png", "--scale", "4", "--quiet")[0] == 0
     assert iio.imread(tmp_path / "x4.png").shape == (128, 128, 3)
     assert _run(capsys, "render", run, "--out", tmp_path / "wide.png", "--size", "40", "20", "--quiet")[0] == 0
@@ -75,16 +75,16 @@ def test_scale_and_size_set_the_output_size_and_a_window_zooms(image_run, tmp_pa
     (["--scale", "0"], "--scale must be positive"),
     (["--size", "0", "10"], "each side must be in [1, 16384]"),
 ])
-def test_bad_options_are_one_line_and_write_nothing(image_run, tmp_path, capsys, extra, message):
-    run, _ = image_run
+def test_bad_options_are_one_line_and_write_nothing(image_fit, tmp_path, capsys, extra, message):
+    run, _ = image_fit
     out = tmp_path / "out.png"
     code, _, err = _run(capsys, "render", run, "--out", out, *extra)
     assert code == 2 and err.startswith("aire: error: ") and message in err and "\n" not in err
     assert not out.exists()
 
 
-def test_outputs_are_never_replaced_without_overwrite_and_never_an_input(image_run, tmp_path, capsys):
-    run, image = image_run
+def test_outputs_are_never_replaced_without_overwrite_and_never_an_input(image_fit, tmp_path, capsys):
+    run, image = image_fit
     mine = tmp_path / "mine.png"
     mine.write_bytes(b"a user's file")
     code, _, err = _run(capsys, "render", run, "--out", mine, "--quiet")
@@ -98,61 +98,61 @@ def test_outputs_are_never_replaced_without_overwrite_and_never_an_input(image_r
     assert code == 2 and "an image render is one of .png" in err
 
 
-def test_nerf_test_views_are_the_models_views_of_the_test_cameras(nerf_run, tiny_scene, tmp_path, capsys):
+def test_nerf_test_views_are_the_models_views_of_the_test_cameras(nerf_fit, tiny_scene, tmp_path, capsys):
     from aire.signals.nerf.scene_format import read_split
 
     out = tmp_path / "views"
-    code, stdout, err = _run(capsys, "render", nerf_run, "--out", out, "--quiet")
+    code, stdout, err = _run(capsys, "render", nerf_fit, "--out", out, "--quiet")
     assert code == 0, err
     assert "3 test views, 24x24 pixels" in stdout
     frames = sorted(out.glob("frame_*.png"))
     assert [f.name for f in frames] == ["frame_0000.png", "frame_0001.png", "frame_0002.png"]
-    model, split = aire.load(nerf_run), read_split(tiny_scene, "test")
+    model, split = aire.load(nerf_fit), read_split(tiny_scene, "test")
     expected = model.render_view(split.poses[1], split.intrinsics[1]).numpy()
     assert np.array_equal(iio.imread(frames[1]), (expected * 255 + 0.5).astype(np.uint8))
     # twice the size: the same cameras with intrinsics scaled
-    assert _run(capsys, "render", nerf_run, "--out", tmp_path / "big.gif", "--scale", "2", "--quiet")[0] == 0
+    assert _run(capsys, "render", nerf_fit, "--out", tmp_path / "big.gif", "--scale", "2", "--quiet")[0] == 0
     gif = iio.imread(tmp_path / "big.gif", index=None)
     assert gif.shape == (3, 48, 48, 3)
 
 
-def test_nerf_turntable_and_camera_paths(nerf_run, tmp_path, capsys):
+def test_nerf_turntable_and_camera_paths(nerf_fit, tmp_path, capsys):
     from aire.signals.nerf.cameras import Intrinsics, look_at
 
-    code, stdout, err = _run(capsys, "render", nerf_run, "--out", tmp_path / "turn.gif", "--turntable", "4",
+    code, stdout, err = _run(capsys, "render", nerf_fit, "--out", tmp_path / "turn.gif", "--turntable", "4",
                              "--size", "16", "16", "--quiet")
     assert code == 0, err
     assert iio.imread(tmp_path / "turn.gif", index=None).shape == (4, 16, 16, 3)
     pose = look_at(np.array([0.0, -3.0, 1.5]))
     plain = tmp_path / "poses.json"
     plain.write_text(json.dumps([pose.tolist()]))
-    code, stdout, err = _run(capsys, "render", nerf_run, "--out", tmp_path / "one.png", "--camera-path", plain, "--quiet")
+    code, stdout, err = _run(capsys, "render", nerf_fit, "--out", tmp_path / "one.png", "--camera-path", plain, "--quiet")
     assert code == 0, err
-    model = aire.load(nerf_run)
-    recorded = json.loads((nerf_run / "metrics.json").read_text())["signal"]["intrinsics"]
+    model = aire.load(nerf_fit)
+    recorded = json.loads((nerf_fit / "metrics.json").read_text())["signal"]["intrinsics"]
     expected = model.render_view(pose, Intrinsics(**recorded)).numpy()  # the fitted scene's camera
     assert np.array_equal(iio.imread(tmp_path / "one.png"), (expected * 255 + 0.5).astype(np.uint8))
-    code, _, err = _run(capsys, "render", nerf_run, "--out", tmp_path / "two.png", "--turntable", "2", "--quiet")
+    code, _, err = _run(capsys, "render", nerf_fit, "--out", tmp_path / "two.png", "--turntable", "2", "--quiet")
     assert code == 2 and "do not fit in one .png" in err
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"frames": []}))
-    code, _, err = _run(capsys, "render", nerf_run, "--out", tmp_path / "bad.gif", "--camera-path", bad, "--quiet")
+    code, _, err = _run(capsys, "render", nerf_fit, "--out", tmp_path / "bad.gif", "--camera-path", bad, "--quiet")
     assert code == 2 and "camera_path.json or a JSON list of 4x4" in err and "\n" not in err
 
 
-def test_sdf_slices_and_mesh(sdf_run, tmp_path, capsys):
+def test_sdf_slices_and_mesh(sdf_fit, tmp_path, capsys):
     import trimesh
 
-    code, stdout, err = _run(capsys, "render", sdf_run, "--out", tmp_path / "slices.png", "--resolution", "32",
+    code, stdout, err = _run(capsys, "render", sdf_fit, "--out", tmp_path / "slices.png", "--resolution", "32",
                              "--quiet")
     assert code == 0, err
     assert iio.imread(tmp_path / "slices.png").shape[1] >= 1000  # three labelled panels, readable
-    code, stdout, err = _run(capsys, "render", sdf_run, "--out", tmp_path / "m.ply", "--resolution", "24", "--quiet")
+    code, stdout, err = _run(capsys, "render", sdf_fit, "--out", tmp_path / "m.ply", "--resolution", "24", "--quiet")
     assert code == 0, err
-    assert _run(capsys, "export-mesh", sdf_run, "--out", tmp_path / "e.ply", "--resolution", "24", "--quiet")[0] == 0
+    assert _run(capsys, "export-mesh", sdf_fit, "--out", tmp_path / "e.ply", "--resolution", "24", "--quiet")[0] == 0
     rendered, exported = trimesh.load(tmp_path / "m.ply"), trimesh.load(tmp_path / "e.ply")
     assert np.array_equal(rendered.vertices, exported.vertices) and np.array_equal(rendered.faces, exported.faces)
-    code, _, err = _run(capsys, "render", sdf_run, "--out", tmp_path / "s.png", "--at", "0", "0", "2")
+    code, _, err = _run(capsys, "render", sdf_fit, "--out", tmp_path / "s.png", "--at", "0", "0", "2")
     assert code == 2 and "--at must lie in the normalised cube" in err
-    code, _, err = _run(capsys, "render", sdf_run, "--out", tmp_path / "x.png", "--size", "4", "4")
+    code, _, err = _run(capsys, "render", sdf_fit, "--out", tmp_path / "x.png", "--size", "4", "4")
     assert code == 2 and "--size applies to image and nerf runs" in err

@@ -181,7 +181,7 @@ class NerfSignal(Signal):
         out_dir = Path(out_dir)
         pred = self.test_images(model).clamp(0, 1).cpu().numpy()
         target = self.test_colours.reshape(pred.shape).cpu().numpy()
-        views_path = save_figure(test_views_figure(pred, target, self.test_split.files), out_dir / "test_views.png",
+        views_path = save_figure(held_out_views_figure(pred, target, self.test_split.files), out_dir / "test_views.png",
                                  dpi=100)
         paths = [views_path]
         if self.turntable_frames:
@@ -221,7 +221,7 @@ class NerfSignal(Signal):
 TEST_VIEWS_SHOWN = 6
 
 
-def test_views_figure(pred: np.ndarray, target: np.ndarray, files: list[str]) -> Any:
+def held_out_views_figure(pred: np.ndarray, target: np.ndarray, files: list[str]) -> Any:
     """Rendered | reference | absolute error (mean over RGB) of the first TEST_VIEWS_SHOWN test views
     (N, H, W, 3) in [0, 1], one row each, labelled with the view's file and PSNR."""
     shown = min(len(pred), TEST_VIEWS_SHOWN)
