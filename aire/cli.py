@@ -374,7 +374,7 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
 
 def _export_mesh(args: argparse.Namespace, device: Any, run_dir: Path) -> int:
     import aire
-    from aire.geometry.export import export_sdf_mesh
+    from aire.mesh_export import export_sdf_mesh
 
     print(export_sdf_mesh(aire.load(args.model, device=device), run_dir, args.out, resolution=args.resolution,
                           normalised=args.normalised, keep_largest_component=args.keep_largest_component,

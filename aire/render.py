@@ -9,7 +9,7 @@
 * NeRF runs: the scene's test cameras (default), a turntable (``--turntable N``) or a camera path file
   (``--camera-path``; aire.signals.nerf.camera_path), written as one PNG, an animated GIF or a folder
   of PNG frames.
-* SDF runs: the mesh of the zero level set (a mesh file name: aire.geometry.export) or the three
+* SDF runs: the mesh of the zero level set (a mesh file name: aire.mesh_export) or the three
   axis-aligned slices (a .png: aire.geometry.slices).
 
 Outputs go through aire.atomic: an existing file or folder is replaced only with ``--overwrite``, and
@@ -21,13 +21,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import torch
 
 from aire.errors import InputError
-from aire.saved_run import SavedRun
+
+if TYPE_CHECKING:  # the command line's --help imports this module: torch only where a model is used
+    import torch
+
+    from aire.saved_run import SavedRun
 
 #: largest side, in pixels, of a render
 MAX_SIDE = 16384
@@ -75,27 +78,30 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------- images
-def image_coords(height: int, width: int, window: Sequence[float] = (-1.0, -1.0, 1.0, 1.0)) -> torch.Tensor:
+def image_coords(height: int, width: int, window: Sequence[float] = (-1.0, -1.0, 1.0, 1.0)) -> "torch.Tensor":
     """(H*W, 2) coordinates (row, column), row-major, of an H x W render of `window` = (x0, y0, x1, y1):
     rows evenly from y0 to y1, columns from x0 to x1, both ends included (the image signal's pixel grid
     when the window is the whole [-1, 1]^2)."""
+    import torch
+
     x0, y0, x1, y1 = (float(v) for v in window)
     rows = torch.linspace(y0, y1, height)
     cols = torch.linspace(x0, x1, width)
     return torch.stack(torch.meshgrid(rows, cols, indexing="ij"), dim=-1).reshape(-1, 2)
 
 
-@torch.no_grad()
-def render_image(net: torch.nn.Module, height: int, width: int, window: Sequence[float] = (-1.0, -1.0, 1.0, 1.0),
+def render_image(net: "torch.nn.Module", height: int, width: int, window: Sequence[float] = (-1.0, -1.0, 1.0, 1.0),
                  *, chunk: int = 1 << 16, progress: bool = False) -> np.ndarray:
     """The image network's picture (H, W, C) float32 in [0, 1] over `window` (image_coords), evaluated
     `chunk` pixels at a time; the values map from [-1, 1] as the image signal fits them."""
+    import torch
     from tqdm.auto import tqdm
 
     device = next(net.parameters()).device
     coords = image_coords(height, width, window)
-    parts = [net(c.to(device)) for c in tqdm(coords.split(chunk), disable=not progress, delay=1.0, desc="render", unit="chunk",
-                                               leave=False)]
+    with torch.no_grad():
+        chunks = tqdm(coords.split(chunk), disable=not progress, delay=1.0, desc="render", unit="chunk", leave=False)
+        parts = [net(c.to(device)) for c in chunks]
     out = torch.cat(parts).clamp(-1, 1).add(1).div(2).float().cpu().numpy()
     return out.reshape(height, width, -1)
 
@@ -293,7 +299,7 @@ def _render_sdf(run: SavedRun, args: argparse.Namespace, suffix: str) -> int:
         if args.at is not None:
             raise InputError("--at places slices; a mesh output has none (give a .png for slices)")
         _check_out(run, args, folder=False)
-        from aire.geometry.export import export_sdf_mesh
+        from aire.mesh_export import export_sdf_mesh
 
         with one_writer(args.out):
             print(export_sdf_mesh(run.model, run.run_dir, args.out, resolution=resolution,

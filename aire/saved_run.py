@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import torch
 
 from aire.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 #: files of a run folder that no output of render/eval/report may replace
 RUN_RECORDS = ("model.safetensors", "model.json", "metrics.json", "config.json", "signal.json", "history.json")
@@ -38,7 +40,7 @@ class SavedRun:
     """`model` (eval mode, on the device asked for), the `run_dir` holding it, the signal `kind`, and
     the run's records (`metrics`, `config`: {} when absent)."""
 
-    model: torch.nn.Module
+    model: "torch.nn.Module"
     run_dir: Path
     kind: str
     metrics: dict[str, Any]
@@ -75,7 +77,7 @@ class SavedRun:
         return int(net.weights[0].shape[1]), int(net.widths()[-1])
 
 
-def kind_of_model(model: torch.nn.Module) -> str | None:
+def kind_of_model(model: "torch.nn.Module") -> str | None:
     """'nerf' (or any Model's kind), 'image' for 2 -> C, 'sdf' for 3 -> 1, else None."""
     from aire.interfaces import Model
 
