@@ -231,7 +231,7 @@ def _write_picture(picture: np.ndarray, out: Path) -> None:
 
 def cmd_render(args: argparse.Namespace) -> int:
     """`aire render`: see the module docstring."""
-    from aire.atomic import atomic_folder, one_writer
+    from aire.atomic import one_writer
     from aire.devices import resolve_device
     from aire.saved_run import open_run
 
@@ -251,6 +251,32 @@ def cmd_render(args: argparse.Namespace) -> int:
         return _render_sdf(run, args, suffix)
     if run.kind != "nerf":
         raise InputError(f"aire render knows image, sdf and nerf runs; {args.run} is a {run.kind} run")
+    return _render_nerf_run(run, args, suffix)
+
+
+def write_frames(frames: Sequence[np.ndarray], out: Path, *, fps: float = 12.0, overwrite: bool = False,
+                 inputs: Sequence[Path] = ()) -> None:
+    """uint8 frames (H, W, 3) written atomically: a folder of frame_NNNN.png when `out` has no suffix, an
+    animated GIF at `fps` for .gif, else the single frame as a picture."""
+    import imageio.v3 as iio
+
+    from aire.atomic import atomic_file, atomic_folder
+
+    if out.suffix == "":
+        with atomic_folder(out, kind="render", overwrite=overwrite, inputs=inputs) as tmp:
+            for i, frame in enumerate(frames):
+                iio.imwrite(tmp / f"frame_{i:04d}.png", frame)
+        return
+    with atomic_file(out) as tmp:
+        if out.suffix.lower() == ".gif":
+            iio.imwrite(tmp, np.stack(frames), duration=1000.0 / fps, loop=0)
+        else:
+            iio.imwrite(tmp, frames[0])
+
+
+def _render_nerf_run(run: SavedRun, args: argparse.Namespace, suffix: str) -> int:
+    from aire.atomic import one_writer
+
     if args.fps is not None and not args.fps > 0:
         raise InputError(f"--fps must be positive, got {args.fps}")
     if suffix not in ("", ".png", ".gif"):
@@ -259,30 +285,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     cameras, what = nerf_cameras(run, args)
     if suffix == ".png" and len(cameras) != 1:
         raise InputError(f"--out {args.out}: {what} do not fit in one .png; give a .gif or a folder")
+    if suffix == ".gif" and len({(k.width, k.height) for _, k in cameras}) > 1:
+        raise InputError(f"--out {args.out}: the views differ in size; give a folder, or --size W H")
     with one_writer(args.out):
         frames = [to_uint8(p) for p in render_nerf(run.model, cameras, progress=not args.quiet)]
-        if suffix == "":
-            import imageio.v3 as iio
-
-            with atomic_folder(args.out, kind="render", overwrite=args.overwrite, inputs=inputs) as tmp:
-                for i, frame in enumerate(frames):
-                    iio.imwrite(tmp / f"frame_{i:04d}.png", frame)
-        elif suffix == ".gif":
-            import imageio.v3 as iio
-
-            from aire.atomic import atomic_file
-
-            if len({f.shape for f in frames}) > 1:
-                raise InputError(f"--out {args.out}: the views differ in size; give a folder, or --size W H")
-            with atomic_file(args.out) as tmp:
-                iio.imwrite(tmp, np.stack(frames), duration=1000.0 / (args.fps or 12.0), loop=0)
-        else:
-            import imageio.v3 as iio
-
-            from aire.atomic import atomic_file
-
-            with atomic_file(args.out) as tmp:
-                iio.imwrite(tmp, frames[0])
+        write_frames(frames, args.out, fps=args.fps or 12.0, overwrite=args.overwrite, inputs=inputs)
     height, width = frames[0].shape[:2]
     print(f"render: {args.out}  ({what}, {width}x{height} pixels)")
     return 0

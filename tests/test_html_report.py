@@ -125,3 +125,28 @@ def test_a_run_without_events_or_settings_says_so():
     page = build_html("r", {"psnr": 30.0}, {}, [], None, [])
     assert "None: the architecture did not change." in page and "no config.json" in page
     assert "<img" not in page
+
+
+def test_a_report_that_fails_does_not_fail_the_fit(monkeypatch, tmp_path):
+    import aire
+    import aire.html_report
+    from aire.signals.image import ImageSignal, synthetic_image
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no pictures today")
+
+    monkeypatch.setattr(aire.html_report, "write_report", broken)
+    signal = ImageSignal(image=synthetic_image(12))
+    result = aire.fit(signal, aire.build_network(signal, [8, 8]), steps=2, eval_every=2, progress=False)
+    with pytest.warns(UserWarning, match=r"report.html not written \(RuntimeError: no pictures today\); `aire report"):
+        out = aire.save_run(result, signal, tmp_path / "run")
+    assert (out / "metrics.json").is_file() and not (out / "report.html").exists()
+
+
+def test_a_legacy_run_folder_with_a_report_is_still_aires(image_fit, tmp_path):
+    from aire.atomic import MARKER, is_aire_folder
+
+    run, _ = image_fit
+    legacy = tmp_path / "legacy"
+    shutil.copytree(run, legacy, ignore=shutil.ignore_patterns(MARKER, "history.jsonl", "config.json"))
+    assert (legacy / "report.html").is_file() and is_aire_folder(legacy)

@@ -156,3 +156,19 @@ def test_sdf_slices_and_mesh(sdf_fit, tmp_path, capsys):
     assert code == 2 and "--at must lie in the normalised cube" in err
     code, _, err = _run(capsys, "render", sdf_fit, "--out", tmp_path / "x.png", "--size", "4", "4")
     assert code == 2 and "--size applies to image and nerf runs" in err
+
+
+def test_a_nerf_run_whose_scene_moved_needs_scene(nerf_fit, tiny_scene, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(nerf_fit, copy)
+    for name in ("metrics.json", "config.json"):
+        record = json.loads((copy / name).read_text())
+        (record["signal"] if name == "metrics.json" else record)["path"] = str(tmp_path / "moved")
+        (copy / name).write_text(json.dumps(record))
+    code, _, err = _run(capsys, "render", copy, "--out", tmp_path / "v.gif", "--quiet")
+    assert code == 2 and f"the scene {tmp_path / 'moved'} is gone; give --scene DIR" in err
+    code, _, err = _run(capsys, "render", copy, "--out", tmp_path / "v.gif", "--scene", tiny_scene, "--quiet")
+    assert code == 0, err
+    assert iio.imread(tmp_path / "v.gif", index=None).shape == (3, 24, 24, 3)
