@@ -136,10 +136,12 @@ def write_run_report(folder: Path, name: str, metrics: dict[str, Any], config: d
     import warnings
 
     from aire.html_report import write_report
+    from aire.status import phase
 
     try:
-        write_report(folder, metrics=_jsonable(metrics), config=config or metrics.get("settings") or {},
-                     history=_jsonable(history), model=model, signal=signal, name=name)
+        with phase("report.html: pictures and tables"):
+            write_report(folder, metrics=_jsonable(metrics), config=config or metrics.get("settings") or {},
+                         history=_jsonable(history), model=model, signal=signal, name=name)
     except InputError:  # a full disk: the run folder cannot be written either
         raise
     except Exception as exc:  # noqa: BLE001 - the fit is done; its report is a convenience

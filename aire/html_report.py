@@ -1,7 +1,8 @@
 """report.html: one self-contained page per run (every picture embedded as a base64 data URL, no
 external URL, script or style sheet), to open in any browser or attach to a message.
 
-Sections: summary (signal, input, size, quality), metrics, the training plot, pictures with captions
+Sections: summary (signal, input, size, quality), metrics, the signal's description, the training plot,
+pictures with captions
 (image: fitted | reference | error map; NeRF: labelled test views and the turntable; SDF: slices of the
 distance and the extracted mesh's views coloured by the distance to the ground truth; any other
 signal: the run folder's PNG files), structural events (prune, densify, ...: a table) and the
@@ -25,8 +26,6 @@ import numpy as np
 from aire.errors import InputError
 
 REPORT_FILE = "report.html"
-#: metrics.json sections shown elsewhere (or too long for the metrics table)
-NOT_METRICS = ("signal", "settings", "export")
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; }
@@ -212,7 +211,8 @@ def build_html(name: str, metrics: dict[str, Any], config: dict[str, Any], event
                ("steps", metrics.get("steps_completed", metrics.get("steps"))),
                ("seconds (fit / in all)", f"{metrics.get('seconds_fit', metrics.get('seconds', 0)) or 0:.1f} / "
                                           f"{metrics.get('seconds_total') or 0:.1f}")]
-    scalar = [(k, v) for k, v in metrics.items() if k not in NOT_METRICS]
+    scalar = [row for k, v in metrics.items() if k not in ("signal", "settings")
+              for row in (_flatten(v, f"{k}.") if isinstance(v, dict) else [(k, v)])]
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>aire report: {_esc(name)}</title><style>{STYLE}</style></head><body>",
@@ -222,6 +222,9 @@ def build_html(name: str, metrics: dict[str, Any], config: dict[str, Any], event
         "<h2>Summary</h2>", _table(summary),
         "<h2>Metrics</h2>", _table(scalar, ["metric", "value"]),
     ]
+    if signal:
+        parts += ["<h2>Signal</h2>", "<p>What the fit read (the signal's own description).</p>",
+                  _table(_flatten(signal), ["property", "value"])]
     if training_plot is not None:
         parts += ["<h2>Training</h2>", _figure(training_plot)]
     if pictures:
