@@ -172,3 +172,19 @@ def test_a_nerf_run_whose_scene_moved_needs_scene(nerf_fit, tiny_scene, tmp_path
     code, _, err = _run(capsys, "render", copy, "--out", tmp_path / "v.gif", "--scene", tiny_scene, "--quiet")
     assert code == 0, err
     assert iio.imread(tmp_path / "v.gif", index=None).shape == (3, 24, 24, 3)
+
+
+def test_a_bare_model_file_renders_once_given_a_size(image_fit, tmp_path, capsys):
+    import shutil
+
+    run, _ = image_fit
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("model.safetensors", "model.json"):
+        shutil.copyfile(run / name, bare / name)
+    code, _, err = _run(capsys, "render", bare / "model.safetensors", "--out", tmp_path / "a.png", "--quiet")
+    assert code == 2 and "records no fitted resolution; give --size W H" in err
+    code, _, err = _run(capsys, "render", bare / "model.safetensors", "--out", tmp_path / "a.png", "--size", "32", "32",
+                        "--quiet")
+    assert code == 0, err
+    assert np.array_equal(iio.imread(tmp_path / "a.png"), iio.imread(run / "reconstruction.png"))
