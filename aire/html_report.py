@@ -209,8 +209,9 @@ def build_html(name: str, metrics: dict[str, Any], config: dict[str, Any], event
                ("parameters", f"{metrics.get('params_initial', '?')} -> {metrics.get('params_final', '?')}"),
                ("architecture", f"{metrics.get('architecture_initial', '?')} -> {metrics.get('architecture_final', '?')}"),
                ("steps", metrics.get("steps_completed", metrics.get("steps"))),
-               ("seconds (fit / in all)", f"{metrics.get('seconds_fit', metrics.get('seconds', 0)) or 0:.1f} / "
-                                          f"{metrics.get('seconds_total') or 0:.1f}")]
+               ("seconds (fit / in all)", " / ".join(
+                   f"{v:.1f}" if isinstance(v, (int, float)) else "-"
+                   for v in (metrics.get("seconds_fit", metrics.get("seconds")), metrics.get("seconds_total"))))]
     scalar = [row for k, v in metrics.items() if k not in ("signal", "settings")
               for row in (_flatten(v, f"{k}.") if isinstance(v, dict) else [(k, v)])]
     parts = [

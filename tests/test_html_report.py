@@ -150,3 +150,8 @@ def test_a_legacy_run_folder_with_a_report_is_still_aires(image_fit, tmp_path):
     legacy = tmp_path / "legacy"
     shutil.copytree(run, legacy, ignore=shutil.ignore_patterns(MARKER, "history.jsonl", "config.json"))
     assert (legacy / "report.html").is_file() and is_aire_folder(legacy)
+
+
+def test_the_summary_says_what_is_unrecorded():
+    page = build_html("r", {"seconds_fit": 12.34}, {}, [], None, [])
+    assert "<td>seconds (fit / in all)</td><td>12.3 / -</td>" in page

@@ -188,3 +188,11 @@ def test_a_bare_model_file_renders_once_given_a_size(image_fit, tmp_path, capsys
                         "--quiet")
     assert code == 0, err
     assert np.array_equal(iio.imread(tmp_path / "a.png"), iio.imread(run / "reconstruction.png"))
+
+
+def test_a_missing_run_or_a_folder_without_a_model_is_one_line(tmp_path, capsys):
+    code, _, err = _run(capsys, "render", tmp_path / "none", "--out", tmp_path / "a.png")
+    assert code == 2 and err == f"aire: error: run not found: {tmp_path / 'none'}"
+    code, _, err = _run(capsys, "render", tmp_path, "--out", tmp_path / "a.png")
+    assert code == 2 and "no fitted model in" in err and "\n" not in err
+    assert not (tmp_path / "a.png").exists()
