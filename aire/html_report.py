@@ -46,6 +46,8 @@ class Picture:
     caption: str
     mime: str = "image/png"
     alt: str = ""
+    #: show a narrower picture at least this wide (CSS pixels, square pixels kept sharp): small renders
+    min_width: int = 0
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -77,12 +79,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- pictures
-def _file_picture(path: Path, caption: str) -> Picture | None:
+def _file_picture(path: Path, caption: str, min_width: int = 0) -> Picture | None:
     if not path.is_file():
         return None
     mime = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}.get(
         path.suffix.lower(), "application/octet-stream")
-    return Picture(path.read_bytes(), caption, mime, alt=path.name)
+    return Picture(path.read_bytes(), caption, mime, alt=path.name, min_width=min_width)
 
 
 def image_pictures(run_dir: Path, model: Any, signal: Any, metrics: dict[str, Any], config: dict[str, Any]) -> list[Picture]:
@@ -98,7 +100,7 @@ def image_pictures(run_dir: Path, model: Any, signal: Any, metrics: dict[str, An
             signal = ImageSignal(path, **(config.get("signal_settings") or {}))
     if signal is None or model is None:
         picture = _file_picture(run_dir / "reconstruction.png", f"The fitted image (reconstruction.png); no reference "
-                                f"to compare: the input {path} is not available.")
+                                f"to compare: the input {path} is not available.", min_width=320)
         return [picture] if picture else []
     fitted, reference = signal.preview(model), signal.image
     error = np.abs(fitted - reference).mean(axis=-1)
@@ -119,7 +121,7 @@ def nerf_pictures(run_dir: Path) -> list[Picture]:
                               "(left), the reference photograph (middle) and their absolute difference (right), "
                               "with each view's PSNR."),
                 _file_picture(run_dir / "turntable.gif", "A turntable: the fitted field rendered from cameras circling "
-                              "the scene (animated).")]
+                              "the scene (animated; a small render is shown enlarged).", min_width=320)]
     return [p for p in pictures if p is not None]
 
 
@@ -192,10 +194,23 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix.rstrip("."), value)]
 
 
+def _width(picture: Picture) -> int | None:
+    """The pixel width a PNG or GIF header declares (None for anything else)."""
+    data = picture.data
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big")
+    if data[:4] == b"GIF8" and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little")
+    return None
+
+
 def _figure(picture: Picture) -> str:
     data = base64.b64encode(picture.data).decode("ascii")
-    return (f'<figure><img src="data:{picture.mime};base64,{data}" alt="{_esc(picture.alt or picture.caption)}">'
-            f"<figcaption>{_esc(picture.caption)}</figcaption></figure>")
+    width = _width(picture)
+    style = (f' style="width: {picture.min_width}px; image-rendering: pixelated"'
+             if picture.min_width and width is not None and width < picture.min_width else "")
+    return (f'<figure><img src="data:{picture.mime};base64,{data}" alt="{_esc(picture.alt or picture.caption)}"'
+            f"{style}><figcaption>{_esc(picture.caption)}</figcaption></figure>")
 
 
 def build_html(name: str, metrics: dict[str, Any], config: dict[str, Any], events: Sequence[dict[str, Any]],

@@ -155,3 +155,9 @@ def test_a_legacy_run_folder_with_a_report_is_still_aires(image_fit, tmp_path):
 def test_the_summary_says_what_is_unrecorded():
     page = build_html("r", {"seconds_fit": 12.34}, {}, [], None, [])
     assert "<td>seconds (fit / in all)</td><td>12.3 / -</td>" in page
+
+
+def test_a_small_render_is_shown_enlarged_with_sharp_pixels(nerf_fit):
+    page = (nerf_fit / "report.html").read_text()
+    gif = re.search(r'<img src="data:image/gif;base64,[^"]+" alt="turntable.gif"([^>]*)>', page)
+    assert gif is not None and gif.group(1) == ' style="width: 320px; image-rendering: pixelated"'  # 24 px frames
