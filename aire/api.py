@@ -121,11 +121,32 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         metrics = {**result.metrics, "signal": described, "settings": settings or {}}
         if export_precision is not None:
             metrics["export"] = compact_export(result.network, signal, tmp, export_precision)
+        write_run_report(tmp, out.name, metrics, config, history, model, signal)
         # last: a folder with metrics.json is a finished run (fit-many's test), even the temporary one
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
     if live is not None:
         remove_live_dir(Path(live))
     return out
+
+
+def write_run_report(folder: Path, name: str, metrics: dict[str, Any], config: dict[str, Any] | None,
+                     history: dict[str, Any], model: torch.nn.Module, signal: Signal) -> None:
+    """report.html (aire.html_report) into the run folder being written. A report that fails does not
+    fail the fit it describes: one warning says so and how to retry (`aire report RUN`)."""
+    import warnings
+
+    from aire.html_report import write_report
+    from aire.status import phase
+
+    try:
+        with phase("report.html: pictures and tables"):
+            write_report(folder, metrics=_jsonable(metrics), config=config or metrics.get("settings") or {},
+                         history=_jsonable(history), model=model, signal=signal, name=name)
+    except InputError:  # a full disk: the run folder cannot be written either
+        raise
+    except Exception as exc:  # noqa: BLE001 - the fit is done; its report is a convenience
+        warnings.warn(f"report.html not written ({type(exc).__name__}: {exc}); `aire report RUN` writes it "
+                      "later", stacklevel=2)
 
 
 def compact_export(network: SineMLP, signal: Signal, out_dir: Path, precision: str) -> dict[str, Any]:

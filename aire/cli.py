@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     from aire.compress import add_parser as add_compress
 
     add_compress(sub)
+    from aire.evaluate import add_parser as add_eval
+    from aire.html_report import add_parser as add_report
+    from aire.render import add_parser as add_render
+
+    add_render(sub)
+    add_eval(sub)
+    add_report(sub)
     demo = sub.add_parser("demo", help="adaptive fit of a generated image: the two-minute tour")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
     demo.add_argument("--overwrite", action="store_true")
@@ -192,7 +199,8 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
             raise
     print(summary_line(result))
     print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'}, "
-          f"config {out / 'config.json'})")
+          f"config {out / 'config.json'}" + (f", page {out / 'report.html'}" if (out / "report.html").is_file() else "")
+          + ")")
     return 0
 
 
@@ -323,6 +331,24 @@ def cmd_compress(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from aire.render import cmd_render as run
+
+    return run(args)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from aire.evaluate import cmd_eval as run
+
+    return run(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from aire.html_report import cmd_report as run
+
+    return run(args)
+
+
 def cmd_fit_many(args: argparse.Namespace) -> int:
     from aire.many.command import cmd_fit_many as run
 
@@ -347,39 +373,12 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
 
 
 def _export_mesh(args: argparse.Namespace, device: Any, run_dir: Path) -> int:
-    import trimesh
-
     import aire
-    from aire.geometry.extract import extract_mesh
-    from aire.geometry.mesh_io import write_mesh_atomic
-    from aire.interfaces import Model
-    from aire.signals.sdf import read_frame
+    from aire.mesh_export import export_sdf_mesh
 
-    net = aire.load(args.model, device=device)
-    if isinstance(net, Model):
-        raise InputError(f"{args.model} is a {net.kind} model, not an SDF: export-mesh extracts an SDF's "
-                         "zero level set")
-    in_features = net.weights[0].shape[1]
-    if net.widths()[-1] != 1 or in_features != 3:
-        raise InputError(f"{args.model} is not an SDF model (3 inputs, 1 output); it maps {in_features} -> {net.widths()[-1]}")
-    frame = None if args.normalised else read_frame(run_dir)
-    if frame is None and not args.normalised:
-        print(f"aire: warning: no signal.json in {run_dir}; writing the mesh in the normalised frame", file=sys.stderr)
-    mesh = extract_mesh(net, args.resolution, progress=not args.quiet)
-    if len(mesh.faces) == 0:
-        raise InputError(f"the model's zero level set does not cross the {args.resolution}^3 grid: no surface to export")
-    if args.keep_largest_component:
-        from aire.geometry.extract import keep_largest_component
-
-        mesh, dropped = keep_largest_component(mesh)
-        print(f"kept the largest connected component; dropped {dropped} smaller one{'s' * (dropped != 1)}",
-              file=sys.stderr)
-    if frame is not None:
-        mesh = trimesh.Trimesh(frame.to_original(mesh.vertices), mesh.faces, process=False)
-    write_mesh_atomic(mesh, args.out)
-    print(f"mesh: {args.out}  ({len(mesh.vertices)} vertices, {len(mesh.faces)} faces, "
-          f"{'watertight' if mesh.is_watertight else 'not watertight'}, "
-          f"{'normalised' if frame is None else 'original'} frame)")
+    print(export_sdf_mesh(aire.load(args.model, device=device), run_dir, args.out, resolution=args.resolution,
+                          normalised=args.normalised, keep_largest_component=args.keep_largest_component,
+                          progress=not args.quiet, name=args.model))
     return 0
 
 
@@ -395,7 +394,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args.bench_args, prog="aire bench")
 
 
-COMMANDS = {"compress": cmd_compress, "export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "make-scene": cmd_make_scene, "bench": cmd_bench, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum}
+COMMANDS = {"compress": cmd_compress, "export-mesh": cmd_export_mesh, "fit": cmd_fit, "fit-many": cmd_fit_many, "make-scene": cmd_make_scene, "bench": cmd_bench, "plugins": cmd_plugins, "demo": cmd_demo, "verify": cmd_verify, "spectrum": cmd_spectrum,
+            "render": cmd_render, "eval": cmd_eval, "report": cmd_report}
 
 
 def _os_error(exc: OSError) -> str:

@@ -13,8 +13,8 @@ import torch
 
 from aire.signals.image import synthetic_image
 
-#: session fixtures of tiny generated NeRF scenes (sphere_mesh, tiny_scene)
-pytest_plugins = ["tests.nerf_fixtures"]
+#: session fixtures of tiny generated NeRF scenes (sphere_mesh, tiny_scene) and finished runs (image_fit, nerf_fit, sdf_fit)
+pytest_plugins = ["tests.nerf_fixtures", "tests.run_fixtures"]
 
 # unit tests run tiny tensors: one thread avoids OpenMP start-up and oversubscription costs
 torch.set_num_threads(1)

@@ -30,6 +30,7 @@ import torch
 from torch.nn import functional as F
 
 from aire.errors import InputError
+from aire.figures import image_grid, save_figure
 from aire.hookspecs import hookimpl
 from aire.interfaces import Network, Signal
 from aire.metrics import psnr, ssim
@@ -192,18 +193,16 @@ class NerfSignal(Signal):
                 "colour_head_params": model.head.num_parameters()}
 
     def export(self, model: NerfModel, out_dir: Path) -> list[Path]:
-        """test_views.png (rendered | true test views, one row each) and turntable.gif; the model
-        itself (field, colour head, rendering settings) is saved by aire.save_run."""
+        """test_views.png (labelled panels: rendered, reference and error of the first TEST_VIEWS_SHOWN
+        test views, aire.figures.image_grid) and turntable.gif; the model itself (field, colour head,
+        rendering settings) is saved by aire.save_run."""
         import imageio.v3 as iio
 
         out_dir = Path(out_dir)
         pred = self.test_images(model).clamp(0, 1).cpu().numpy()
         target = self.test_colours.reshape(pred.shape).cpu().numpy()
-        rows = [np.concatenate([p, np.ones_like(p[:, :2]), t], axis=1) for p, t in zip(pred, target)]
-        spacer = np.ones_like(rows[0][:2])
-        grid = np.concatenate([x for r in rows for x in (r, spacer)][:-1], axis=0)
-        views_path = out_dir / "test_views.png"
-        iio.imwrite(views_path, (grid * 255 + 0.5).astype(np.uint8))
+        views_path = save_figure(held_out_views_figure(pred, target, self.test_split.files), out_dir / "test_views.png",
+                                 dpi=100)
         paths = [views_path]
         if self.turntable_frames:
             frames = self.turntable(model)
@@ -236,6 +235,26 @@ class NerfSignal(Signal):
                 "bound": self.bound,
                 "features": self.features, "samples": self.samples, "importance_samples": self.importance_samples,
                 "head_width": self.head_width}
+
+
+#: test views shown in test_views.png (a scene may have hundreds)
+TEST_VIEWS_SHOWN = 6
+
+
+def held_out_views_figure(pred: np.ndarray, target: np.ndarray, files: list[str]) -> Any:
+    """Rendered | reference | absolute error (mean over RGB) of the first TEST_VIEWS_SHOWN test views
+    (N, H, W, 3) in [0, 1], one row each, labelled with the view's file and PSNR."""
+    shown = min(len(pred), TEST_VIEWS_SHOWN)
+    rows, labels = [], []
+    for i in range(shown):
+        mse = float(np.mean((pred[i] - target[i]) ** 2))
+        quality = f"{10 * math.log10(1 / mse):.2f} dB" if mse > 0 else "exact"
+        rows.append([pred[i], target[i], np.abs(pred[i] - target[i]).mean(axis=-1)])
+        labels.append(f"{Path(files[i]).name if i < len(files) else f'view {i}'}\nPSNR {quality}")
+    title = (f"NeRF test views ({shown} of {len(pred)}; {pred.shape[2]}x{pred.shape[1]} pixels)"
+             if shown < len(pred) else f"NeRF test views ({pred.shape[2]}x{pred.shape[1]} pixels)")
+    return image_grid(rows, ["rendered", "reference", "absolute error"], labels, title=title, error_columns=(2,),
+                      error_label="|rendered - reference| (mean over RGB)")
 
 
 @hookimpl

@@ -75,8 +75,8 @@ def test_cli_fit_writes_metrics_views_turntable_and_the_whole_model(tiny_scene, 
         assert key in m
     assert m["params_final"] < m["params_initial"] and m["signal"]["kind"] == "nerf"
     assert m["settings"]["signal_settings"]["size"] == 64  # the CLI default size: a smaller scene is not enlarged
-    views = iio.imread(out / "test_views.png")
-    assert views.shape[1] == 24 * 2 + 2 and views.shape[0] == 3 * 24 + 2 * 2
+    views = iio.imread(out / "test_views.png")  # labelled panels (rendered, reference, error), 220 pixels each
+    assert views.shape[1] >= 3 * 220 and views.shape[0] >= 3 * 220
     gif = iio.imread(out / "turntable.gif", index=None)
     assert gif.shape[0] == 3 and gif.shape[1:3] == (24, 24)
     model = aire.load(out)  # field + colour head, saved whole in model.safetensors / model.json
@@ -181,7 +181,7 @@ def test_cli_fit_of_a_nerfstudio_scene_matches_its_blender_twin(tiny_scene, tiny
     assert n["signal"]["intrinsics"]["fx"] == pytest.approx(b["signal"]["intrinsics"]["fx"], rel=1e-12)
     assert n["psnr_test"] == pytest.approx(b["psnr_test"], abs=1e-4)
     views = iio.imread(tmp_path / "nerfstudio" / "test_views.png")
-    assert views.shape[:2] == (3 * 24 + 2 * 2, 24 * 2 + 2)
+    assert views.shape[0] >= 3 * 220 and views.shape[1] >= 3 * 220
 
 
 def test_a_transforms_file_reads_its_folder_which_no_output_may_replace(tiny_scene_nerfstudio, tmp_path, capsys):

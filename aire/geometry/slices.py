@@ -1,0 +1,68 @@
+"""Slices of a fitted SDF: the signed distance on the three axis-aligned planes through a point, as a
+picture with labelled axes (normalised coordinates [-1, 1]^3), a colour bar and the zero level set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from aire.figures import new_figure
+
+#: (plane's fixed axis, horizontal axis, vertical axis) of the three slices
+PLANES = ((0, 1, 2), (1, 0, 2), (2, 0, 1))
+AXIS_NAMES = "xyz"
+
+
+@torch.no_grad()
+def sdf_slices(model: torch.nn.Module, resolution: int = 256, at: Sequence[float] = (0.0, 0.0, 0.0),
+               chunk: int = 1 << 16) -> list[np.ndarray]:
+    """The model's first output on the planes x = at[0], y = at[1], z = at[2] of [-1, 1]^3, each a
+    (resolution, resolution) float32 array indexed [vertical, horizontal] with row 0 at -1 (PLANES:
+    x-slice over (y, z), y-slice over (x, z), z-slice over (x, y))."""
+    param = next(model.parameters())
+    axis = torch.linspace(-1.0, 1.0, resolution, device=param.device, dtype=param.dtype)
+    vert, horiz = torch.meshgrid(axis, axis, indexing="ij")
+    out = []
+    for fixed, h, v in PLANES:
+        points = torch.empty(resolution * resolution, 3, device=param.device, dtype=param.dtype)
+        points[:, fixed] = float(at[fixed])
+        points[:, h], points[:, v] = horiz.reshape(-1), vert.reshape(-1)
+        values = torch.cat([model(c)[:, 0] for c in points.split(chunk)])
+        out.append(values.reshape(resolution, resolution).float().cpu().numpy())
+    return out
+
+
+def plot_slices(slices: Sequence[np.ndarray], at: Sequence[float] = (0.0, 0.0, 0.0), title: str = "") -> Any:
+    """A matplotlib Figure of the three slices (sdf_slices' order): a diverging colour map centred on
+    0 (blue inside, red outside) with a shared colour bar, the zero level set in black, axes labelled
+    in normalised coordinates."""
+    import matplotlib
+
+    fig, axes = new_figure(1, 3, figsize=(13.0, 4.6))
+    vmax = float(max(np.abs(s[np.isfinite(s)]).max() if np.isfinite(s).any() else 1.0 for s in slices)) or 1.0
+    norm = matplotlib.colors.TwoSlopeNorm(vmin=-vmax, vcenter=0.0, vmax=vmax)
+    image = None
+    for ax, values, (fixed, h, v) in zip(axes, slices, PLANES):
+        image = ax.imshow(values, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r", norm=norm)
+        if values.min() < 0 < values.max():
+            ax.contour(np.linspace(-1, 1, values.shape[1]), np.linspace(-1, 1, values.shape[0]), values, levels=[0.0],
+                       colors="black", linewidths=1.2)
+        ax.set_xlabel(f"{AXIS_NAMES[h]} (normalised)")
+        ax.set_ylabel(f"{AXIS_NAMES[v]} (normalised)")
+        ax.set_title(f"{AXIS_NAMES[fixed]} = {float(at[fixed]):.2f}")
+        ax.set_aspect("equal")
+    fig.colorbar(image, ax=list(axes), shrink=0.85,
+                 label="signed distance (normalised units)")
+    fig.suptitle((title or "SDF slices") + " (negative inside; black line: the surface)")
+    return fig
+
+
+def write_slices(model: torch.nn.Module, path: str | Path, resolution: int = 256,
+                 at: Sequence[float] = (0.0, 0.0, 0.0), title: str = "") -> Path:
+    """sdf_slices + plot_slices written to `path` (PNG, atomically)."""
+    from aire.figures import save_figure
+
+    return save_figure(plot_slices(sdf_slices(model, resolution, at), at, title), path, dpi=100)
