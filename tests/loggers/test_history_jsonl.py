@@ -109,3 +109,16 @@ def test_a_leftover_live_folder_is_replaced_and_kept_on_resume(tmp_path):
     (folder / "history.jsonl").write_text("old\n")
     assert (prepare_live_dir(folder, resume=True) / "history.jsonl").read_text() == "old\n"
     assert not (prepare_live_dir(folder, resume=False) / "history.jsonl").exists()
+
+
+def test_an_event_completed_after_it_was_written_rewrites_the_file(tmp_path):
+    rows = [{"step": 0, "loss": None, "psnr": 10.0}]
+    events = [{"step": 0, "event": "prune", "measured": {"recovered": "pending"}}]
+    trainer = FakeTrainer(tmp_path, list(rows), events)
+    history_jsonl.aire_after_event(trainer, events[0])
+    assert lines(tmp_path / "history.jsonl")[-1]["measured"] == {"recovered": "pending"}
+    events[0]["measured"]["recovered"] = 12.5  # the schedule measured the quality after the recovery
+    trainer.history.append({"step": 10, "loss": 0.5, "psnr": 12.5})
+    history_jsonl.aire_after_evaluate(trainer, trainer.history[-1])
+    assert lines(tmp_path / "history.jsonl") == [{"kind": "evaluation", **rows[0]}, {"kind": "event", **events[0]},
+                                                 {"kind": "evaluation", **trainer.history[-1]}]
