@@ -93,7 +93,8 @@ class CutPrediction:
         return {
             "change_bound": self.change_bound, "vector_bound": self.vector_bound,
             "certificate": self.notes.get("certificate", "") if cert is None else {
-                "bound": cert.bound, "observed": cert.observed, "boxes": cert.boxes},
+                "bound": cert.bound, "observed": cert.observed, "boxes": cert.boxes,
+                "stopped": self.notes.get("certificate_stopped", "")},
             "rms_change": self.rms_change,
             "psnr_drop_bound": self.notes.get("psnr_drop_bound", "") if self.psnr_drop_bound is None
             else self.psnr_drop_bound,
@@ -144,8 +145,15 @@ def predict_change(network: Network, change: tuple[int, Any, Any], psnr: float |
     else:
         from aire.theory.boundprop import certify_many
 
-        cert = certify_many(network, [(layer, new_w, new_b)], **dict(certify))[0]
+        settings = dict(certify)
+        cert = certify_many(network, [(layer, new_w, new_b)], **settings)[0]
         bound = min(vector, cert.bound)
+        if cert.bound <= settings.get("target_ratio", 4.0) * cert.observed:
+            notes["certificate_stopped"] = "converged: the bound is within target_ratio of the change it saw"
+        elif cert.boxes >= settings.get("max_boxes", 100_000):
+            notes["certificate_stopped"] = "its box budget was spent"
+        else:
+            notes["certificate_stopped"] = f"its time limit ({settings.get('time_limit')} s) was reached"
     rms, estimate = 0.0, None
     if points is not None:
         cut = _changed_copy(network, layer, new_w, new_b)

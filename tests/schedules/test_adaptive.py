@@ -287,6 +287,10 @@ def test_every_cut_records_its_prediction_and_its_measured_effect(predicted_fit)
         assert all(isinstance(predicted[k], float) for k in PREDICTED), predicted
         assert predicted["change_bound"] <= predicted["vector_bound"]
         assert 0 < predicted["certificate"]["boxes"] <= 64 and predicted["certificate"]["bound"] >= predicted["change_bound"]
+        cert = predicted["certificate"]
+        converged = cert["bound"] <= 4 * cert["observed"]
+        assert cert["stopped"] == ("converged: the bound is within target_ratio of the change it saw" if converged
+                                   else "its box budget was spent")
         # measured: the signal's own PSNR of the networks right before and right after the cut
         assert measured["metric"] == "psnr"
         assert measured["before"] == pytest.approx(signal.evaluate(cut["before"])["psnr"], abs=1e-9)
