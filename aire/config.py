@@ -109,6 +109,10 @@ class ScheduleConfig:
     densify_fraction: float = attrs.field(default=0.25, validator=_fraction, metadata={"help": "input frequencies added per cycle as a fraction of the current input width, when densify_k is None"})
     lr_rewind: bool = attrs.field(default=True, metadata={"help": "restart the lr decay from the initial lr after each cut (learning-rate rewinding)"})
     compensate: bool = attrs.field(default=False, metadata={"help": "least-squares refit of the kept outgoing columns at each cut"})
+    cut_certificate_boxes: int = attrs.field(
+        default=1024, validator=_non_negative,
+        metadata={"help": "boxes of branch and bound per cut for the certified bound on its effect, recorded in "
+                          "history (0: the instant vector Theorem 2 bound only)"})
     criterion: str = attrs.field(default="column-l1", metadata={"help": "pruning criterion plugin"})
     policy: str = attrs.field(default="topk-doubling", metadata={"help": "densification policy plugin"})
     settings: dict[str, Any] = attrs.field(

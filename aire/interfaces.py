@@ -45,6 +45,11 @@ class Signal(abc.ABC):
     #: the metric shown in progress bars and plots, and whether higher is better
     quality_key: str = "psnr"
     higher_is_better: bool = True
+    #: when the quality metric is a PSNR of the network's own output, clamped to a range that holds
+    #: every target, against those targets: the width of that range on the output scale (images: 2.0,
+    #: outputs in [-1, 1] and PSNR on [0, 1]). Then a bound on the output's change bounds the PSNR
+    #: drop (aire.pruning.certified.CutPrediction); None (NeRF renders, SDF IoU): it does not.
+    output_psnr_peak: float | None = None
 
     def training_loss(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
                       generator: torch.Generator | None = None) -> torch.Tensor:

@@ -133,15 +133,18 @@ def _to_numpy(value):
     return value.detach().cpu().numpy() if torch.is_tensor(value) else np.asarray(getattr(value, "get", lambda: value)())
 
 
-def rounding_bound(network: SineMLP, x: torch.Tensor) -> torch.Tensor:
-    """Per-sample bound on how far a float64 forward pass can be from the exact f(x), any summation order.
+def rounding_bound(network: SineMLP, x: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Per-sample bound on how far a forward pass in `dtype` (float64 or float32, no TF32) can be from
+    the exact f(x) of the network's weights, any summation order.
 
     Standard dot-product error analysis, |fl(a.b) - a.b| <= gamma_n |a|.|b| with
-    gamma_n = n u / (1 - n u), propagated layer by layer through |A| and the activation's Lipschitz
-    constant (1 for sine; 1 + 2|u|/omega_0 for FINER on the range reached). Two computations that
-    differ only in summation order (e.g. before/after removing zero columns) differ by at most twice this.
+    gamma_n = n u / (1 - n u), u = eps(dtype) / 2, propagated layer by layer through |A| and the
+    activation's Lipschitz constant (1 for sine; 1 + 2|u|/omega_0 for FINER on the range reached); each
+    sine adds 2u absolute (two ulps of a value in [-1, 1]: glibc and SLEEF (torch's CPU kernels) are
+    within one ulp, CUDA's sinf within two). Two computations that differ only in summation order
+    (e.g. before/after removing zero columns) differ by at most twice this.
     """
-    u = float(torch.finfo(torch.float64).eps) / 2
+    u = float(torch.finfo(dtype).eps) / 2
     h = x.double()
     dh = torch.zeros_like(h)
     layers = network.canonical()

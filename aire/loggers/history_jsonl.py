@@ -7,8 +7,9 @@ Lines, in the order they happen (``tail -f RUN.live/history.jsonl`` while it run
 * ``{"kind": "final", <metrics>}`` — the final metrics, last.
 
 Each line is flushed when written, so a reader never sees half a line. A resumed fit (or a rollback, which
-rewinds the history) rewrites the file from the trainer's own history and events, so the file always matches
-them. NaN and infinities are written as null (strict JSON, like metrics.json). Written only when the fit has a
+rewinds the history), or an event completed after it was written (a prune event's quality after recovery,
+aire.schedules.adaptive), rewrites the file from the trainer's own history and events, so the file always
+matches them. NaN and infinities are written as null (strict JSON, like metrics.json). Written only when the fit has a
 log folder (``trainer.log_dir``; ``aire fit`` gives it one).
 """
 
@@ -29,6 +30,7 @@ class _Log:
     def __init__(self, trainer: TrainerView) -> None:
         self.file: IO[str] = open(trainer.log_dir / FILE, "w", encoding="utf-8")
         self.rows = self.events = 0
+        self.written: list[str] = []  # the event lines written, to notice an event completed later
         entries = [(row["step"], 0, "evaluation", row) for row in trainer.history]
         entries += [(event["step"], 1, "event", event) for event in trainer.events]
         for _, _, kind, entry in sorted(entries, key=lambda e: (e[0], e[1])):  # stable: their own order per step
@@ -36,10 +38,18 @@ class _Log:
         self.rows, self.events = len(trainer.history), len(trainer.events)
 
     def write(self, kind: str, entry: Mapping[str, Any]) -> None:
-        from aire.io import jsonable
-
-        self.file.write(json.dumps({"kind": kind, **jsonable(dict(entry))}, allow_nan=False) + "\n")
+        line = _line(kind, entry)
+        if kind == "event":
+            self.written.append(line)
+        self.file.write(line + "\n")
         self.file.flush()
+
+    def stale(self, trainer: TrainerView) -> bool:
+        """Whether the trainer's history or events no longer match what was written: rewound (a
+        rollback) or an event written earlier changed since."""
+        if len(trainer.history) < self.rows or len(trainer.events) < self.events:
+            return True
+        return any(_line("event", e) != w for e, w in zip(trainer.events, self.written))
 
     def catch_up(self, trainer: TrainerView) -> None:
         """Write the rows and events the trainer has that the file does not (in step order)."""
@@ -50,17 +60,24 @@ class _Log:
         self.rows, self.events = len(trainer.history), len(trainer.events)
 
 
+def _line(kind: str, entry: Mapping[str, Any]) -> str:
+    from aire.io import jsonable
+
+    return json.dumps({"kind": kind, **jsonable(dict(entry))}, allow_nan=False)
+
+
 _logs: "weakref.WeakKeyDictionary[Any, _Log]" = weakref.WeakKeyDictionary()
 
 
 def _log(trainer: TrainerView) -> _Log | None:
     """The fit's log, opened (and filled with what it has so far) at its first event (the evaluation at step 0
     of a fresh fit); None without a folder.
-    A history or event list shorter than what was written (a rollback rewound them) reopens the file."""
+    A history or event list shorter than what was written (a rollback rewound them), or an event changed since
+    it was written, reopens the file."""
     if getattr(trainer, "log_dir", None) is None:
         return None
     log = _logs.get(trainer)
-    if log is not None and (len(trainer.history) < log.rows or len(trainer.events) < log.events):
+    if log is not None and log.stale(trainer):
         log.file.close()
         log = None
     if log is None:

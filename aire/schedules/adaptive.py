@@ -13,14 +13,25 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import attrs
 import torch
 
 from aire.config import ConfigError, ScheduleConfig, TrainConfig
 from aire.hookspecs import hookimpl
 from aire.interfaces import DensificationPolicy, DensifyContext, PruningCriterion, Schedule, TrainerView
+from aire.pruning.certified import CutPrediction, predict_change
 from aire.pruning.compensate import least_squares_compensation
+from aire.theory.boundprop import removal_change
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
+
+#: what a prune event's measured "recovered" says until the recovery has ended (then the quality
+#: measured replaces it, in history.json and history.jsonl alike)
+PENDING = "pending: measured when the recovery ends (the next cycle's start or the end of the fit)"
+#: sample points of a cut's Monte-Carlo PSNR estimate and measured root mean square change
+PREDICTION_POINTS = 4096
+#: wall-clock cap of one cut's branch and bound, whatever its box budget (the bound stays rigorous)
+CERTIFICATE_SECONDS = 20.0
 
 
 class AireSchedule(Schedule):
@@ -51,6 +62,8 @@ class AireSchedule(Schedule):
     def before_step(self, trainer: TrainerView, step: int) -> None:
         if self.cutting and any(step == cycle.prune for cycle in self.cycles):
             self.prune(trainer)
+        if any(step == cycle.start for cycle in self.cycles):
+            self._record_recovery(trainer)
         for cycle in self.cycles:
             if step == cycle.start and self.cutting and self.check_target(trainer):
                 self.begin_cycle(trainer, cycle)
@@ -75,9 +88,14 @@ class AireSchedule(Schedule):
     def on_train_end(self, trainer: TrainerView) -> None:
         """A TWD phase that ran to the last step still ends in a cut (not after a divergence stop);
         with a quality target, a final network that misses it is replaced by the last that held it."""
+        if trainer.should_stop:
+            self._record_recovery(trainer, "the fit stopped (divergence guard) before the recovery ended")
+        else:
+            self._record_recovery(trainer)
         if self.twd_targets and not trainer.should_stop:
             self.prune(trainer)
             trainer.evaluate(trainer.history[-1]["loss"])
+            self._record_recovery(trainer)  # a cut at the last step: no steps to recover
         if self.config.target_psnr is not None and self.held is not None and not trainer.should_stop:
             row = trainer.history[-1]
             if self._holds(row[self._target_key(trainer, row)]):
@@ -91,6 +109,7 @@ class AireSchedule(Schedule):
         parameters (and quality) at the start and after every accepted cut. And one line when a fit
         without a budget ended larger than it started (metrics.json records it as ``params_grew`` and
         ``params_fraction``): densification then added more than pruning removed."""
+        self._record_recovery(trainer, "the fit ended before the recovery did")  # none left normally
         if metrics.get("params_grew") and self.config.target_params is None and self.config.target_psnr is None:
             warnings.warn(
                 f"the fit ended larger than it started ({metrics['params_initial']} -> {metrics['params_final']} "
@@ -308,27 +327,139 @@ class AireSchedule(Schedule):
 
     def _record_cut(self, trainer: TrainerView, layer: int, neurons: torch.Tensor) -> dict[str, Any]:
         """What the "prune" event records about a cut, measured before the surgery: the removed
-        columns' L1 norm and Theorem 2's bound on the change of f. The place to add a predicted
-        quality drop (a ``predicted`` field) for each cut."""
+        columns' L1 norm and Theorem 2's bound on the change of f (removal alone, without
+        compensation). prune() adds the "predicted" and "measured" records."""
         norms = trainer.network.outgoing(layer).detach().abs().sum(dim=0)
         return {"residual_column_l1": float(norms[neurons].sum()),
                 "theorem2_bound": pruning_bound(trainer.network, layer, neurons.cpu().numpy())}
 
+    # ------------------------------------------------------ cut prediction
+    def quality(self, trainer: TrainerView) -> float | str:
+        """The signal's quality metric (``signal.quality_key``) of the model now, from the last history
+        row when it was evaluated at this step on this architecture, else evaluated (in eval mode);
+        a sentence instead when the signal's metrics lack it."""
+        last = trainer.history[-1] if trainer.history else {}
+        key = trainer.signal.quality_key
+        if (last.get("step") == trainer.step and last.get("params") == trainer.network.num_parameters()
+                and isinstance(last.get(key), (int, float)) and not self._surgery_since(trainer, last)):
+            return float(last[key])
+        model = trainer.model
+        model.eval()
+        with torch.no_grad():
+            row = trainer.signal.evaluate(model)
+        model.train()
+        value = row.get(key)
+        return float(value) if isinstance(value, (int, float)) else f"the signal's metrics have no {key!r}"
+
+    @staticmethod
+    def _surgery_since(trainer: TrainerView, row: dict[str, Any]) -> bool:
+        """Whether a cut or densification was logged at the row's step: the row may then predate it
+        (a compensated cut changes weights the parameter count does not show), so it is not reused."""
+        return any(e["step"] == row["step"] and e["event"] in ("prune", "densify") for e in trainer.events)
+
+    def predict_cut(self, trainer: TrainerView, layer: int, neurons: Any, quality: float | str | None = None,
+                    new_outgoing: torch.Tensor | None = None, certify: bool = True) -> CutPrediction:
+        """The prediction for a proposed cut of `neurons` of sine layer `layer`, before making it (the
+        network is not modified): the public entry for code that sizes cuts (e.g. the quality target).
+
+        quality: the signal's quality now (evaluated when None; see `quality`). new_outgoing: the
+        stored-form outgoing matrix the cut would leave, cut columns included (least-squares
+        compensation refits the kept ones); None means plain removal. With a PSNR signal
+        (``signal.output_psnr_peak``) the prediction has the rigorous PSNR drop bound and the
+        Monte-Carlo estimate (PREDICTION_POINTS points of a generator of its own, so predicting
+        never moves the fit's random streams); otherwise the notes say why not. certify: run the
+        branch and bound with ``cut_certificate_boxes`` boxes (capped at CERTIFICATE_SECONDS).
+        See aire.pruning.certified.CutPrediction for which number is rigorous and which an estimate.
+        """
+        from aire.train.trainer import seeded_generator
+
+        network, signal = trainer.network, trainer.signal
+        idx = torch.as_tensor(neurons).reshape(-1).cpu().numpy()
+        canonical, new_w, new_b = removal_change(network, layer, idx)
+        if new_outgoing is not None:
+            new_w = new_outgoing.detach().double().cpu().numpy() * (network.omega(canonical)
+                                                                     if canonical < network.num_sine_layers else 1.0)
+            new_w[:, idx] = 0.0
+        peak = getattr(signal, "output_psnr_peak", None)
+        if quality is None:
+            quality = self.quality(trainer) if peak is not None else None
+        generator = seeded_generator(trainer.train_config.seed, 1000 + trainer.step)
+        if peak is not None:
+            points, targets = signal.sample(PREDICTION_POINTS, generator)
+        else:
+            points, targets = signal.network_inputs(PREDICTION_POINTS, generator), None
+        boxes = int(self.config.cut_certificate_boxes)
+        settings = None
+        if certify and boxes > 0:
+            d = network.weights[0].shape[1]
+            settings = {"max_boxes": boxes, "initial": max(2, int((boxes / 4) ** (1 / d))),
+                        "time_limit": CERTIFICATE_SECONDS, "device": network.weights[0].device}
+        psnr = quality if peak is not None and isinstance(quality, (int, float)) else None
+        prediction = predict_change(network, (canonical, new_w, new_b), psnr, points, targets, peak=peak or 2.0,
+                                    certify=settings)
+        notes = dict(prediction.notes)
+        if settings is None and certify:
+            notes["certificate"] = "not run: cut_certificate_boxes is 0 (change_bound is the vector bound)"
+        if peak is None:
+            why = f"the signal's quality ({signal.quality_key}) is not a PSNR of the network output"
+            notes["psnr_drop_bound"] = notes["psnr_drop_estimate"] = why
+        elif psnr is None:
+            notes["psnr_drop_bound"] = notes["psnr_drop_estimate"] = f"no quality to start from: {quality}"
+        return attrs.evolve(prediction, notes=notes)
+
+    def _record_recovery(self, trainer: TrainerView, reason: str | None = None) -> None:
+        """Fill the measured "recovered" quality (and "recovered_step") of the cuts still waiting for
+        it: the quality now (the start of a cycle, or the end of the fit), or `reason` where there is
+        none to measure. The prune events in trainer.events are completed in place: history.json has
+        them whole, and history.jsonl rewrites itself when an event it wrote has changed."""
+        waiting = [e for e in trainer.events
+                   if e["event"] == "prune" and isinstance(e.get("measured"), dict) and e["measured"].get("recovered") == PENDING]
+        if not waiting:
+            return
+        value = reason if reason is not None else self.quality(trainer)
+        for event in waiting:
+            event["measured"].update(recovered=value, recovered_step=trainer.step)
+
     def prune(self, trainer: TrainerView) -> None:
-        """Cut every prunable layer (see _neurons_to_cut), end the TWD phase, rewind the lr decay."""
+        """Cut every prunable layer (see _neurons_to_cut), end the TWD phase, rewind the lr decay.
+
+        Each cut's "prune" event records, besides _record_cut's fields, "predicted" (predict_cut:
+        the certified bound on the output change and the PSNR drop it implies, made before the
+        cut, compensation included) and "measured" (the signal's quality right before and right
+        after the cut, and once the recovery ends, after it): (1 + layers cut) evaluations per
+        prune plus one at the end of the recovery when no history row falls there."""
         network = trainer.network
+        key, higher = trainer.signal.quality_key, trainer.signal.higher_is_better
+        before: float | str | None = None
         for layer in self.prunable_layers(network):
             neurons = self._neurons_to_cut(network, layer)
             if neurons.numel() == 0:
                 continue
             record = self._record_cut(trainer, layer, neurons)
+            if before is None:
+                before = self.quality(trainer)
             trainer.registry.emit("aire_before_prune", trainer=trainer, layer=layer, neurons=neurons)
+            new_outgoing = None
             if self.config.compensate:
                 x = trainer.signal.network_inputs(4096, trainer.generator)
+                kept = network.outgoing(layer).detach().clone()
                 least_squares_compensation(network, layer, neurons, x)
+                new_outgoing = network.outgoing(layer).detach().clone()
+                with torch.no_grad():  # predict from the network as it was, to the compensated cut
+                    network.outgoing(layer).copy_(kept)
+            prediction = self.predict_cut(trainer, layer, neurons, before, new_outgoing)
+            if new_outgoing is not None:
+                with torch.no_grad():
+                    network.outgoing(layer).copy_(new_outgoing)
             network.remove_neurons(layer, neurons, trainer.optimizer)
-            trainer.log_event("prune", layer=layer, removed=int(neurons.numel()), **record)
+            after = self.quality(trainer)
+            measured: dict[str, Any] = {"metric": key, "before": before, "after_cut": after, "recovered": PENDING}
+            if isinstance(before, float) and isinstance(after, float):
+                measured["drop"] = before - after if higher else after - before
+            trainer.log_event("prune", layer=layer, removed=int(neurons.numel()), **record,
+                              predicted=prediction.as_dict(), measured=measured)
             trainer.registry.emit("aire_after_prune", trainer=trainer, layer=layer, removed=int(neurons.numel()))
+            before = after
         self.twd_targets = {}
         self.twd_phase = None
         if self.config.lr_rewind:

@@ -55,6 +55,8 @@ def pixel_grid(height: int, width: int) -> torch.Tensor:
 class ImageSignal(Signal):
     """Fit an image: coordinates (N, 2) -> colours (N, C), loss MSE, metric PSNR."""
 
+    output_psnr_peak = 2.0  # PSNR of clamp(output) on [-1, 1] (reported on [0, 1]) against targets in [-1, 1]
+
     def __init__(self, path: str | Path | None = None, *, image: np.ndarray | None = None, size: int | None = None,
                  max_size: int | None = None, orientation: Orientation = "apply", lpips: bool = False) -> None:
         """`path` (any format `aire.images` reads) or `image` (H, W[, C]) in [0, 1]; `size` resizes the

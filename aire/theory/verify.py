@@ -189,8 +189,9 @@ def check_densify(net: Any) -> CheckResult:
     return CheckResult("densification doubles", float(err / max(allowed, 1e-300)), f"{rows.shape[0]} frequencies added")
 
 
-def run_checks(model: Any = None, seed: int = 0) -> list[CheckResult]:
-    """Every check on random networks (d = 1..3) and, given one, on a fitted model."""
+def run_checks(model: Any = None, seed: int = 0, backend: Any = None) -> list[CheckResult]:
+    """Every check on random networks (d = 1..3) and, given one, on a fitted model; `backend`
+    (aire.interfaces.Backend, None: the torch reference) computes the fitted model's Bessel values."""
     results: list[CheckResult] = []
     for d in (1, 2, 3):
         net = small_network((4, 5, 3), in_features=d, seed=seed + d)
@@ -210,7 +211,7 @@ def run_checks(model: Any = None, seed: int = 0) -> list[CheckResult]:
     if model is not None:
         model = copy.deepcopy(model).double()
         if model.activation == "sine" and model.num_sine_layers >= 2:
-            results.append(check_amplitude_expansion(model, 0, seed=seed))
+            results.append(check_amplitude_expansion(model, 0, seed=seed, backend=backend))
         results.append(attrs.evolve(check_surgery(model, seed), name="model: surgery exactness"))
     return results
 

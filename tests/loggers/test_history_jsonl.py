@@ -158,3 +158,16 @@ def test_after_resume_history_jsonl_holds_each_step_once_in_order_continuing_the
     assert [{k: v for k, v in e.items() if k != "seconds"} for e in final[:len(first)]] == clockless
     history = json.loads((out / "history.json").read_text())["history"]
     assert [e for e in final if e["kind"] == "evaluation"] == [{"kind": "evaluation", **row} for row in history]
+
+
+def test_an_event_completed_after_it_was_written_rewrites_the_file(tmp_path):
+    rows = [{"step": 0, "loss": None, "psnr": 10.0}]
+    events = [{"step": 0, "event": "prune", "measured": {"recovered": "pending"}}]
+    trainer = FakeTrainer(tmp_path, list(rows), events)
+    history_jsonl.aire_after_event(trainer, events[0])
+    assert lines(tmp_path / "history.jsonl")[-1]["measured"] == {"recovered": "pending"}
+    events[0]["measured"]["recovered"] = 12.5  # the schedule measured the quality after the recovery
+    trainer.history.append({"step": 10, "loss": 0.5, "psnr": 12.5})
+    history_jsonl.aire_after_evaluate(trainer, trainer.history[-1])
+    assert lines(tmp_path / "history.jsonl") == [{"kind": "evaluation", **rows[0]}, {"kind": "event", **events[0]},
+                                                 {"kind": "evaluation", **trainer.history[-1]}]

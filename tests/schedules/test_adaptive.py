@@ -3,12 +3,19 @@ the cut removes exactly what fell below epsilon, the lr restarts at the cut, and
 
 from __future__ import annotations
 
+import copy
+import json
+import math
+
+import attrs
 import pytest
 import torch
 
 import aire
-from aire.schedules.adaptive import AireSchedule
+from aire.pruning.certified import predict_cut
+from aire.schedules.adaptive import PENDING, AireSchedule
 from aire.signals.image import ImageSignal, synthetic_image
+from aire.testing import rounding_bound
 from aire.theory import pruning_bound
 from aire.train import schedule as sched
 from aire.train.trainer import Trainer
@@ -173,11 +180,14 @@ def test_a_network_that_holds_the_target_is_kept_and_recorded():
 
 def test_a_cut_that_breaks_the_target_is_undone_and_cutting_stops():
     trainer = _trainer(TARGET)
-    _scripted(trainer, [21.0, 19.0])
+    # the check at 5 (holds), the cut's measurements right before and right after it, the check at 20
+    _scripted(trainer, [21.0, 21.0, 19.5, 19.0])
     trainer.evaluate = lambda loss=None: None
     for step in range(20):  # warm-up, check (holds), cycle 0: TWD 5-14, cut at 15, recovery
         _step(trainer, step)
     kept = trainer.schedule.held
+    cut = [e for e in trainer.events if e["event"] == "prune"]
+    assert [(e["measured"]["before"], e["measured"]["after_cut"], e["measured"]["drop"]) for e in cut] == [(21.0, 19.5, 1.5)]
     # the cut happened, leaving 3/4 of the held network's parameters (prune_fraction 0.25)
     expected = sched.budget_widths(2, [8, 8, 8], 3, [1], 0.75 * trainer.schedule.accepted[0]["params"])
     assert trainer.network.widths()[:-1] == expected and expected[1] < 8
@@ -229,3 +239,127 @@ def test_a_final_network_that_misses_the_target_is_replaced_by_the_last_that_hel
     trainer.schedule.on_fit_end(trainer, metrics)
     assert metrics["target"] == {"metric": "psnr", "value": 20.0, "higher_is_better": True, "held": True,
                                  "accepted": [{"step": 5, "params": trainer.network.num_parameters(), "psnr": 21.0}]}
+
+
+# ------------------------------------------------------------- cut prediction (Theorem 2 as a guide)
+class CutProbe:
+    """A plugin keeping copies of the network right before and right after each cut."""
+
+    def __init__(self):
+        self.cuts = []
+
+    @aire.hookimpl
+    def aire_before_prune(self, trainer, layer, neurons):
+        self.cuts.append({"layer": layer, "before": copy.deepcopy(trainer.network)})
+
+    @aire.hookimpl
+    def aire_after_prune(self, trainer, layer, removed):
+        self.cuts[-1]["after"] = copy.deepcopy(trainer.network)
+
+
+PREDICTED = ("change_bound", "vector_bound", "rms_change", "psnr_drop_bound", "psnr_drop_estimate")
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "compensated"])
+def predicted_fit(request, tmp_path_factory):
+    """A real fit with two cycles cutting sine layers 1 and 2 (four cuts), its live log and history.json."""
+    signal = ImageSignal(image=synthetic_image(12))
+    net = aire.build_network(signal, [10, 10, 10], seed=1)
+    schedule = aire.ScheduleConfig(warmup=0.1, cycles=2, twd_length=0.2, cycle_gap=0.1, alpha_max=0.5, densify_k=1,
+                                   prune_fraction=0.3, compensate=request.param, cut_certificate_boxes=64)
+    probe, registry = CutProbe(), aire.get_registry()
+    registry.pm.register(probe, name="cut-probe")
+    live, out = tmp_path_factory.mktemp("live"), tmp_path_factory.mktemp("runs") / "run"
+    try:
+        result = aire.fit(signal, net, steps=100, eval_every=10, lr=1e-3, progress=False, schedule=schedule, log_dir=live)
+    finally:
+        registry.pm.unregister(name="cut-probe")
+    aire.save_run(result, signal, out)
+    return signal, result, probe.cuts, live / "history.jsonl", out / "history.json"
+
+
+def test_every_cut_records_its_prediction_and_its_measured_effect(predicted_fit):
+    signal, result, cuts, jsonl, saved = predicted_fit
+    prunes = [e for e in result.events if e["event"] == "prune"]
+    assert len(prunes) >= 2 and len(prunes) == len(cuts)
+    for event, cut in zip(prunes, cuts):
+        predicted, measured = event["predicted"], event["measured"]
+        assert all(isinstance(predicted[k], float) for k in PREDICTED), predicted
+        assert predicted["change_bound"] <= predicted["vector_bound"]
+        assert 0 < predicted["certificate"]["boxes"] <= 64 and predicted["certificate"]["bound"] >= predicted["change_bound"]
+        cert = predicted["certificate"]
+        converged = cert["bound"] <= 4 * cert["observed"]
+        assert cert["stopped"] == ("converged: the bound is within target_ratio of the change it saw" if converged
+                                   else "its box budget was spent")
+        # measured: the signal's own PSNR of the networks right before and right after the cut
+        assert measured["metric"] == "psnr"
+        assert measured["before"] == pytest.approx(signal.evaluate(cut["before"])["psnr"], abs=1e-9)
+        assert measured["after_cut"] == pytest.approx(signal.evaluate(cut["after"])["psnr"], abs=1e-9)
+        assert measured["drop"] == pytest.approx(measured["before"] - measured["after_cut"])
+        # recovered: at the start of the next cycle (before its densification), or the last evaluation
+        row = next(r for r in result.history if r["step"] == measured["recovered_step"])
+        assert measured["recovered_step"] > event["step"] and measured["recovered"] == row["psnr"]
+    # both history files have them whole: the live log rewrote the prune lines once they were complete
+    saved_prunes = [e for e in json.loads(saved.read_text())["events"] if e["event"] == "prune"]
+    live = [line for line in map(json.loads, jsonl.read_text().splitlines()) if line.get("event") == "prune"]
+    for e, s, l in zip(prunes, saved_prunes, live, strict=True):
+        assert s["predicted"] == l["predicted"] == e["predicted"] and s["measured"] == l["measured"] == e["measured"]
+        assert e["measured"]["recovered"] != PENDING
+
+
+def test_the_measured_change_never_exceeds_the_certified_prediction(predicted_fit):
+    """sup |f_after - f_before| on 4096 random points and every pixel, in float64 and in float32
+    (the float32 networks the fit used), within change_bound plus both passes' rounding bounds
+    (aire.testing.rounding_bound in that dtype); the measured PSNR drop within the implied bound,
+    widened by the float32 rounding at the pixels (the bound is for exact arithmetic)."""
+    signal, result, cuts, _, _ = predicted_fit
+    prunes = [e for e in result.events if e["event"] == "prune"]
+    x = torch.cat([torch.rand(4096, 2, generator=torch.Generator().manual_seed(0)) * 2 - 1, signal.coords])
+    for event, cut in zip(prunes, cuts):
+        bound = event["predicted"]["change_bound"]
+        before, after = cut["before"], cut["after"]
+        with torch.no_grad():
+            for dtype in (torch.float64, torch.float32):
+                b, a = copy.deepcopy(before).to(dtype), copy.deepcopy(after).to(dtype)
+                change = (a(x.to(dtype)) - b(x.to(dtype))).abs().max(dim=1).values.double()
+                rounding = rounding_bound(before, x, dtype) + rounding_bound(after, x, dtype)
+                assert (change <= bound + rounding).all(), (dtype, float(change.max()), bound)
+            pixels = signal.coords
+            rho = float((rounding_bound(before, pixels, torch.float32) + rounding_bound(after, pixels, torch.float32)).max())
+        rmse = 2 * 10 ** (-event["measured"]["before"] / 20)  # on the output scale [-1, 1]
+        assert event["measured"]["drop"] <= 20 * math.log10(1 + (bound + rho) / rmse)
+        assert event["predicted"]["psnr_drop_bound"] == pytest.approx(20 * math.log10(1 + bound / rmse))
+
+
+def test_a_proposed_cut_can_be_predicted_without_making_it():
+    trainer = _trainer()
+    for step in range(15):
+        _step(trainer, step)
+    weights = [w.detach().clone() for w in trainer.network.weights]
+    psnr = trainer.signal.evaluate(trainer.network)["psnr"]
+    neurons = torch.tensor([0, 3])
+    batches = trainer.generator.get_state()
+    prediction = trainer.schedule.predict_cut(trainer, 1, neurons)
+    assert all(torch.equal(a, b.detach()) for a, b in zip(weights, trainer.network.weights))  # nothing changed
+    assert torch.equal(trainer.generator.get_state(), batches)  # its sample points come from its own generator
+    direct = predict_cut(trainer.network, 1, neurons, psnr)
+    assert prediction.vector_bound == pytest.approx(direct.vector_bound)
+    assert prediction.change_bound <= prediction.vector_bound and prediction.certificate is not None
+    assert prediction.psnr_drop_bound == pytest.approx(20 * math.log10(1 + prediction.change_bound / (2 * 10 ** (-psnr / 20))))
+    # without a box budget: the vector bound, and the record says why
+    trainer.schedule.config = attrs.evolve(trainer.schedule.config, cut_certificate_boxes=0)
+    quick = trainer.schedule.predict_cut(trainer, 1, neurons, psnr)
+    assert quick.change_bound == quick.vector_bound and "cut_certificate_boxes is 0" in quick.as_dict()["certificate"]
+
+
+def test_a_cut_the_fit_stops_after_records_why_it_has_no_recovered_quality():
+    trainer = _trainer()
+    trainer.evaluate()
+    for step in range(16):  # the cut at the top of step 15
+        _step(trainer, step)
+    prune = [e for e in trainer.events if e["event"] == "prune"]
+    assert prune and prune[0]["measured"]["recovered"] == PENDING
+    trainer.step, trainer.should_stop = 16, True
+    trainer.schedule.on_train_end(trainer)
+    assert prune[0]["measured"]["recovered"] == "the fit stopped (divergence guard) before the recovery ended"
+    assert prune[0]["measured"]["recovered_step"] == 16

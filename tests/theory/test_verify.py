@@ -87,3 +87,43 @@ def test_fitted_256_wide_model_tight_bounds_and_expansion():
     assert observed / 10 <= exp.mse_estimate <= 10 * observed
     # either informative, or proven not to be with this many terms: the error on the torus exceeds 2
     assert exp.sup_bound < 2 or (exp.torus_witness > 2 and exp.terms_needed > 1e6)
+
+
+def test_verify_uses_the_gpu_backend_when_one_is_present(fitted, capsys, monkeypatch):
+    """A backend registered as "cupy" that says it is available (as the aire-cupy plugin does on a GPU
+    machine) is what `aire verify` computes the expansion's Bessel values with and places bounds by."""
+    from aire.backends.torch_backend import TorchBackend
+    from aire.cli import main
+    from aire.plugins import DISABLE_ENV, reset_registry
+
+    calls = []
+
+    class FakeCupy(TorchBackend):
+        name = "cupy"
+
+        def bessel_j(self, orders, x):
+            calls.append(np.shape(orders))
+            return super().bessel_j(orders, x)
+
+        @classmethod
+        def available(cls):
+            return True
+
+    class Plugin:
+        @aire.hookimpl
+        def aire_add_backends(self):
+            return {"cupy": FakeCupy}
+
+    _, out = fitted
+    monkeypatch.setenv(DISABLE_ENV, "cupy-backend")  # the real aire-cupy, when installed, stands aside
+    reset_registry()
+    try:
+        aire.get_registry().pm.register(Plugin(), name="fake-cupy")
+        assert main(["verify", str(out), "--budget", "0"]) == 0
+    finally:
+        reset_registry()
+    text = capsys.readouterr().out
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # cupy's device is CUDA wherever torch sees one
+    assert text.splitlines()[0] == f"backend: cupy (bound propagation on {device})"
+    assert calls  # the fitted model's expansion went through the backend
+    assert "model: harmonic expansion" in text and "0 failed" in text
