@@ -103,7 +103,8 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         save_model(model, tmp)
         signal.export(model, tmp)
         quality = getattr(signal, "quality_key", "psnr")
-        target = (result.metrics.get("target") or {}).get("value")  # a quality target's line
+        aim = result.metrics.get("target") or {}
+        target = aim.get("value") if aim.get("metric") == quality else None  # a quality target's line, on its axis
         plot_training(result.history, result.events, tmp / "training.png", quality_key=quality, target=target)
         history = {"history": result.history, "events": result.events}
         (tmp / "history.json").write_text(json.dumps(_jsonable(history), indent=1, allow_nan=False))

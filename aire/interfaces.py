@@ -44,6 +44,9 @@ class Signal(abc.ABC):
     #: the metric shown in progress bars and plots, and whether higher is better
     quality_key: str = "psnr"
     higher_is_better: bool = True
+    #: the quality targets a fit may ask for (ScheduleConfig.target_<name>, aire.targets): name ->
+    #: (metric key of evaluate() or final_metrics(), higher is better); None = the quality_key alone
+    quality_targets: dict[str, tuple[str, bool]] | None = None
 
     def training_loss(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
                       generator: torch.Generator | None = None) -> torch.Tensor:
@@ -336,6 +339,9 @@ class Schedule(Callback):
     """
 
     state_key = "schedule"
+    #: whether this schedule honours ScheduleConfig's quality targets (target_psnr, target_chamfer); the
+    #: trainer refuses a target for a schedule that does not, rather than ignore it (aire.targets)
+    honours_targets: bool = False
 
     def learning_rate(self, step: int, train: "TrainConfig") -> float:
         """The learning rate of `step` (the divergence guard may scale it down): by default an
