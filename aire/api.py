@@ -121,7 +121,7 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
             result.metrics["seconds_total"] = time.perf_counter() - started
         metrics = {**result.metrics, "signal": described, "settings": settings or {}}
         if export_precision is not None:
-            metrics["export"] = compact_export(result.network, signal, tmp, export_precision)
+            metrics["export"] = compact_export(model, signal, tmp, export_precision)
         # last: a folder with metrics.json is a finished run (fit-many's test), even the temporary one
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
     if live is not None:
@@ -129,15 +129,16 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
     return out
 
 
-def compact_export(network: SineMLP, signal: Signal, out_dir: Path, precision: str) -> dict[str, Any]:
-    """Write model.<precision>.safetensors beside model.safetensors and measure it: the signal's
+def compact_export(model: torch.nn.Module, signal: Signal, out_dir: Path, precision: str) -> dict[str, Any]:
+    """Write model.<precision>.safetensors beside model.safetensors and measure it (`model`: the fitted
+    network, or the whole model around it, e.g. NeRF's field + colour head): the signal's
     metrics of the dequantised copy (evaluate + final_metrics: PSNR, Chamfer, ...), its size in bytes,
     and for signals with a pixel grid (height x width) its bits per pixel."""
     from aire.io import FORMAT_VERSION, MODEL_FILE, load
     from aire.quantize import save_quantized
 
-    path = save_quantized(network, out_dir, precision, format_version=FORMAT_VERSION)
-    device = network.weights[0].device
+    path = save_quantized(model, out_dir, precision, format_version=FORMAT_VERSION)
+    device = next(model.parameters()).device
     copy = load(path, device=str(device))
     with torch.no_grad():
         quality = {**signal.evaluate(copy), **signal.final_metrics(copy)}
