@@ -126,7 +126,7 @@ class CutOutcome:
 
 
 def propose_fraction(margin: float, history: Sequence[CutOutcome], *, first: float, smallest: float,
-                     largest: float = 0.6, aim: float = 0.7, growth: float = 2.0,
+                     largest: float = 0.6, aim: float = 0.7, growth: float = 1.5,
                      predicted_rate: float | None = None) -> float:
     """The fraction of the parameters the next cut should remove, or 0.0 for "stop cutting".
 

@@ -84,9 +84,9 @@ def test_propose_fraction_spends_part_of_the_margin_at_the_measured_rate():
     # the last cut: 0.2 of the parameters cost 1 dB (3 -> 2): 5 dB per unit; 0.7 of a 2 dB margin -> 0.28
     held = [CutOutcome(fraction=0.2, margin_before=3.0, margin_after=2.0)]
     assert propose_fraction(2.0, held, first=0.2, smallest=0.01) == pytest.approx(0.28)
-    # a cut that cost nothing grows at most 2x the last that held
+    # a cut that cost nothing grows at most 1.5x the last that held
     free = [CutOutcome(0.1, 3.0, 3.2)]
-    assert propose_fraction(3.2, free, first=0.2, smallest=0.01) == pytest.approx(0.2)
+    assert propose_fraction(3.2, free, first=0.2, smallest=0.01) == pytest.approx(0.15)
     # never more than `largest`, never less than `smallest`
     assert propose_fraction(100.0, held, first=0.2, smallest=0.01, largest=0.3) == 0.3
     assert propose_fraction(0.01, held, first=0.2, smallest=0.05) == 0.05
@@ -102,11 +102,12 @@ def test_propose_fraction_calibrates_the_prediction_by_the_measured_recovery():
 
 def test_propose_fraction_bisects_below_a_cut_that_failed():
     # from the same held network (margin 1 dB) a cut of 0.4 failed by 3 dB (10 dB per unit): the model says
-    # 0.07, under the bisection's ceiling 0.2; a rate of 1 dB per unit would say 0.7: the ceiling holds it at 0.2
-    steep = [CutOutcome(0.1, 2.0, 1.0), CutOutcome(0.4, 1.0, -3.0)]
+    # 0.07, under the bisection's ceiling 0.2 (and 1.5x the last held cut, 0.45)
+    steep = [CutOutcome(0.3, 2.0, 1.0), CutOutcome(0.4, 1.0, -3.0)]
     assert propose_fraction(1.0, steep, first=0.2, smallest=0.01) == pytest.approx(0.07)
-    mild = [CutOutcome(0.1, 2.0, 1.0), CutOutcome(0.4, 1.0, 0.6 - 1.0)]  # 1.4 dB over 0.4: 3.5 per unit
-    assert propose_fraction(1.0, mild, first=0.2, smallest=0.01) == pytest.approx(0.7 / 3.5)
+    # a milder failure (1.2 dB over 0.4: 3 per unit) would say 0.7 / 3 = 0.233: the ceiling holds it at 0.2
+    mild = [CutOutcome(0.3, 2.0, 1.0), CutOutcome(0.4, 1.0, -0.2)]
+    assert propose_fraction(1.0, mild, first=0.2, smallest=0.01) == pytest.approx(0.2)
     twice = [CutOutcome(0.4, 1.0, -0.2), CutOutcome(0.1, 1.0, -0.1)]  # two failures: below half the smaller
     assert propose_fraction(1.0, twice, first=0.2, smallest=0.01) == pytest.approx(0.05)
     # the smallest cut already failed from this network: stop
