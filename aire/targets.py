@@ -58,7 +58,8 @@ def declared(signal: Any) -> dict[str, tuple[str, bool]]:
 def requested(config: Any) -> tuple[str, float] | None:
     """(name, value) of the one quality target `config` (a ScheduleConfig) asks for, or None.
     Raises ConfigError when it asks for more than one."""
-    asked = [(name, getattr(config, field)) for name, field in OPTIONS.items() if getattr(config, field, None) is not None]
+    asked = [(name, getattr(config, field)) for name, field in OPTIONS.items()
+             if getattr(config, field, None) is not None]
     if len(asked) > 1:
         raise ConfigError(f"one quality target at a time: {' and '.join(OPTIONS[n] for n, _ in asked)} were both given")
     return asked[0] if asked else None

@@ -167,7 +167,8 @@ class AireSchedule(Schedule):
         model.train()
         if self.target.metric not in row:
             known = ", ".join(k for k, v in row.items() if isinstance(v, float))
-            raise ConfigError(f"{self.target.option}: the signal reports no {self.target.metric} (its metrics: {known})")
+            raise ConfigError(f"{self.target.option}: the signal reports no {self.target.metric} "
+                              f"(its metrics: {known})")
         return row
 
     def _accept(self, trainer: TrainerView, row: dict[str, Any]) -> None:
@@ -200,7 +201,8 @@ class AireSchedule(Schedule):
             tuple(w.shape) for w in trainer.network.weights]
 
     def _cut_fraction(self, trainer: TrainerView) -> float:
-        """The fraction of the held network's parameters the network now lacks (the last cut, densification included)."""
+        """The fraction of the held network's parameters the network now lacks (the last cut, densification
+        included; never below 0)."""
         return max(0.0, 1.0 - trainer.network.num_parameters() / self.accepted[-1]["params"])
 
     def _smallest_fraction(self, trainer: TrainerView) -> float:
@@ -209,8 +211,9 @@ class AireSchedule(Schedule):
         widths = network.widths()[:-1]
         layers = self.prunable_layers(network)
         fewer = [w - 1 if i in layers and w > 1 else w for i, w in enumerate(widths)]
-        count = lambda ws: sched.count_parameters(network.weights[0].shape[1], ws, trainer.signal.out_features)  # noqa: E731
-        return (count(widths) - count(fewer)) / count(widths)
+        inputs, outputs = network.weights[0].shape[1], trainer.signal.out_features
+        full = sched.count_parameters(inputs, widths, outputs)
+        return (full - sched.count_parameters(inputs, fewer, outputs)) / full
 
     def _predict_rate(self, trainer: TrainerView, row: dict[str, Any]) -> float | None:
         """PSNR drop per unit fraction that cutting prune_fraction of each pruned layer's lowest-scoring

@@ -256,3 +256,20 @@ def test_a_final_network_that_misses_the_target_is_replaced_by_the_last_that_hel
                                  "accepted": [{"step": 5, "params": trainer.network.num_parameters(), "psnr": 21.0}],
                                  "cuts": [{"fraction": 1 - 161 / 195, "margin_before": 1.0, "margin_after": -0.5,
                                            "predicted_rate": trainer.schedule.predicted_rate}]}
+
+
+def test_the_held_network_gets_a_theorem_2_prediction_of_the_next_cut():
+    from aire.pruning.certified import predict_cut
+
+    trainer = _trainer(TARGET)
+    for step in range(40):  # a fitted network: removing neurons costs PSNR
+        trainer.training_step(step)
+    _scripted(trainer, [21.0])
+    trainer.step = 5
+    assert trainer.schedule.check_target(trainer) is True
+    # prune_fraction 0.25 of layer 1 (2 of 8 neurons, the criterion's lowest), on 4096 points drawn with the seed
+    x, y = trainer.signal.sample(4096, torch.Generator().manual_seed(trainer.train_config.seed))
+    neurons = trainer.schedule.criterion.select(trainer.network, 1, 2, None)
+    drop = predict_cut(trainer.network, 1, neurons, 21.0, x, y).psnr_drop_estimate
+    assert drop > 0 and trainer.schedule.predicted_rate == pytest.approx(drop / 0.25)
+    assert trainer.events[-1]["event"] == "target_next_cut" and trainer.events[-1]["fraction"] == 0.25
