@@ -103,7 +103,8 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
         save_model(model, tmp)
         signal.export(model, tmp)
         quality = getattr(signal, "quality_key", "psnr")
-        target = (result.metrics.get("target") or {}).get("value")  # a quality target's line
+        aim = result.metrics.get("target") or {}
+        target = aim.get("value") if aim.get("metric") == quality else None  # a quality target's line, on its axis
         plot_training(result.history, result.events, tmp / "training.png", quality_key=quality, target=target)
         history = {"history": result.history, "events": result.events}
         (tmp / "history.json").write_text(json.dumps(_jsonable(history), indent=1, allow_nan=False))
@@ -120,7 +121,7 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
             result.metrics["seconds_total"] = time.perf_counter() - started
         metrics = {**result.metrics, "signal": described, "settings": settings or {}}
         if export_precision is not None:
-            metrics["export"] = compact_export(result.network, signal, tmp, export_precision)
+            metrics["export"] = compact_export(model, signal, tmp, export_precision)
         write_run_report(tmp, out.name, metrics, config, history, model, signal)
         # last: a folder with metrics.json is a finished run (fit-many's test), even the temporary one
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2, allow_nan=False))
@@ -149,15 +150,16 @@ def write_run_report(folder: Path, name: str, metrics: dict[str, Any], config: d
                       "later", stacklevel=2)
 
 
-def compact_export(network: SineMLP, signal: Signal, out_dir: Path, precision: str) -> dict[str, Any]:
-    """Write model.<precision>.safetensors beside model.safetensors and measure it: the signal's
+def compact_export(model: torch.nn.Module, signal: Signal, out_dir: Path, precision: str) -> dict[str, Any]:
+    """Write model.<precision>.safetensors beside model.safetensors and measure it (`model`: the fitted
+    network, or the whole model around it, e.g. NeRF's field + colour head): the signal's
     metrics of the dequantised copy (evaluate + final_metrics: PSNR, Chamfer, ...), its size in bytes,
     and for signals with a pixel grid (height x width) its bits per pixel."""
     from aire.io import FORMAT_VERSION, MODEL_FILE, load
     from aire.quantize import save_quantized
 
-    path = save_quantized(network, out_dir, precision, format_version=FORMAT_VERSION)
-    device = network.weights[0].device
+    path = save_quantized(model, out_dir, precision, format_version=FORMAT_VERSION)
+    device = next(model.parameters()).device
     copy = load(path, device=str(device))
     with torch.no_grad():
         quality = {**signal.evaluate(copy), **signal.final_metrics(copy)}

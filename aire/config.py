@@ -103,6 +103,10 @@ class ScheduleConfig:
         default=None, validator=attrs.validators.optional(positive),
         metadata={"help": "quality target in dB (NeRF: test-view PSNR): keep cutting while the PSNR after recovery "
                           "holds it, undo the cut that breaks it, end with the smallest network that held it"})
+    target_chamfer: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(positive),
+        metadata={"help": "SDF quality target: the largest Chamfer L1 distance (lower is better) the smallest kept "
+                          "network must hold, measured after each cut's recovery (see docs/guide/targets.md)"})
     prune_fraction: float = attrs.field(default=0.2, validator=_fraction, metadata={"help": "K as a fraction of each layer's width when no budget is given"})
     prune_layers: tuple[int, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple), metadata={"help": "sine layers to prune (0 = input frequencies); None = the hidden layers 1..L"})
     densify_k: int | None = attrs.field(default=None, validator=attrs.validators.optional(_non_negative), metadata={"help": "input frequencies added per cycle (0 disables); None = densify_fraction of the input width"})
@@ -125,6 +129,8 @@ class ScheduleConfig:
             raise ConfigError(
                 f"warmup + cycles * (twd_length + cycle_gap) = {used:.2f} must be < 1 to leave fine-tuning steps"
             )
+        if self.target_psnr is not None and self.target_chamfer is not None:
+            raise ConfigError("one quality target at a time: target_psnr and target_chamfer were both given")
         if self.prune_layers is not None and any(int(i) < 0 for i in self.prune_layers):
             raise ConfigError(f"prune_layers must be sine-layer indices >= 0, got {self.prune_layers!r}")
 

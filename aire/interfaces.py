@@ -50,6 +50,9 @@ class Signal(abc.ABC):
     #: outputs in [-1, 1] and PSNR on [0, 1]). Then a bound on the output's change bounds the PSNR
     #: drop (aire.pruning.certified.CutPrediction); None (NeRF renders, SDF IoU): it does not.
     output_psnr_peak: float | None = None
+    #: the quality targets a fit may ask for (ScheduleConfig.target_<name>, aire.targets): name ->
+    #: (metric key of evaluate() or final_metrics(), higher is better); None = the quality_key alone
+    quality_targets: dict[str, tuple[str, bool]] | None = None
 
     def training_loss(self, model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
                       generator: torch.Generator | None = None) -> torch.Tensor:
@@ -343,6 +346,9 @@ class Schedule(Callback):
     """
 
     state_key = "schedule"
+    #: whether this schedule honours ScheduleConfig's quality targets (target_psnr, target_chamfer); the
+    #: trainer refuses a target for a schedule that does not, rather than ignore it (aire.targets)
+    honours_targets: bool = False
 
     def learning_rate(self, step: int, train: "TrainConfig") -> float:
         """The learning rate of `step` (the divergence guard may scale it down): by default an

@@ -40,46 +40,57 @@ def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def quantize(tensors: dict[str, torch.Tensor], precision: str) -> dict[str, torch.Tensor]:
-    """The stored form of float `tensors` (layers.N.weight/bias) in `precision`."""
+    """The stored form of `tensors` (layers.N.weight/bias, and a model's other tensors such as NeRF's
+    colour head) in `precision`: floating tensors in fp16/bf16, or for int8 every 2-D ``*.weight`` per
+    row (others float32); tensors that are not floating point are kept as they are."""
     if precision not in EXPORT_PRECISIONS:
         raise InputError(f"export precision must be one of {', '.join(EXPORT_PRECISIONS)}, got {precision!r}")
-    if precision in _FLOAT:
-        return {k: v.detach().cpu().to(_FLOAT[precision]).contiguous() for k, v in tensors.items()}
     out: dict[str, torch.Tensor] = {}
     for name, value in tensors.items():
-        if name.endswith(".weight"):
+        value = value.detach().cpu()
+        if not value.is_floating_point():
+            out[name] = value.contiguous()
+        elif precision in _FLOAT:
+            out[name] = value.to(_FLOAT[precision]).contiguous()
+        elif name.endswith(".weight") and value.dim() == 2:
             out[name], out[name + "_scale"] = quantize_int8(value)
         else:
-            out[name] = value.detach().cpu().float().contiguous()
+            out[name] = value.float().contiguous()
     return out
 
 
 def dequantize(stored: dict[str, torch.Tensor], precision: str) -> dict[str, torch.Tensor]:
     """float32 layers.N.weight/bias from the stored form in `precision` (InputError when malformed)."""
     if precision in _FLOAT:
-        return {k: v.float() for k, v in stored.items()}
+        return {k: v.float() if v.is_floating_point() else v for k, v in stored.items()}
     if precision != "int8":
         raise InputError(f"unknown export precision {precision!r}; known: {', '.join(EXPORT_PRECISIONS)}")
     out = {}
     for name, value in stored.items():
         if name.endswith("_scale"):
             continue
-        if name.endswith(".weight"):
+        if name.endswith(".weight") and (value.dtype == torch.int8 or name.startswith("layers.")):
             scale = stored.get(name + "_scale")
             if value.dtype != torch.int8 or scale is None or scale.shape != (value.shape[0],):
                 raise InputError(f"int8 model: {name} needs int8 values and a float scale per row ({name}_scale)")
             out[name] = value.float() * scale.float()[:, None]
         else:
-            out[name] = value.float()
+            out[name] = value.float() if value.is_floating_point() else value
     return out
 
 
-def save_quantized(network: torch.nn.Module, out_dir: str | Path, precision: str, format_version: int = 1) -> Path:
-    """Write model.<precision>.safetensors of `network` (an aire SineMLP) into out_dir; returns its path.
+def save_quantized(model: torch.nn.Module, out_dir: str | Path, precision: str, format_version: int = 1) -> Path:
+    """Write model.<precision>.safetensors of `model` into out_dir; returns its path. `model` is an aire
+    SineMLP, or an aire.interfaces.Model (NeRF's field + colour head), whose other tensors go in under
+    their own names as in model.safetensors (so aire.load rebuilds the whole model from the copy).
     `format_version` is the model-file version (aire.io.FORMAT_VERSION) recorded in its metadata."""
     from safetensors.torch import save_file
 
-    tensors = {}
+    from aire.interfaces import Model
+    from aire.train.state import model_extras
+
+    network = model.field if isinstance(model, Model) else model
+    tensors = dict(model_extras(model, network))
     for i, (w, b) in enumerate(zip(network.weights, network.biases)):
         tensors[f"layers.{i}.weight"], tensors[f"layers.{i}.bias"] = w, b
     path = Path(out_dir) / quantized_name(precision)

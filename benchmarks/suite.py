@@ -43,6 +43,7 @@ SUITES: dict[str, str] = {
     "nerf": "benchmarks.nerf_tradeoff",
     "throughput": "benchmarks.throughput",
     "baselines": "benchmarks.baselines",
+    "target": "benchmarks.target_suite",
 }
 
 

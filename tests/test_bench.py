@@ -244,3 +244,35 @@ def test_widest_uniform_is_the_largest_width_under_the_target():
     target = 0.5 * count_parameters(2, [64] * 4, 3)
     w = baselines.widest_uniform(2, 4, 3, target)
     assert count_parameters(2, [w] * 4, 3) <= target < count_parameters(2, [w + 1] * 4, 3)
+
+
+def test_target_suite_bisection_finds_the_smallest_width_that_reaches():
+    target_suite = importlib.import_module("benchmarks.target_suite")
+    tried = []
+    smallest, used = target_suite.bisect_width(lambda w: tried.append(w) or w >= 13, 48)
+    assert smallest == 13 and used == [48, 24, 12, 18, 15, 13] and tried == used
+    assert target_suite.bisect_width(lambda w: True, 48) == (1, [48, 24, 12, 6, 3, 1])
+    with pytest.raises(ValueError, match="width 8 does not reach"):
+        target_suite.bisect_width(lambda w: False, 8)
+
+
+def test_target_suite_writes_sweep_and_aire_rows(tmp_path, monkeypatch):
+    data = tmp_path / "data" / "div2k"
+    data.mkdir(parents=True)
+    iio.imwrite(data / "00.png", (synthetic_image(16) * 255).round().astype(np.uint8))
+    monkeypatch.setenv("AIRE_DATA", str(tmp_path / "data"))
+    options = {"images": 1, "size": 16, "width": 6, "steps": 60, "eval_every": 20, "easy": 3.0, "hard": 1.0}
+    path = suite.run_suite("target", "cpu", "cpu", options, tmp_path / "results")
+    result = json.loads(path.read_text())
+    easy, hard = result["rows"]
+    assert (easy["target"], hard["target"]) == ("easy", "hard")
+    for row in (easy, hard):
+        assert row["target_psnr"] == pytest.approx(row["large_psnr"] - (3.0 if row is easy else 1.0), abs=0.006)
+        assert row["sweep_psnr"] >= row["target_psnr"] and row["sweep_widths"][-1] <= 6
+        assert row["sweep_params"] == 2 * row["sweep_width"] + 3 * (row["sweep_width"] ** 2 + row["sweep_width"]) \
+            + 3 * row["sweep_width"] + 3 + row["sweep_width"]  # 4 sine layers of that width, 2 inputs, RGB
+        assert row["aire_held"] == (row["aire_psnr"] >= row["target_psnr"])
+        assert row["params_ratio"] == pytest.approx(row["aire_params"] / row["sweep_params"], abs=1e-3)
+    assert hard["sweep_width"] >= easy["sweep_width"]  # a harder target needs at least as wide a network
+    table = path.with_suffix(".md").read_text()
+    assert "| 00.png | easy |" in table and path.with_suffix(".png").stat().st_size > 0

@@ -71,3 +71,44 @@ def test_bad_export_precision_is_one_line(image_path, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "int4" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_sdf_fit_writes_an_int8_copy_with_its_chamfer(tmp_path):
+    import trimesh
+
+    from tests.signals.test_sdf import SMALL
+
+    mesh = tmp_path / "box.ply"
+    trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(mesh)
+    out = tmp_path / "run"
+    settings = [f"--set={k}={v}" for k, v in SMALL.items()]
+    assert main(["fit", "sdf", str(mesh), "--out", str(out), "--hidden", "16", "16", "--steps", "40", "--omega0", "10",
+                 "--eval-every", "20", "--batch-size", "1024", "--quiet", "--export-precision", "int8", *settings]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    export, copy = metrics["export"], out / "model.int8.safetensors"
+    assert export["file"] == copy.name and export["bytes"] == copy.stat().st_size < export["bytes_fp32"]
+    assert export["bits_per_pixel"] is None  # no pixel grid
+    fitted, loaded = aire.load(out), aire.load(copy)
+    for w, q in zip(fitted.weights, loaded.weights):  # the copy holds the int8 rounding of each weight, row by row
+        values, scale = quantize_int8(w)
+        torch.testing.assert_close(q.detach(), values.float() * scale[:, None], rtol=0, atol=0)
+    assert export["chamfer_l1"] > 0 and abs(export["chamfer_l1"] - metrics["chamfer_l1"]) < 0.25 * metrics["chamfer_l1"]
+    assert 0.0 <= export["iou_grid"] <= 1.0
+
+
+def test_nerf_fit_writes_a_fp16_copy_of_the_whole_model_with_its_test_psnr(tiny_scene, tmp_path):
+    out = tmp_path / "run"
+    assert main(["fit", "nerf", str(tiny_scene), "--out", str(out), "--hidden", "16", "16", "--steps", "20",
+                 "--batch-size", "64", "--eval-every", "10", "--quiet", "--export-precision", "fp16",
+                 "--set", "samples=8", "--set", "turntable_frames=2", "--set", "eval_size=8"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    export, copy = metrics["export"], out / "model.fp16.safetensors"
+    assert export["file"] == copy.name and export["bytes"] == copy.stat().st_size < export["bytes_fp32"]
+    fitted, loaded = aire.load(out), aire.load(copy)
+    assert type(loaded) is type(fitted) and loaded.field.widths() == fitted.field.widths()
+    float_tensors, copy_tensors = fitted.state_dict(), loaded.state_dict()
+    assert set(copy_tensors) == set(float_tensors)  # the colour head travels with the field
+    for name, value in float_tensors.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(copy_tensors[name], value.half().float(), rtol=0, atol=0)
+    assert abs(export["psnr_test"] - metrics["psnr_test"]) < 0.05

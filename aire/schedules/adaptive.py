@@ -10,6 +10,7 @@ stubborn targets when a parameter budget must hold) barely changes f.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -21,6 +22,7 @@ from aire.hookspecs import hookimpl
 from aire.interfaces import DensificationPolicy, DensifyContext, PruningCriterion, Schedule, TrainerView
 from aire.pruning.certified import CutPrediction, predict_change
 from aire.pruning.compensate import least_squares_compensation
+from aire.targets import CutOutcome, QualityTarget, optimistic_end, propose_fraction, resolve
 from aire.theory.boundprop import removal_change
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
@@ -42,6 +44,8 @@ class AireSchedule(Schedule):
     and the step where the learning-rate decay restarted (the last cut, with ``lr_rewind``).
     """
 
+    honours_targets = True  # target_psnr / target_chamfer: see the "quality target" methods
+
     def __init__(self, config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy) -> None:
         self.config, self.criterion, self.policy = config, criterion, policy
         self.cycles: list[sched.Cycle] = []
@@ -49,14 +53,21 @@ class AireSchedule(Schedule):
         self.twd_phase: tuple[int, int] | None = None  # (start step, length)
         self.protected = torch.empty(0, dtype=torch.long)  # input neurons born this cycle
         self.lr_origin = 0
-        # quality target (ScheduleConfig.target_psnr): the last network that held it and the cuts kept
+        # quality target (aire.targets): the last network that held it and the cuts kept
+        self.target: QualityTarget | None = None
         self.held: dict[str, Any] | None = None
         self.accepted: list[dict[str, Any]] = []
-        self.cutting = True  # False once a cut broke the target (and was undone)
+        self.cutting = True  # False once no smaller cut is worth trying (the last broke the target and was undone)
+        self.held_margin = 0.0  # the held network's margin to the target at its last check
+        self.outcomes: list[CutOutcome] = []  # every cut measured after its recovery, oldest first
+        self.next_fraction = config.prune_fraction  # of the held network's parameters, for the next cut
+        self.predicted_rate: float | None = None  # Theorem 2 / predict_cut: PSNR drop per unit fraction, held network
+        self.samples: list[tuple[int, float]] = []  # (step, quality) at the checks before the target first holds
 
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self, trainer: TrainerView) -> None:
         self.cycles = sched.plan(self.config, trainer.train_config.steps)
+        self.target = resolve(self.config, trainer.signal)
         self.check_budget(trainer)
 
     def before_step(self, trainer: TrainerView, step: int) -> None:
@@ -96,12 +107,17 @@ class AireSchedule(Schedule):
             self.prune(trainer)
             trainer.evaluate(trainer.history[-1]["loss"])
             self._record_recovery(trainer)  # a cut at the last step: no steps to recover
-        if self.config.target_psnr is not None and self.held is not None and not trainer.should_stop:
+        if self.target is not None and self.held is not None and not trainer.should_stop:
             row = trainer.history[-1]
-            if self._holds(row[self._target_key(trainer, row)]):
+            if self.target.metric not in row:  # a costly metric (Chamfer): measured now
+                row = {**row, **self._measure(trainer)}
+            if self._changed(trainer):  # the last cut, measured after what recovery the run had left
+                self.outcomes.append(CutOutcome(self._cut_fraction(trainer), self.held_margin,
+                                                self.target.margin(row[self.target.metric]), self.predicted_rate))
+            if self.target.holds(row[self.target.metric]):
                 self._accept(trainer, row)
-            elif self.cutting:
-                self._undo(trainer)
+            elif self._changed(trainer):
+                self._undo(trainer, stop=True)
                 trainer.evaluate(row["loss"])
 
     def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
@@ -110,19 +126,20 @@ class AireSchedule(Schedule):
         without a budget ended larger than it started (metrics.json records it as ``params_grew`` and
         ``params_fraction``): densification then added more than pruning removed."""
         self._record_recovery(trainer, "the fit ended before the recovery did")  # none left normally
-        if metrics.get("params_grew") and self.config.target_params is None and self.config.target_psnr is None:
+        if metrics.get("params_grew") and self.config.target_params is None and self.target is None:
             warnings.warn(
                 f"the fit ended larger than it started ({metrics['params_initial']} -> {metrics['params_final']} "
                 f"parameters, {metrics['params_fraction']:.0%}): without target_params, densification added more "
                 "than pruning removed; set target_params (e.g. --target-params 1.0) to cap the size", stacklevel=2)
-        if self.config.target_psnr is None:
+        if self.target is None:
             return
-        key = self._target_key(trainer, metrics)
-        held = bool(self._holds(metrics[key]))
-        metrics["target"] = {"metric": key, "value": self.config.target_psnr, "higher_is_better": True,
-                             "held": held, "accepted": list(self.accepted)}
+        key = self.target.metric
+        held = bool(self.target.holds(metrics.get(key)))
+        finite = lambda v: v if v is None or math.isfinite(v) else None  # noqa: E731 (a cut that left no mesh)
+        metrics["target"] = {**self.target.record(), "held": held, "accepted": list(self.accepted),
+                             "cuts": [{k: finite(v) for k, v in attrs.asdict(o).items()} for o in self.outcomes]}
         if not held:
-            warnings.warn(f"target_psnr {self.config.target_psnr:g} was not reached: {key} {metrics[key]:.4g} "
+            warnings.warn(f"{self.target.option} {self.target.value:g} was not reached: {key} {metrics.get(key)} "
                           "at the end, no cut made", stacklevel=2)
 
     def learning_rate(self, step: int, train: TrainConfig) -> float:
@@ -135,7 +152,10 @@ class AireSchedule(Schedule):
 
         return {"twd_targets": {k: v.clone() for k, v in self.twd_targets.items()}, "twd_phase": self.twd_phase,
                 "protected": self.protected.clone(), "lr_origin": self.lr_origin,
-                "held": copy.deepcopy(self.held), "accepted": copy.deepcopy(self.accepted), "cutting": self.cutting}
+                "held": copy.deepcopy(self.held), "accepted": copy.deepcopy(self.accepted), "cutting": self.cutting,
+                "held_margin": self.held_margin, "outcomes": [attrs.asdict(o) for o in self.outcomes],
+                "next_fraction": self.next_fraction, "predicted_rate": self.predicted_rate,
+                "samples": list(self.samples)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         import copy
@@ -146,86 +166,166 @@ class AireSchedule(Schedule):
         self.lr_origin = state["lr_origin"]
         self.held, self.accepted = copy.deepcopy(state.get("held")), copy.deepcopy(state.get("accepted", []))
         self.cutting = state.get("cutting", True)
+        self.held_margin = state.get("held_margin", 0.0)
+        self.outcomes = [CutOutcome(**o) for o in state.get("outcomes", [])]
+        self.next_fraction = state.get("next_fraction", self.config.prune_fraction)
+        self.predicted_rate = state.get("predicted_rate")
+        self.samples = [tuple(x) for x in state.get("samples", [])]
 
     # --------------------------------------------------------- quality target
-    def _target_key(self, trainer: TrainerView, row: dict[str, Any]) -> str:
-        """The PSNR metric the target is about: the signal's quality key when it is a PSNR, else "psnr"."""
-        key = trainer.signal.quality_key if "psnr" in trainer.signal.quality_key else "psnr"
-        if not isinstance(row.get(key), (int, float)):
-            known = ", ".join(k for k, v in row.items() if isinstance(v, float) and k not in ("loss", "seconds"))
-            raise ConfigError(f"target_psnr: this signal reports no PSNR (its metrics: {known})")
-        return key
-
-    def _holds(self, value: float) -> bool:
-        return value >= self.config.target_psnr
+    def _measure(self, trainer: TrainerView) -> dict[str, Any]:
+        """The model's metrics now: evaluate(), plus final_metrics() when the target's metric is only
+        there (the SDF's Chamfer distance, on an extracted mesh)."""
+        model = trainer.model
+        model.eval()
+        with torch.no_grad():
+            row = dict(trainer.signal.evaluate(model))
+        if self.target.metric not in row:
+            row.update(trainer.signal.final_metrics(model))
+        model.train()
+        if self.target.metric not in row:
+            known = ", ".join(k for k, v in row.items() if isinstance(v, float))
+            raise ConfigError(f"{self.target.option}: the signal reports no {self.target.metric} "
+                              f"(its metrics: {known})")
+        return row
 
     def _accept(self, trainer: TrainerView, row: dict[str, Any]) -> None:
         """Keep the network as the last that held the target and record it (once per architecture)."""
         from aire.train.state import model_state
 
-        key = self._target_key(trainer, row)
+        key = self.target.metric
         params = trainer.network.num_parameters()
         if not self.accepted or self.accepted[-1]["params"] != params:
             self.accepted.append({"step": trainer.step, "params": params, key: float(row[key])})
             trainer.log_event("target_held", **{key: float(row[key])})
         self.held = model_state(trainer.network, trainer.optimizer, trainer.model)
+        self.held_margin = self.target.margin(row[key])
 
-    def _undo(self, trainer: TrainerView) -> None:
-        """Put back the last network that held the target (tensors and Adam moments); stop cutting."""
+    def _undo(self, trainer: TrainerView, stop: bool) -> None:
+        """Put back the last network that held the target (tensors and Adam moments); with `stop`, cut no more."""
         from aire.train.state import load_model_state
         from aire.train.trainer import make_optimizer
 
         load_model_state(trainer.network, self.held, trainer.model)
         trainer.optimizer = make_optimizer(trainer.model, trainer.train_config.lr)
         trainer.optimizer.load_state_dict(self.held["optimizer"])
-        self.cutting = False
+        self.cutting = not stop
         self.twd_targets, self.twd_phase = {}, None
         trainer.log_event("target_undo")
 
+    def _changed(self, trainer: TrainerView) -> bool:
+        """Whether the architecture differs from the held network's (a cut, or a densification, since)."""
+        return self.held is not None and [tuple(w.shape) for w in self.held["weights"]] != [
+            tuple(w.shape) for w in trainer.network.weights]
+
+    def _cut_fraction(self, trainer: TrainerView) -> float:
+        """The fraction of the held network's parameters the network now lacks (the last cut, densification
+        included; never below 0)."""
+        return max(0.0, 1.0 - trainer.network.num_parameters() / self.accepted[-1]["params"])
+
+    def _smallest_fraction(self, trainer: TrainerView) -> float:
+        """The fraction of the parameters one neuron fewer in every pruned layer removes."""
+        network = trainer.network
+        widths = network.widths()[:-1]
+        layers = self.prunable_layers(network)
+        fewer = [w - 1 if i in layers and w > 1 else w for i, w in enumerate(widths)]
+        inputs, outputs = network.weights[0].shape[1], trainer.signal.out_features
+        full = sched.count_parameters(inputs, widths, outputs)
+        return (full - sched.count_parameters(inputs, fewer, outputs)) / full
+
+    def _predict_rate(self, trainer: TrainerView, row: dict[str, Any]) -> float | None:
+        """PSNR drop per unit fraction that cutting prune_fraction of each pruned layer's lowest-scoring
+        neurons would cause at once (aire.pruning.certified.predict_cut, Theorem 2's companion estimate on
+        4096 of the signal's points), for signals whose samples are the network's inputs and outputs
+        (images); None elsewhere. Only its ratio to the measured drop after recovery is used."""
+        from aire.pruning.certified import predict_cut
+
+        if self.target.metric != "psnr" or trainer.model is not trainer.network:
+            return None
+        network, probe = trainer.network, self.config.prune_fraction
+        generator = torch.Generator().manual_seed(int(trainer.train_config.seed))
+        x, y = trainer.signal.sample(4096, generator)
+        drop = 0.0
+        for layer in self.prunable_layers(network):
+            k = min(int(round(probe * network.widths()[layer])), network.widths()[layer] - 1)
+            if k > 0:
+                neurons = self.criterion.select(network, layer, k, None).cpu()
+                drop += predict_cut(network, layer, neurons, float(row["psnr"]), x, y).psnr_drop_estimate
+        return drop / probe if drop > 0 else None
+
+    def _plan_next_cut(self, trainer: TrainerView, row: dict[str, Any]) -> bool:
+        """Size the next cut from the held network's margin and the cuts measured so far
+        (aire.targets.propose_fraction); False (and no more cutting) when none is worth trying."""
+        self.predicted_rate = self._predict_rate(trainer, row)
+        self.next_fraction = propose_fraction(self.held_margin, self.outcomes, first=self.config.prune_fraction,
+                                              smallest=self._smallest_fraction(trainer),
+                                              predicted_rate=self.predicted_rate)
+        if self.next_fraction <= 0.0:
+            self.cutting = False
+            return False
+        trainer.log_event("target_next_cut", fraction=self.next_fraction, margin=self.held_margin)
+        return True
+
     def check_target(self, trainer: TrainerView) -> bool:
-        """At the start of a cycle (after warm-up or a cut's recovery): whether cutting goes on. A
-        network that holds the target is kept; one that misses it after a cut is replaced by the
-        last that held it and cutting stops; missing it before any cut is out of reach (ConfigError)."""
-        if self.config.target_psnr is None:
+        """At the start of a cycle (after warm-up or a cut's recovery): whether this cycle cuts, and how much.
+        A network that holds the target is kept and the next cut sized; one that misses it after a cut
+        is replaced by the last that held it and a smaller cut is tried (bisection) while one is worth
+        trying; missing it before any cut delays the cycles, or is out of reach (ConfigError)."""
+        if self.target is None:
             return True
-        trainer.network.eval()
-        with torch.no_grad():
-            row = dict(trainer.signal.evaluate(trainer.network))
-        trainer.network.train()
-        key = self._target_key(trainer, row)
-        if self._holds(row[key]):
+        row = self._measure(trainer)
+        value = row[self.target.metric]
+        if self._changed(trainer):  # a cut was made since the held network: measure how it did
+            self.outcomes.append(CutOutcome(self._cut_fraction(trainer), self.held_margin,
+                                            self.target.margin(value), self.predicted_rate))
+        if self.target.holds(value):
             self._accept(trainer, row)
-            return True
+            return self._plan_next_cut(trainer, row)
         if self.held is None:  # not reached yet: this and the later cycles wait (those that no longer fit go)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                self.samples.append((trainer.step, float(value)))
+            if len(self.samples) > 1:  # a trend: fail now when even it cannot reach the target
+                self._check_reach(trainer, self.samples)
             delay = max(1, int(round(self.config.cycle_gap * trainer.train_config.steps)))
             steps = trainer.train_config.steps
             self.cycles = [c if c.start < trainer.step else sched.Cycle(c.index, c.start + delay, c.prune + delay)
                            for c in self.cycles]
             self.cycles = [c for c in self.cycles if c.prune < steps]
             return False
-        self._undo(trainer)
-        return False
+        self._undo(trainer, stop=False)
+        return self._plan_next_cut(trainer, {**row, **{self.target.metric: self.accepted[-1][self.target.metric]}})
+
+    def _check_reach(self, trainer: TrainerView, samples: list[tuple[int, float]]) -> None:
+        """ConfigError when even the optimistic straight line through the quality so far
+        (aire.targets.optimistic_end) cannot reach the target by the last step."""
+        steps, (step, value) = trainer.train_config.steps, samples[-1]
+        reachable = optimistic_end(samples, steps, self.target.higher_is_better)
+        if self.target.holds(reachable):
+            return
+        rate = (reachable - value) / max(1, steps - step)
+        bound = "at most" if self.target.higher_is_better else "at least"
+        raise ConfigError(
+            f"{self.target.option} {self.target.value:g} is out of reach of the starting network: "
+            f"{self.target.metric} {value:.4g} at step {step}, changing {100 * rate:.2g} per 100 steps ({bound} "
+            f"{reachable:.4g} by step {steps}); widen the network, train longer or relax the target")
 
     def on_evaluate(self, trainer: TrainerView, row: dict[str, Any]) -> None:
-        """Before the target first holds: fail early when even the optimistic straight-line
-        extrapolation of the quality's rise over the second half of the steps so far cannot reach it
-        by the last step (PSNR rises ever more slowly)."""
+        """Before the target first holds (and after warm-up): fail early when even the optimistic
+        straight-line extrapolation of the quality's trend over the second half of the steps so far
+        cannot reach it by the last step (quality curves flatten)."""
         steps = trainer.train_config.steps
-        if self.config.target_psnr is None or self.held is not None or not 0 < trainer.step < steps:
+        if self.target is None or self.held is not None or not 0 < trainer.step < steps:
             return
-        key = self._target_key(trainer, row)
-        earlier = [h for h in trainer.history if h["step"] <= trainer.step // 2 and isinstance(h.get(key), (int, float))]
-        warm = int(round(self.config.warmup * steps))
-        if not earlier or trainer.step < warm or self._holds(row[key]):
+        key = self.target.metric
+        if not isinstance(row.get(key), (int, float)):  # a costly metric: checked at the cycles' starts
             return
-        then = earlier[-1]
-        rate = max(0.0, (row[key] - then[key]) / max(1, trainer.step - then["step"]))
-        reachable = row[key] + rate * (steps - trainer.step)
-        if reachable < self.config.target_psnr:
-            raise ConfigError(
-                f"target_psnr {self.config.target_psnr:g} is out of reach of the starting network: {key} {row[key]:.4g} "
-                f"at step {trainer.step}, rising {100 * rate:.2g} dB per 100 steps (at most {reachable:.4g} by step "
-                f"{steps}); widen the network, train longer or lower the target")
+        if trainer.step < int(round(self.config.warmup * steps)) or self.target.holds(row[key]):
+            return
+        samples = [(h["step"], h[key]) for h in trainer.history if isinstance(h.get(key), (int, float))]
+        if not samples or samples[-1][0] != trainer.step:
+            samples.append((trainer.step, row[key]))
+        if len(samples) > 1:
+            self._check_reach(trainer, samples)
 
     # ------------------------------------------------------------- the phases
     def prunable_layers(self, network: Any) -> list[int]:
@@ -265,9 +365,9 @@ class AireSchedule(Schedule):
         layers = self.prunable_layers(network)
         if self.config.target_params is not None:
             target = sched.cycle_target(trainer.initial_params, self.config.target_params, cycle.index, len(self.cycles))
-        elif self.config.target_psnr is not None and self.accepted:
-            # each cut, densification included, leaves (1 - prune_fraction) of the last network that held the target
-            target = self.accepted[-1]["params"] * (1.0 - self.config.prune_fraction)
+        elif self.target is not None and self.accepted:
+            # each cut, densification included, leaves (1 - next_fraction) of the last network that held the target
+            target = self.accepted[-1]["params"] * (1.0 - self.next_fraction)
         else:
             return {i: int(round(self.config.prune_fraction * widths[i])) for i in layers}
         new = sched.budget_widths(network.weights[0].shape[1], widths, trainer.signal.out_features, layers, target)
@@ -311,7 +411,7 @@ class AireSchedule(Schedule):
         norms = network.outgoing(layer).detach().abs().sum(dim=0)
         remove = norms < self.config.epsilon
         targets = self.twd_targets.get(layer)
-        budgeted = self.config.target_params is not None or self.config.target_psnr is not None
+        budgeted = self.config.target_params is not None or self.target is not None
         if budgeted and targets is not None:
             stubborn = targets[~remove[targets]]
             if stubborn.numel():

@@ -41,6 +41,7 @@ class SDFSignal(Signal):
     """Fit a signed distance function: coordinates (N, 3) -> distance (N, 1)."""
 
     quality_key = "iou"
+    quality_targets = {"chamfer": ("chamfer_l1", False)}  # --target-chamfer: measured on an extracted mesh
 
     def __init__(self, path: str | Path | None = None, *, mesh: trimesh.Trimesh | None = None, samples: int = 250_000,
                  near_fraction: float = 0.8, scales: tuple[float, ...] = (0.002, 0.01, 0.05), margin: float = 0.1,

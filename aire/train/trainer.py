@@ -27,6 +27,7 @@ from aire.interfaces import (Backend, Callback, DensificationPolicy, Model, Prun
                              make_model)
 from aire.nn.sine_mlp import SineMLP
 from aire.plugins import PluginRegistry, get_registry
+from aire.targets import check_schedule as check_targets
 from aire.train.callbacks import Checkpointing, Compiler, DivergenceGuard, Evaluation, PluginEvents, ProgressBar
 from aire.train.precision import autocast, matmul_precision
 from aire.train.state import FORMAT_VERSION, load_model_state, model_state
@@ -94,6 +95,7 @@ class Trainer:
         policy = policy or self.registry.create("policy", schedule.policy)
         self.schedule: Schedule = self.registry.create("schedule", schedule.kind, schedule, criterion=criterion,
                                                        policy=policy, **schedule.settings)
+        check_targets(schedule, self.schedule, signal)  # a quality target the fit cannot honour: one line, now
         device = next(network.parameters()).device
         self.generator = seeded_generator(train.seed, 0)  # batches on the CPU: the same on every device
         self.device_generator = seeded_generator(train.seed, 1, device)

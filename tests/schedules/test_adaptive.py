@@ -178,25 +178,50 @@ def test_a_network_that_holds_the_target_is_kept_and_recorded():
     assert torch.equal(trainer.schedule.held["weights"][1], trainer.network.weights[1].detach())
 
 
-def test_a_cut_that_breaks_the_target_is_undone_and_cutting_stops():
-    trainer = _trainer(TARGET)
-    # the check at 5 (holds), the cut's measurements right before and right after it, the check at 20
-    _scripted(trainer, [21.0, 21.0, 19.5, 19.0])
+def _cut_then_check(config, values):
+    """Warm-up, check (holds), cycle 0 (TWD 5-14, cut at 15, recovery), then cycle 1's check at step 20.
+    `values`: the PSNR of the check at 5, the cut's own measurements right before and right after it,
+    and the check at 20."""
+    trainer = _trainer(config)
+    _scripted(trainer, values)
     trainer.evaluate = lambda loss=None: None
-    for step in range(20):  # warm-up, check (holds), cycle 0: TWD 5-14, cut at 15, recovery
+    for step in range(20):
         _step(trainer, step)
     kept = trainer.schedule.held
+    trainer.step = 20
+    return trainer, kept, trainer.schedule.check_target(trainer)
+
+
+def test_a_cut_that_breaks_the_target_is_undone_and_a_smaller_one_is_tried():
+    # (this replaces "the first broken cut stops cutting": the cut is now bisected while cycles remain)
+    trainer, kept, cuts_again = _cut_then_check(TARGET, [21.0, 21.0, 19.5, 19.0])
+    schedule = trainer.schedule
     cut = [e for e in trainer.events if e["event"] == "prune"]
     assert [(e["measured"]["before"], e["measured"]["after_cut"], e["measured"]["drop"]) for e in cut] == [(21.0, 19.5, 1.5)]
-    # the cut happened, leaving 3/4 of the held network's parameters (prune_fraction 0.25)
-    expected = sched.budget_widths(2, [8, 8, 8], 3, [1], 0.75 * trainer.schedule.accepted[0]["params"])
-    assert trainer.network.widths()[:-1] == expected and expected[1] < 8
-    trainer.step = 20
-    assert trainer.schedule.check_target(trainer) is False  # cycle 1's check: 19 dB < 20 dB
-    assert trainer.network.widths() == [8, 8, 8, 3] and trainer.schedule.cutting is False
+    held = schedule.accepted[0]["params"]
+    assert cuts_again is True and schedule.cutting is True
+    assert trainer.network.widths() == [8, 8, 8, 3]  # back to the held network, tensors and all
     for mine, saved in zip(trainer.network.weights, kept["weights"]):
         assert torch.equal(mine.detach(), saved)
-    assert trainer.events[-1]["event"] == "target_undo"
+    # the failed cut went to 3/4 of the held parameters (prune_fraction 0.25): 195 -> 144 (layer 1: 8 -> 5)
+    failed = schedule.outcomes[-1]
+    assert held == 195 and failed.fraction == pytest.approx(1 - 144 / 195)
+    assert (failed.margin_before, failed.margin_after) == (1.0, -1.0)
+    # next: 2 dB were lost for 51/195 of the parameters; spend 0.7 of the 1 dB margin at that rate
+    # (below half the failed fraction, the bisection's ceiling)
+    assert schedule.next_fraction == pytest.approx(0.7 * 1.0 / (2.0 / (51 / 195)))
+    assert schedule.next_fraction < 0.5 * failed.fraction
+    assert [e["event"] for e in trainer.events[-2:]] == ["target_undo", "target_next_cut"]
+    schedule.begin_cycle(trainer, schedule.cycles[1])  # 195 * (1 - 0.0915) = 177.2: layer 1 8 -> 6 (161)
+    assert {l: int(t.numel()) for l, t in schedule.twd_targets.items()} == {1: 2}
+
+
+def test_cutting_stops_when_the_smallest_cut_already_broke_the_target():
+    config = attrs.evolve(TARGET, prune_fraction=0.01)  # the first cut: one neuron (the smallest)
+    trainer, kept, cuts_again = _cut_then_check(config, [21.0, 21.0, 19.5, 19.0])
+    assert trainer.schedule.outcomes[-1].fraction == pytest.approx(17 / 195)
+    assert cuts_again is False and trainer.schedule.cutting is False
+    assert trainer.network.widths() == [8, 8, 8, 3]
     before = [w.detach().clone() for w in trainer.network.weights]
     trainer.schedule.before_step(trainer, 35)  # cycle 1's cut step: nothing is cut any more
     assert all(torch.equal(a, b.detach()) for a, b in zip(before, trainer.network.weights))
@@ -238,7 +263,26 @@ def test_a_final_network_that_misses_the_target_is_replaced_by_the_last_that_hel
     metrics = {"psnr": 21.0}
     trainer.schedule.on_fit_end(trainer, metrics)
     assert metrics["target"] == {"metric": "psnr", "value": 20.0, "higher_is_better": True, "held": True,
-                                 "accepted": [{"step": 5, "params": trainer.network.num_parameters(), "psnr": 21.0}]}
+                                 "accepted": [{"step": 5, "params": trainer.network.num_parameters(), "psnr": 21.0}],
+                                 "cuts": [{"fraction": 1 - 161 / 195, "margin_before": 1.0, "margin_after": -0.5,
+                                           "predicted_rate": trainer.schedule.predicted_rate}]}
+
+
+def test_the_held_network_gets_a_theorem_2_prediction_of_the_next_cut():
+    from aire.pruning.certified import predict_cut
+
+    trainer = _trainer(TARGET)
+    for step in range(40):  # a fitted network: removing neurons costs PSNR
+        trainer.training_step(step)
+    _scripted(trainer, [21.0])
+    trainer.step = 5
+    assert trainer.schedule.check_target(trainer) is True
+    # prune_fraction 0.25 of layer 1 (2 of 8 neurons, the criterion's lowest), on 4096 points drawn with the seed
+    x, y = trainer.signal.sample(4096, torch.Generator().manual_seed(trainer.train_config.seed))
+    neurons = trainer.schedule.criterion.select(trainer.network, 1, 2, None)
+    drop = predict_cut(trainer.network, 1, neurons, 21.0, x, y).psnr_drop_estimate
+    assert drop > 0 and trainer.schedule.predicted_rate == pytest.approx(drop / 0.25)
+    assert trainer.events[-1]["event"] == "target_next_cut" and trainer.events[-1]["fraction"] == 0.25
 
 
 # ------------------------------------------------------------- cut prediction (Theorem 2 as a guide)

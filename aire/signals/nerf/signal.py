@@ -70,6 +70,7 @@ class NerfSignal(Signal):
 
     in_features = 3
     quality_key = "psnr_test"
+    quality_targets = {"psnr": ("psnr_test", True)}  # --target-psnr: the test-view PSNR
     #: the model class `aire.load` rebuilds a NeRF run with (model.json's "model": {"kind": "nerf"})
     model_class = NerfModel
 

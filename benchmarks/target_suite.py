@@ -1,0 +1,189 @@
+"""The target suite: AIRe's one `--target-psnr` run against a width sweep trained from scratch.
+
+What a researcher does today for "the smallest network that represents this image at T dB": train
+uniform widths from scratch and keep the smallest that reaches T, found by bisection on the width.
+AIRe does it in one run (aire.targets: cut while the PSNR after recovery holds the target, undo the
+cut that breaks it). Per DIV2K image (00.png, 01.png, ... at the cpu size):
+
+* the large network (width `width` in every sine layer, plain training) sets two targets from its
+  PSNR P: easy = P - `easy` dB, hard = P - `hard` dB (so the large network reaches both, and the
+  sweep's bisection has a width known to reach the target);
+* the sweep: bisection on the uniform width in (0, width] with the same protocol (steps, lr, seed),
+  down to one neuron; its cost is the sum of the wall times of the fits that bisection needed, the
+  large one included; fits are shared between the two targets' bisections but counted in each;
+* AIRe: one fit of the large network with ``ScheduleConfig(target_psnr=T, ...)``.
+
+Reported per target: the parameters at the target (the sweep's smallest width that reaches it, AIRe's
+final network, and whether it holds), and wall time of each side. The bar (issue 16): AIRe's parameters
+<= 0.8x the sweep's, and its wall time <= 1.5x that of a single fit (the large one).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import warnings
+from typing import Any
+
+import aire
+from benchmarks.common import div2k, fit_row
+
+SIZES = {
+    # 64 px, width 32, 800 steps: a fit is ~15-50 s on one thread of the shared (loaded) 2-core machine
+    "cpu": dict(images=8, first=0, size=64, width=32, steps=800, eval_every=50, easy=3.0, hard=1.0, precision="fp32",
+                cycles=4, cycle_gap=0.15, twd_length=0.05, warmup=0.1, densify_k=None),
+    "gpu": dict(images=8, first=0, size=256, width=128, steps=3000, eval_every=250, easy=3.0, hard=1.0,
+                precision="tf32", cycles=4, cycle_gap=0.15, twd_length=0.05, warmup=0.1, densify_k=None),
+}
+LR, LR_FINAL = 5e-4, 5e-5
+PARAMS_BAR, TIME_BAR = 0.8, 1.5
+
+
+def run(size: str, device: str, options: dict[str, Any]) -> dict:
+    s = {**SIZES[size], **options}
+    rows: list[dict] = []
+    images = div2k(int(s["first"]) + int(s["images"]), int(s["size"]))[int(s["first"]):]
+    try:
+        for name, signal in images:
+            rows.extend(_one_image(name, signal, s, device))
+    except KeyboardInterrupt:  # stopped by a time limit: keep the rows finished so far
+        print(f"  interrupted after {len(rows)} rows", flush=True)
+    return {"settings": {k: s[k] for k in SIZES[size]} | {"layers": 4, "omega0": 30.0, "lr": LR, "lr_final": LR_FINAL,
+                                                          "params_bar": PARAMS_BAR, "time_bar": TIME_BAR},
+            "rows": rows, "summary": summarize(rows), "interrupted": len(rows) < 2 * len(images)}
+
+
+def _schedule(s: dict, target: float) -> aire.ScheduleConfig:
+    return aire.ScheduleConfig(target_psnr=target, cycles=int(s["cycles"]), cycle_gap=float(s["cycle_gap"]),
+                               twd_length=float(s["twd_length"]), warmup=float(s["warmup"]), densify_k=s["densify_k"])
+
+
+def _one_image(name: str, signal: Any, s: dict, device: str) -> list[dict]:
+    width, steps = int(s["width"]), int(s["steps"])
+    fits: dict[int, dict] = {}
+
+    def fit(w: int) -> dict:
+        if w not in fits:
+            fits[w] = fit_row(signal, [w] * 4, aire.ScheduleConfig(kind="none"), steps=steps, device=device,
+                              precision=s["precision"], eval_every=int(s["eval_every"]), lr=LR, lr_final=LR_FINAL)
+            print(f"  {name} width {w:3d}: psnr {fits[w]['psnr']:.3f}  params {fits[w]['params']:6d}  "
+                  f"{fits[w]['seconds']:.1f} s", flush=True)
+        return fits[w]
+
+    large = fit(width)
+    rows = []
+    for label, drop in (("easy", float(s["easy"])), ("hard", float(s["hard"]))):
+        target = round(large["psnr"] - drop, 2)
+        smallest, used = bisect_width(lambda w: fit(w)["psnr"] >= target, width)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            adaptive = fit_row(signal, [width] * 4, _schedule(s, target), steps=steps, device=device,
+                               precision=s["precision"], eval_every=int(s["eval_every"]), lr=LR, lr_final=LR_FINAL)
+        sweep_seconds = sum(fits[w]["seconds"] for w in used)
+        row = {"image": name, "target": label, "target_psnr": target, "large_psnr": large["psnr"],
+               "large_params": large["params"], "large_seconds": large["seconds"],
+               "sweep_width": smallest, "sweep_params": fits[smallest]["params"], "sweep_psnr": fits[smallest]["psnr"],
+               "sweep_fits": len(used), "sweep_widths": sorted(used), "sweep_seconds": round(sweep_seconds, 2),
+               "aire_params": adaptive["params"], "aire_psnr": adaptive["psnr"], "aire_held": adaptive["psnr"] >= target,
+               "aire_architecture": adaptive["architecture"], "aire_seconds": adaptive["seconds"],
+               "params_ratio": round(adaptive["params"] / fits[smallest]["params"], 3),
+               "time_ratio": round(adaptive["seconds"] / large["seconds"], 3),
+               "sweep_time_ratio": round(sweep_seconds / large["seconds"], 3)}
+        print(f"  {name} {label} {target:.2f} dB: sweep width {smallest} ({row['sweep_params']} params, "
+              f"{len(used)} fits, {sweep_seconds:.0f} s) | aire {adaptive['params']} params, psnr {adaptive['psnr']:.2f}, "
+              f"{adaptive['seconds']:.0f} s | params x{row['params_ratio']:.2f}, time x{row['time_ratio']:.2f}",
+              flush=True)
+        rows.append(row)
+    return rows
+
+
+def bisect_width(reaches, largest: int) -> tuple[int, list[int]]:
+    """The smallest width w in [1, largest] with reaches(w), by bisection, assuming reaches(largest) and
+    that reaching is monotone in the width; and the widths it tried (largest first)."""
+    used = [largest]
+    if not reaches(largest):
+        raise ValueError(f"width {largest} does not reach the target")
+    low, high = 0, largest  # reaches(high); not reaches(low) (a width-0 network reaches nothing)
+    while high - low > 1:
+        mid = (low + high) // 2
+        used.append(mid)
+        if reaches(mid):
+            high = mid
+        else:
+            low = mid
+    return high, used
+
+
+def _geomean(values: list[float]) -> float:
+    return math.exp(statistics.mean(math.log(v) for v in values)) if values else float("nan")
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per target level: images, AIRe holding the target, geometric-mean ratios and the bars met."""
+    out = []
+    for label in ("easy", "hard"):
+        rs = [r for r in rows if r["target"] == label]
+        if not rs:
+            continue
+        held = [r for r in rs if r["aire_held"]]
+        out.append({"target": label, "images": len(rs), "aire_held": len(held),
+                    "params_ratio_geomean": round(_geomean([r["params_ratio"] for r in held]), 3),
+                    "time_ratio_geomean": round(_geomean([r["time_ratio"] for r in rs]), 3),
+                    "sweep_time_ratio_geomean": round(_geomean([r["sweep_time_ratio"] for r in rs]), 3),
+                    "params_bar_met": sum(r["params_ratio"] <= PARAMS_BAR for r in held),
+                    "time_bar_met": sum(r["time_ratio"] <= TIME_BAR for r in rs)})
+    return out
+
+
+def markdown(result: dict) -> str:
+    s = result["settings"]
+    lines = [f"{len({r['image'] for r in result['rows']})} DIV2K image(s) from {s['first']:02d}.png at {s['size']} px; "
+             f"SIREN of 4 sine layers, omega_0 30, {s['steps']} full-batch steps, Adam {LR:g} -> {LR_FINAL:g}, "
+             f"{s['precision']}. Targets: the large network's (width {s['width']}) PSNR minus {s['easy']:g} dB (easy) "
+             f"and minus {s['hard']:g} dB (hard). Sweep: bisection on the uniform width, from scratch, same protocol. "
+             f"AIRe: one run of the large network with --target-psnr (cycles {s['cycles']}, cycle_gap {s['cycle_gap']}, "
+             f"twd_length {s['twd_length']}, warmup {s['warmup']}). Ratios: AIRe / sweep parameters (bar <= "
+             f"{PARAMS_BAR}), AIRe / large-fit wall time (bar <= {TIME_BAR}); seconds are wall time on a shared machine.",
+             "", "| target | images | AIRe held | params ratio (geomean) | time ratio (geomean) | sweep time ratio | "
+             "params bar met | time bar met |", "|---|---|---|---|---|---|---|---|"]
+    for x in result["summary"]:
+        lines.append(f"| {x['target']} | {x['images']} | {x['aire_held']} | {x['params_ratio_geomean']:.2f} | "
+                     f"{x['time_ratio_geomean']:.2f} | {x['sweep_time_ratio_geomean']:.2f} | {x['params_bar_met']} | "
+                     f"{x['time_bar_met']} |")
+    lines += ["", "| image | target | dB | sweep width | sweep params | sweep fits | sweep s | AIRe params | AIRe dB | "
+              "AIRe s | params ratio | time ratio |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        held = "" if r["aire_held"] else " (missed)"
+        lines.append(f"| {r['image']} | {r['target']} | {r['target_psnr']:.2f} | {r['sweep_width']} | {r['sweep_params']:,} | "
+                     f"{r['sweep_fits']} | {r['sweep_seconds']:.0f} | {r['aire_params']:,} | {r['aire_psnr']:.2f}{held} | "
+                     f"{r['aire_seconds']:.0f} | {r['params_ratio']:.2f} | {r['time_ratio']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    fig, (ax_p, ax_t) = plt.subplots(1, 2, figsize=(10, 3.8))
+    labels = [f"{r['image'][:2]} {r['target'][0]}" for r in rows]
+    x = range(len(rows))
+    colours = ["tab:blue" if r["target"] == "easy" else "tab:red" for r in rows]
+    ax_p.bar(x, [r["params_ratio"] for r in rows], color=colours,
+             hatch=None, edgecolor=["black" if not r["aire_held"] else c for r, c in zip(rows, colours)])
+    ax_p.axhline(PARAMS_BAR, color="black", ls="--", lw=1, label=f"bar {PARAMS_BAR}")
+    ax_p.set_ylabel("AIRe params / sweep's smallest")
+    ax_t.bar(x, [r["time_ratio"] for r in rows], color=colours, label="AIRe (one run)")
+    ax_t.plot(x, [r["sweep_time_ratio"] for r in rows], "k.", label="width sweep")
+    ax_t.axhline(TIME_BAR, color="black", ls="--", lw=1, label=f"bar {TIME_BAR}")
+    ax_t.set_ylabel("wall time / one large fit")
+    for ax in (ax_p, ax_t):
+        ax.set_xticks(list(x), labels, rotation=90, fontsize=7)
+        ax.legend(fontsize=7)
+    ax_p.set_title("parameters at the target (blue easy, red hard)", fontsize=9)
+    ax_t.set_title("wall time", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
