@@ -163,11 +163,34 @@ check_lpips_refusal() {  # asked for LPIPS without AlexNet's weights: one line n
 }
 step "aire fit --set lpips=true without AlexNet's file: one-line refusal" check_lpips_refusal
 
-# ---- aire render RUN / aire eval RUN --on IMG: their steps go HERE, on the fitted run above --------------
-# (the commands of "reuse fitted models" are being built; add one `step` line each when they land, e.g.
-#   step "aire render run" "$AIRE" render run --out render.png   ... then check render.png's size
-#   step "aire eval run --on photo.png" "$AIRE" eval run --on photo.png   ... then check its psnr )
-# -----------------------------------------------------------------------------------------------------------
+check_render() {  # the fitted run rendered at twice its resolution: a 96x96 picture
+    "$AIRE" render run --scale 2 --out render.png --quiet
+    "$PY" -c "
+import imageio.v3 as iio
+shape = iio.imread('render.png').shape
+assert shape[:2] == (96, 96), shape
+print('render.png', shape)"
+}
+step "aire render run --scale 2: a 96x96 picture" check_render
+
+check_eval() {  # the run scored on its own input reproduces the PSNR its metrics.json recorded
+    "$AIRE" eval run --on photo.png --json eval.json --quiet
+    "$PY" -c "
+import json
+recorded, measured = json.load(open('run/metrics.json'))['psnr'], json.load(open('eval.json'))['metrics']['psnr']
+assert abs(recorded - measured) < 1e-3, (recorded, measured)
+print('psnr recorded', recorded, 'eval', measured)"
+}
+step "aire eval run --on photo.png: the recorded PSNR again" check_eval
+
+check_report() {  # every fit writes a self-contained report.html
+    "$PY" -c "
+text = open('run/report.html', encoding='utf-8').read()
+assert text.count('<img') >= 2 and 'data:image/png;base64,' in text and 'http://' not in text and 'https://' not in text
+print('report.html', len(text), 'characters')"
+}
+step "run/report.html: self-contained, with its pictures" check_report
+
 
 check_quick_start() {  # the README's Python quick start, shortened
     "$PY" - <<'EOF'
