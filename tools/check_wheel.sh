@@ -192,6 +192,34 @@ print('report.html', len(text), 'characters')"
 step "run/report.html: self-contained, with its pictures" check_report
 
 
+check_sdf() {  # the SDF quick start, small: a generated sphere mesh, fitted, its mesh exported
+    "$PY" -c "import trimesh; trimesh.creation.icosphere(subdivisions=3, radius=0.8).export('sphere.ply')"
+    "$AIRE" fit sdf sphere.ply --out sdf-run --hidden 16 16 --steps 40 --batch-size 512 --eval-every 40 \
+        --set samples=4000 --set validation_samples=2000 --set eval_resolution=20 --set mesh_resolution=24 \
+        --set chamfer_samples=2000 --quiet
+    "$AIRE" export-mesh sdf-run --resolution 24 --out sphere-fit.obj
+    "$PY" -c "
+import json, math
+m = json.load(open('sdf-run/metrics.json'))
+assert math.isfinite(m['chamfer_l1']) and 0 <= m['iou'] <= 1, m
+import trimesh
+assert len(trimesh.load('sphere-fit.obj').faces) > 0
+print('chamfer_l1', m['chamfer_l1'], 'iou', m['iou'])"
+}
+step "SDF quick start (small): aire fit sdf, aire export-mesh" check_sdf
+
+check_nerf() {  # the NeRF quick start, small: make-scene of the sphere, then a short fit
+    "$AIRE" make-scene sphere.ply --out scene --views 8 --size 24 --test-views 2
+    "$AIRE" fit nerf scene --out nerf-run --hidden 16 16 --steps 30 --batch-size 128 --eval-every 30 \
+        --set samples=8 --set turntable_frames=2 --set eval_size=12 --quiet
+    "$PY" -c "
+import json, math
+m = json.load(open('nerf-run/metrics.json'))
+assert math.isfinite(m['psnr_test']), m
+print('psnr_test', m['psnr_test'])"
+}
+step "NeRF quick start (small): aire make-scene, aire fit nerf" check_nerf
+
 check_quick_start() {  # the README's Python quick start, shortened
     "$PY" - <<'EOF'
 import math
