@@ -38,12 +38,13 @@ from benchmarks.plain_siren import plain_siren, plain_train
 
 SIZES = {
     "cpu": dict(size=96, width=64, warmup=10, timing=30, repeats=3, accuracy_steps=400, eval_every=25, target=25.0,
-                modes=["fp32", "bf16", "fp32+compile"], budget=0.4, aire_steps=400, aire_compile=False, whole_repeats=3),
+                modes=["fp32", "bf16", "fp32+compile"], budget=0.4, aire_steps=400, aire_compile=False, whole_repeats=3,
+                whole_forced=True),
     # one H100: ~3 min. aire_compile=true adds a compiled AIRe fit: 5 more compilations (~1-2 min); its
     # recompile count (1 + 2 per cycle) is checked on CPU by tests/train/test_precision.py (slow)
     "gpu": dict(size=512, width=256, warmup=30, timing=150, repeats=2, accuracy_steps=1500, eval_every=50, target=30.0,
                 modes=["fp32", "tf32", "bf16", "bf16+compile"], budget=0.4, aire_steps=1500, aire_compile=False,
-                whole_repeats=1),
+                whole_repeats=1, whole_forced=False),
 }
 
 
@@ -154,9 +155,10 @@ def pruned_steps(signal, widths: list[int], precision: str, compile: bool, s: di
             "params_ratio": round(last["params"] / first["params"], 3), "windows": windows}
 
 
-def whole_run(signal, widths: list[int], precision: str, compile: bool, s: dict, device: str) -> dict:
-    """One AIRe fit to the budget as a user runs it: eager, or with compile on and the policy deciding;
-    a compiled run starts cold (no graph, no inductor cache, no costs learned by earlier fits)."""
+def whole_run(signal, widths: list[int], precision: str, compile: bool | str, s: dict, device: str) -> dict:
+    """One AIRe fit to the budget as a user runs it: eager, or with compile on and the policy deciding,
+    or ("forced") compiled at the first decision whatever it costs; a compiled run starts cold (no graph,
+    no inductor cache, no costs learned by earlier fits)."""
     steps = int(s["aire_steps"])
     cache = tempfile.TemporaryDirectory(prefix="aire-inductor-") if compile else None
     old = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
@@ -168,10 +170,10 @@ def whole_run(signal, widths: list[int], precision: str, compile: bool, s: dict,
         net = aire.build_network(signal, widths)
         _sync(device)
         start = time.perf_counter()
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), compile_policy.forced() if compile == "forced" else nullcontext():
             warnings.simplefilter("ignore")
             result = aire.fit(signal, net, steps=steps, eval_every=max(1, steps // 4), progress=False, device=device,
-                              precision=precision, compile=compile,
+                              precision=precision, compile=bool(compile),
                               schedule=aire.ScheduleConfig(target_params=float(s["budget"])))
         _sync(device)
         wall = time.perf_counter() - start
@@ -194,22 +196,28 @@ def whole_run(signal, widths: list[int], precision: str, compile: bool, s: dict,
 
 
 def whole_runs(signal, widths: list[int], precision: str, s: dict, device: str) -> dict:
-    """`whole_repeats` pairs eager / compile on, interleaved (the order alternating), medians and each run."""
+    """`whole_repeats` rounds of eager / compile on (and, with `whole_forced`, compile forced), interleaved
+    (the order rotating), medians and each run."""
     runs = []
+    variants = [False, True] + (["forced"] if s.get("whole_forced") else [])
     for r in range(int(s["whole_repeats"])):
-        for compile in ((False, True) if r % 2 == 0 else (True, False)):
+        for compile in variants[r % len(variants):] + variants[:r % len(variants)]:
             runs.append(whole_run(signal, widths, precision, compile, s, device))
-            print(f"  whole run {'compile' if compile else 'eager  '}: {runs[-1]['seconds']:.1f} s, "
-                  f"PSNR {runs[-1]['psnr']:.3f}, compiled {runs[-1]['compiled']}, load {runs[-1]['load']}", flush=True)
-    eager = [x for x in runs if not x["compile"]]
-    compiled = [x for x in runs if x["compile"]]
-    pairs = [c["seconds"] / e["seconds"] for e, c in zip(eager, compiled)]
+            runs[-1]["round"] = r + 1
+            print(f"  whole run {str(compile):6}: {runs[-1]['seconds']:.1f} s, PSNR {runs[-1]['psnr']:.3f}, "
+                  f"compiled {runs[-1]['compiled']}, load {runs[-1]['load']}", flush=True)
+    eager = [x for x in runs if x["compile"] is False]
+    compiled = [x for x in runs if x["compile"] is True]
+    forced = [x for x in runs if x["compile"] == "forced"]
+    by_round = {(x["round"], x["compile"]): x for x in runs}
+    pairs = [by_round[r, True]["seconds"] / by_round[r, False]["seconds"] for r in range(1, int(s["whole_repeats"]) + 1)]
     return {"precision": precision, "steps": int(s["aire_steps"]), "runs": runs,
             "eager_s": statistics.median(x["seconds"] for x in eager),
             "compile_s": statistics.median(x["seconds"] for x in compiled),
             "ratio_median": round(statistics.median(pairs), 3), "ratio_max": round(max(pairs), 3),
-            "psnr_diff_max": round(max(abs(c["psnr"] - e["psnr"]) for e, c in zip(eager, compiled)), 4),
-            "compiled_runs": sum(x["compiled"] for x in compiled)}
+            "psnr_diff_max": round(max(abs(x["psnr"] - eager[0]["psnr"]) for x in runs), 4),
+            "compiled_runs": sum(x["compiled"] for x in compiled),
+            "forced_s": statistics.median(x["seconds"] for x in forced) if forced else None}
 
 
 def compile_available(device: str) -> bool:
@@ -344,15 +352,20 @@ def markdown(result: dict) -> str:
         for i, x in enumerate(w["runs"]):
             d = x["decision"]
             why = "" if not d else f"{d['saving_s']:.1f} vs {d['predicted_compile_s']:.1f} at step {d['step']}"
-            lines.append(f"| {i // 2 + 1} | {x['compile']} | {x['seconds']:.1f} | {x['psnr']:.3f} | {x['compiled']} | "
+            lines.append(f"| {x.get('round', '')} | {x['compile']} | {x['seconds']:.1f} | {x['psnr']:.3f} | {x['compiled']} | "
                          f"{why} | {x['compile_s'] if x['compile_s'] is not None else ''} | "
                          f"{x['speedup'] if x['speedup'] is not None else ''} | {x['load']} |")
         lines += ["", f"Median {w['eager_s']:.1f} s eager, {w['compile_s']:.1f} s with compile on: compile/eager "
-                  f"{w['ratio_median']:.3f} (worst pair {w['ratio_max']:.3f}); PSNR differs by at most "
-                  f"{w['psnr_diff_max']} dB; {w['compiled_runs']} of {len(w['runs']) // 2} compiled runs compiled."]
+                  f"{w['ratio_median']:.3f} (worst round {w['ratio_max']:.3f}); PSNRs differ by at most "
+                  f"{w['psnr_diff_max']} dB; {w['compiled_runs']} of {len(compiled_rows(w))} runs with compile on compiled."
+                  + ("" if w.get("forced_s") is None else f" Compiled whatever the cost (forced): median {w['forced_s']:.1f} s.")]
     if result.get("interrupted"):
         lines.append("\n**Interrupted by its time limit: the tables hold what was measured before.**")
     return "\n".join(lines) + "\n"
+
+
+def compiled_rows(whole: dict) -> list[dict]:
+    return [x for x in whole["runs"] if x["compile"] is True]
 
 
 def _s(seconds: float | None, step: int | None) -> str:
