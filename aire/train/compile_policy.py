@@ -24,7 +24,6 @@ from typing import Any, Iterator
 
 import attrs
 import torch
-import torch._dynamo
 
 
 @attrs.frozen
@@ -149,6 +148,8 @@ class DynamicCompiled(torch.nn.Module):
         object.__setattr__(self, "failed", None)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        import torch._dynamo  # imported only once a fit compiles: seconds of imports otherwise
+
         if self.failed is None:
             try:
                 with dynamic_parameters():
