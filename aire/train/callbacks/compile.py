@@ -35,7 +35,7 @@ class Compiler(Callback):
         self.compiles = 0
         self.decisions: list[dict[str, Any]] = []
         self.outcome: dict[str, Any] = {}
-        self._key: tuple[int, ...] | None = None
+        self._key: tuple[tuple[int, tuple[int, ...]], ...] | None = None
         self._phase = "probe"  # probe -> (waiting for a new architecture | compiling -> verify -> done)
         self._warm = True  # the next step is a warm-up after a change: not timed
         self._eager: list[tuple[float, float]] = []  # (wall s, thread CPU s) per timed eager step
@@ -44,7 +44,8 @@ class Compiler(Callback):
 
     # ------------------------------------------------------------------ hooks
     def before_step(self, trainer: TrainerView, step: int) -> None:
-        key = tuple(id(p) for p in trainer.model.parameters())
+        # the objects and their shapes: a new tensor may reuse a freed one's id, never a cut one's shape
+        key = tuple((id(p), tuple(p.shape)) for p in trainer.model.parameters())
         changed = key != self._key
         self._key = key
         if changed and self._phase in ("probe", "waiting"):
