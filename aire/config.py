@@ -180,7 +180,7 @@ class TrainConfig:
     guard_lr_factor: float = attrs.field(default=0.5, validator=positive, metadata={"help": "lr multiplier after each rollback"})
     guard_check_every: int = attrs.field(default=10, validator=positive, metadata={"help": "steps between on-device loss checks (no sync; the verdict is read at the next eval boundary)"})
     precision: str = attrs.field(default="fp32", validator=_precision, metadata={"choices": PRECISIONS, "help": "fp32 (exact), tf32 (CUDA tensor-core matmuls) or bf16 (autocast of the hidden layers)"})
-    compile: bool = attrs.field(default=False, metadata={"help": "torch.compile the training forward (recompiled after each surgery)"})
+    compile: bool = attrs.field(default=False, metadata={"help": "torch.compile the training forward where it pays over the steps left (timed eager steps, one compilation that survives surgery; see docs/guide/compile.md)"})
     log: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=lambda i, a, v: _loggers(a, v),
                                        metadata={"help": "optional experiment loggers besides history.jsonl: tensorboard (needs aire-inr[tensorboard])",
                                                  "metavar": "LOGGER"})

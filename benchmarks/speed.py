@@ -12,28 +12,39 @@ Three measurements per mode:
 
 Plus the pruned-step check: an AIRe fit to a budget, timed in windows, shows the step time
 falling with the parameter count (and, with compile, how often surgery recompiles).
+
+Plus the whole-run check of ``--compile`` (aire.train.compile_policy: compile only where it pays, one
+dynamic-shape compilation that survives surgery): the same AIRe fit eager and with compile on,
+interleaved, `whole_repeats` times, each compiled run cold (torch.compiler.reset, a fresh inductor
+cache, the policy's priors), wall time of the whole fit and PSNR.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
+import tempfile
 import time
 import warnings
+from contextlib import nullcontext
 from typing import Any
 
 import torch
 
 import aire
+from aire.train import compile_policy
 from benchmarks.common import div2k
 from benchmarks.plain_siren import plain_siren, plain_train
 
 SIZES = {
     "cpu": dict(size=96, width=64, warmup=10, timing=30, repeats=3, accuracy_steps=400, eval_every=25, target=25.0,
-                modes=["fp32", "bf16", "fp32+compile"], budget=0.4, aire_steps=400, aire_compile=False),
+                modes=["fp32", "bf16", "fp32+compile"], budget=0.4, aire_steps=400, aire_compile=False, whole_repeats=3,
+                whole_forced=True),
     # one H100: ~3 min. aire_compile=true adds a compiled AIRe fit: 5 more compilations (~1-2 min); its
     # recompile count (1 + 2 per cycle) is checked on CPU by tests/train/test_precision.py (slow)
     "gpu": dict(size=512, width=256, warmup=30, timing=150, repeats=2, accuracy_steps=1500, eval_every=50, target=30.0,
-                modes=["fp32", "tf32", "bf16", "bf16+compile"], budget=0.4, aire_steps=1500, aire_compile=False),
+                modes=["fp32", "tf32", "bf16", "bf16+compile"], budget=0.4, aire_steps=1500, aire_compile=False,
+                whole_repeats=1, whole_forced=False),
 }
 
 
@@ -87,8 +98,9 @@ def ours_ms(signal, widths: list[int], mode: str, s: dict, device: str) -> tuple
     timer = StepTimer(at=frozenset({w, w + n}))
     net = aire.build_network(signal, widths)
     _peak_reset(device)
-    _with_plugin(timer, aire.fit, signal, net, steps=w + n, eval_every=10**9, progress=False, device=device,
-                 precision=precision, compile=compile, schedule=aire.ScheduleConfig(kind="none"))
+    with compile_policy.forced() if compile else nullcontext():  # the compiled step itself, however short the run
+        _with_plugin(timer, aire.fit, signal, net, steps=w + n, eval_every=10**9, progress=False, device=device,
+                     precision=precision, compile=compile, schedule=aire.ScheduleConfig(kind="none"))
     (_, t0, _), (_, t1, _) = timer.stamps
     return (t1 - t0) / n * 1e3, _peak(device)
 
@@ -109,7 +121,7 @@ def accuracy(signal, widths: list[int], mode: str, s: dict, device: str) -> dict
     precision, compile = _mode(mode)
     steps, every, target = int(s["accuracy_steps"]), int(s["eval_every"]), float(s["target"])
     net = aire.build_network(signal, widths)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), compile_policy.forced() if compile else nullcontext():
         warnings.simplefilter("ignore")
         result = aire.fit(signal, net, steps=steps, eval_every=every, progress=False, device=device,
                           precision=precision, compile=compile, schedule=aire.ScheduleConfig(kind="none"))
@@ -129,9 +141,10 @@ def pruned_steps(signal, widths: list[int], precision: str, compile: bool, s: di
     every = max(1, steps // 20)
     timer = StepTimer(every=every)
     net = aire.build_network(signal, widths)
-    result = _with_plugin(timer, aire.fit, signal, net, steps=steps, eval_every=max(every, steps // 4), progress=False,
-                          device=device, precision=precision, compile=compile,
-                          schedule=aire.ScheduleConfig(target_params=float(s["budget"])))
+    with compile_policy.forced() if compile else nullcontext():
+        result = _with_plugin(timer, aire.fit, signal, net, steps=steps, eval_every=max(every, steps // 4),
+                              progress=False, device=device, precision=precision, compile=compile,
+                              schedule=aire.ScheduleConfig(target_params=float(s["budget"])))
     windows = [{"steps": f"{a}-{b}", "params": pb, "ms": round((tb - ta) / (b - a) * 1e3, 3)}
                for (a, ta, pa), (b, tb, pb) in zip(timer.stamps, timer.stamps[1:]) if pa == pb]
     first, last = windows[0], windows[-1]
@@ -140,6 +153,71 @@ def pruned_steps(signal, widths: list[int], precision: str, compile: bool, s: di
             "large_ms": first["ms"], "large_params": first["params"], "pruned_ms": last["ms"],
             "pruned_params": last["params"], "time_ratio": round(last["ms"] / first["ms"], 3),
             "params_ratio": round(last["params"] / first["params"], 3), "windows": windows}
+
+
+def whole_run(signal, widths: list[int], precision: str, compile: bool | str, s: dict, device: str) -> dict:
+    """One AIRe fit to the budget as a user runs it: eager, or with compile on and the policy deciding,
+    or ("forced") compiled at the first decision whatever it costs; a compiled run starts cold (no graph,
+    no inductor cache, no costs learned by earlier fits)."""
+    steps = int(s["aire_steps"])
+    cache = tempfile.TemporaryDirectory(prefix="aire-inductor-") if compile else None
+    old = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if cache is not None:
+        torch.compiler.reset()
+        compile_policy.forget_costs()
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache.name
+    try:
+        net = aire.build_network(signal, widths)
+        _sync(device)
+        start = time.perf_counter()
+        with warnings.catch_warnings(), compile_policy.forced() if compile == "forced" else nullcontext():
+            warnings.simplefilter("ignore")
+            result = aire.fit(signal, net, steps=steps, eval_every=max(1, steps // 4), progress=False, device=device,
+                              precision=precision, compile=bool(compile),
+                              schedule=aire.ScheduleConfig(target_params=float(s["budget"])))
+        _sync(device)
+        wall = time.perf_counter() - start
+    finally:
+        if cache is not None:
+            if old is None:
+                os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+            else:
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = old
+            torch.compiler.reset()
+            compile_policy.forget_costs()
+            cache.cleanup()
+    m = result.metrics
+    info = m.get("compile", {})
+    return {"compile": compile, "seconds": round(wall, 2), "psnr": round(m["psnr"], 4),
+            "architecture": m["architecture_final"], "load": round(os.getloadavg()[0], 2),
+            "decision": info.get("decisions", [None])[0] if compile else None,
+            "compiled": bool(info.get("compiled_at") is not None and not info.get("reverted")),
+            "compile_s": info.get("compile_s"), "speedup": info.get("speedup")}
+
+
+def whole_runs(signal, widths: list[int], precision: str, s: dict, device: str) -> dict:
+    """`whole_repeats` rounds of eager / compile on (and, with `whole_forced`, compile forced), interleaved
+    (the order rotating), medians and each run."""
+    runs = []
+    variants = [False, True] + (["forced"] if s.get("whole_forced") else [])
+    for r in range(int(s["whole_repeats"])):
+        for compile in variants[r % len(variants):] + variants[:r % len(variants)]:
+            runs.append(whole_run(signal, widths, precision, compile, s, device))
+            runs[-1]["round"] = r + 1
+            print(f"  whole run {str(compile):6}: {runs[-1]['seconds']:.1f} s, PSNR {runs[-1]['psnr']:.3f}, "
+                  f"compiled {runs[-1]['compiled']}, load {runs[-1]['load']}", flush=True)
+    eager = [x for x in runs if x["compile"] is False]
+    compiled = [x for x in runs if x["compile"] is True]
+    forced = [x for x in runs if x["compile"] == "forced"]
+    by_round = {(x["round"], x["compile"]): x for x in runs}
+    pairs = [by_round[r, True]["seconds"] / by_round[r, False]["seconds"] for r in range(1, int(s["whole_repeats"]) + 1)]
+    return {"precision": precision, "steps": int(s["aire_steps"]), "runs": runs,
+            "eager_s": statistics.median(x["seconds"] for x in eager),
+            "compile_s": statistics.median(x["seconds"] for x in compiled),
+            "ratio_median": round(statistics.median(pairs), 3), "ratio_max": round(max(pairs), 3),
+            "psnr_diff_max": round(max(abs(x["psnr"] - eager[0]["psnr"]) for x in runs), 4),
+            "compiled_runs": sum(x["compiled"] for x in compiled),
+            "forced_s": statistics.median(x["seconds"] for x in forced) if forced else None}
 
 
 def compile_available(device: str) -> bool:
@@ -163,8 +241,12 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict:
     can_compile = compile_available(device)
     rows: list[dict] = []
     pruned: list[dict] = []
+    whole: list[dict] = []
     try:
         _measure(signal, widths, s, device, can_compile, rows, pruned)
+        if can_compile and int(s.get("whole_repeats", 0)) > 0:
+            whole.append(whole_runs(signal, widths, "tf32" if torch.device(device).type == "cuda" else "fp32", s,
+                                    device))
     except KeyboardInterrupt:  # stopped by a time limit: keep what was measured
         print(f"  interrupted after {len(rows)} modes", flush=True)
     base = next((r for r in rows if r["mode"] == "fp32" and "ours_ms" in r), None)
@@ -174,7 +256,8 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict:
             r["psnr_vs_fp32"] = round(r["ours_psnr"] - base["ours_psnr"], 3)
     return {"settings": {**{k: s[k] for k in SIZES[size]}, "image_name": name, "widths": widths,
                          "threads": torch.get_num_threads()},
-            "rows": rows, "pruned": pruned, "interrupted": len(rows) < len(s["modes"]) or not pruned}
+            "rows": rows, "pruned": pruned, "whole": whole,
+            "interrupted": len(rows) < len(s["modes"]) or not pruned}
 
 
 def _measure(signal, widths: list[int], s: dict, device: str, can_compile: bool, rows: list[dict],
@@ -260,9 +343,29 @@ def markdown(result: dict) -> str:
         lines.append(f"| {p['precision']} | {p['compile']} | {p['large_ms']:.2f} ({p['large_params']:,}) | "
                      f"{p['pruned_ms']:.2f} ({p['pruned_params']:,}) | {p['time_ratio']:.2f} | {p['params_ratio']:.2f} | "
                      f"{p['compiles']} | {p['psnr']:.2f} |")
+    for w in result.get("whole", []):
+        lines += ["", f"Whole AIRe runs ({w['steps']} steps to {s['budget']:.0%}, {w['precision']}), eager and with "
+                  "`compile` on (the policy decides; each compiled run cold), interleaved; load = 1-min load average "
+                  "at the end of the run:", "",
+                  "| run | compile | seconds | PSNR | compiled | decision (saving vs predicted compile, s) | "
+                  "measured compile s | measured speed-up | load |", "|---|---|---|---|---|---|---|---|---|"]
+        for i, x in enumerate(w["runs"]):
+            d = x["decision"]
+            why = "" if not d else f"{d['saving_s']:.1f} vs {d['predicted_compile_s']:.1f} at step {d['step']}"
+            lines.append(f"| {x.get('round', '')} | {x['compile']} | {x['seconds']:.1f} | {x['psnr']:.3f} | {x['compiled']} | "
+                         f"{why} | {x['compile_s'] if x['compile_s'] is not None else ''} | "
+                         f"{x['speedup'] if x['speedup'] is not None else ''} | {x['load']} |")
+        lines += ["", f"Median {w['eager_s']:.1f} s eager, {w['compile_s']:.1f} s with compile on: compile/eager "
+                  f"{w['ratio_median']:.3f} (worst round {w['ratio_max']:.3f}); PSNRs differ by at most "
+                  f"{w['psnr_diff_max']} dB; {w['compiled_runs']} of {len(compiled_rows(w))} runs with compile on compiled."
+                  + ("" if w.get("forced_s") is None else f" Compiled whatever the cost (forced): median {w['forced_s']:.1f} s.")]
     if result.get("interrupted"):
         lines.append("\n**Interrupted by its time limit: the tables hold what was measured before.**")
     return "\n".join(lines) + "\n"
+
+
+def compiled_rows(whole: dict) -> list[dict]:
+    return [x for x in whole["runs"] if x["compile"] is True]
 
 
 def _s(seconds: float | None, step: int | None) -> str:

@@ -58,11 +58,16 @@ def _components(spec: FitSpec) -> dict[str, Any]:
 def fit_batched(signals: Sequence[Signal], spec: FitSpec, seeds: Sequence[int] | None = None) -> list[FitResult]:
     """Fit `signals[n]` (images of one size) with `spec`'s network, training and schedule settings and
     seed `seeds[n]` (default: spec.train.seed for all), as one batched network; returns one FitResult
-    per signal, in order. Raises InputError when `spec` cannot be batched or the sizes differ."""
+    per signal, in order. Raises InputError when `spec` cannot be batched or the sizes differ.
+
+    Sets glibc malloc to keep freed memory for the rest of the process (aire.train.allocator): a batched
+    step allocates tensors of members x pixels x width floats, which the defaults return to the system
+    and fault back in every step (measured: twice the step time of 64 members on this project's VMs)."""
     import torch
 
     import aire
     from aire.errors import InputError
+    from aire.train.allocator import retain_freed_memory
     from aire.train.batched_trainer import BatchedTrainer
 
     if batch_key(spec) is None:
@@ -80,6 +85,7 @@ def fit_batched(signals: Sequence[Signal], spec: FitSpec, seeds: Sequence[int] |
         signal.to(device)
         networks.append(_build_network(signal, spec, seed).to(device))
     parts = _components(spec)
+    retain_freed_memory()
     trainer = BatchedTrainer(signals, networks, seeds, spec.train, spec.schedule, **parts)
     results = trainer.fit()
     for n, result in enumerate(results):

@@ -222,6 +222,7 @@ class Trainer:
             "diverged": self.guard.diverged if self.guard else False,
             "precision": cfg.precision,
             "compiles": self.compiler.compiles if self.compiler else 0,
+            **({"compile": self.compiler.summary()} if self.compiler else {}),
             "final_loss": final["loss"],  # of the last step kept (a rollback discards later ones)
         })
         return metrics

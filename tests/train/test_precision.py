@@ -1,5 +1,5 @@
 """Precision and speed options of the trainer: the guard observes without syncing, bf16 keeps the first
-layer exact and stays within the documented accuracy of fp32, compile survives surgery."""
+layer exact and stays within the documented accuracy of fp32, one compilation survives surgery."""
 
 from __future__ import annotations
 
@@ -18,9 +18,13 @@ from aire.train.callbacks import DivergenceGuard
 BF16_PSNR_TOLERANCE_DB = 1.0
 
 
-def _fit(device="cpu", steps=120, schedule=None, **train):
+def _fit(device="cpu", steps=120, schedule=None, nudge=False, **train):
     signal = ImageSignal(image=synthetic_image(24))
     net = aire.build_network(signal, [24, 24, 24])
+    if nudge:  # every weight one float32 ulp up
+        with torch.no_grad():
+            for w in net.weights:
+                w.copy_(torch.nextafter(w, torch.full_like(w, float("inf"))))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return aire.fit(signal, net, steps=steps, eval_every=40, progress=False, device=device,
@@ -82,12 +86,28 @@ def test_matmul_precision_restores_the_global_switches():
     assert torch.backends.cuda.matmul.allow_tf32 == before
 
 
-@pytest.mark.slow
-def test_compile_recompiles_once_per_architecture_and_matches_eager():
-    """Each surgery (densify, cut) replaces parameters, so the compiled graph is rebuilt: 1 + 2 per cycle."""
+@pytest.mark.slow  # one real compilation: ~10 s on an idle core, a minute on the shared machine
+def test_compile_survives_surgery_and_matches_eager():
+    """Forced to compile at its first decision, an AIRe fit (two densify/prune cycles) compiles its forward
+    once: the dynamic-shape graph serves every width after the cuts. It ends at the eager fit's architecture
+    and PSNR. Tolerance, derived: the compiled kernels compute the same function with float32 rounding in
+    another order, a difference of a few ulps per step; how far the fit carries such a difference to the
+    final PSNR is measured by an eager fit from weights moved by one ulp (delta). The compiled fit may
+    differ 100 times as much (a few ulps per step over every step), and at least 1e-5 dB (a relative MSE
+    change of 2.3e-6, ~40 float32 ulps), never more."""
+    import torch._dynamo
+
+    from aire.train import compile_policy
+
     schedule = aire.ScheduleConfig(target_params=0.5, cycles=2)
     eager = _fit(steps=200, schedule=schedule).metrics
-    compiled = _fit(steps=200, schedule=schedule, compile=True).metrics
-    assert compiled["compiles"] == 1 + 2 * 2 and eager["compiles"] == 0
+    moved = _fit(steps=200, schedule=schedule, nudge=True).metrics
+    delta = abs(moved["psnr"] - eager["psnr"])
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    with compile_policy.forced():
+        compiled = _fit(steps=200, schedule=schedule, compile=True).metrics
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - graphs == 1  # no recompilation after surgery
+    assert compiled["compiles"] == 1 and eager["compiles"] == 0 and "compile" not in eager
+    assert compiled["compile"]["compiled_at"] == 6 and compiled["compile"]["reverted"] is False  # 1 warm-up + 5 timed
     assert compiled["architecture_final"] == eager["architecture_final"]
-    assert abs(compiled["psnr"] - eager["psnr"]) <= BF16_PSNR_TOLERANCE_DB
+    assert abs(compiled["psnr"] - eager["psnr"]) <= max(100 * delta, 1e-5)
