@@ -166,9 +166,14 @@ def compact_export(model: torch.nn.Module, signal: Signal, out_dir: Path, precis
     size = path.stat().st_size
     described = signal.describe()
     pixels = described.get("height", 0) * described.get("width", 0) if isinstance(described, dict) else 0
-    return {"precision": precision, "file": path.name, "bytes": size,
-            "bytes_fp32": (out_dir / MODEL_FILE).stat().st_size,
-            "bits_per_pixel": 8 * size / pixels if pixels else None, **quality}
+    export = {"precision": precision, "file": path.name, "bytes": size,
+              "bytes_fp32": (out_dir / MODEL_FILE).stat().st_size,
+              "bits_per_pixel": 8 * size / pixels if pixels else None}
+    clash = sorted(set(export) & set(quality))
+    if clash:  # the copy's quality would overwrite what describes the copy: refuse rather than mislabel it
+        raise RuntimeError(f"the {type(signal).__name__} signal reports metrics named {clash}, which the compact "
+                           "export's own fields also use; the signal must rename them")
+    return {**export, **quality}
 
 
 __all__ = ["build_network", "fit", "get_backend", "save_run", "check_out_dir", "NetworkConfig", "ScheduleConfig",

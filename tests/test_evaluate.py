@@ -29,7 +29,9 @@ def test_a_run_on_its_own_input_reproduces_its_metrics(image_fit, tmp_path, caps
     assert written["signal"] == "image" and written["data"] == str(image)
     assert written["metrics"]["psnr"] == pytest.approx(recorded["psnr"], abs=1e-6)
     assert written["metrics"]["ssim"] == pytest.approx(recorded["ssim"], abs=1e-6)
-    assert written["metrics"]["ms_ssim"] is None and recorded["ms_ssim"] is None  # 32 pixels: too small for MS-SSIM
+    # 32 pixels: MS-SSIM on its two finest scales, the count recorded beside it
+    assert written["metrics"]["ms_ssim"] == pytest.approx(recorded["ms_ssim"], abs=1e-6)
+    assert written["metrics"]["ms_ssim_scales"] == recorded["ms_ssim_scales"] == 2
     table = stdout.splitlines()
     assert table[1].split() == ["METRIC", "VALUE", "RECORDED"]
     psnr_row = next(line.split() for line in table if line.startswith("psnr"))

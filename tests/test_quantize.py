@@ -94,6 +94,9 @@ def test_sdf_fit_writes_an_int8_copy_with_its_chamfer(tmp_path):
         torch.testing.assert_close(q.detach(), values.float() * scale[:, None], rtol=0, atol=0)
     assert export["chamfer_l1"] > 0 and abs(export["chamfer_l1"] - metrics["chamfer_l1"]) < 0.25 * metrics["chamfer_l1"]
     assert 0.0 <= export["iou_grid"] <= 1.0
+    # three meanings of "precision" kept apart: the training's, the copy's, and the F-score's
+    assert metrics["precision"] == "fp32" and export["precision"] == "int8"
+    assert 0.0 <= metrics["fscore_precision"] <= 1.0 and 0.0 <= export["fscore_precision"] <= 1.0
 
 
 def test_nerf_fit_writes_a_fp16_copy_of_the_whole_model_with_its_test_psnr(tiny_scene, tmp_path):

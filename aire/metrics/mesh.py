@@ -34,11 +34,12 @@ FSCORE_THRESHOLD = 0.01
 def chamfer(reconstruction: trimesh.Trimesh, reference: trimesh.Trimesh, samples: int = 100_000,
             seed: int = 0, fscore_threshold: float = FSCORE_THRESHOLD) -> dict[str, float | None]:
     """chamfer_l1, chamfer_l2 (mean squared), each direction, normal_consistency, hausdorff, and fscore
-    with its precision and recall at `fscore_threshold` (recorded as fscore_threshold); see the module.
+    with its precision and recall (fscore_precision, fscore_recall: named apart from the training's
+    numeric precision) at `fscore_threshold` (recorded as fscore_threshold); see the module.
 
     An empty reconstruction has no distances: every value is None (the threshold stays recorded)."""
     keys = ("chamfer_l1", "chamfer_l2", "chamfer_l1_to_reference", "chamfer_l1_from_reference", "normal_consistency",
-            "hausdorff", "fscore", "precision", "recall")
+            "hausdorff", "fscore", "fscore_precision", "fscore_recall")
     if not fscore_threshold > 0:
         raise ValueError(f"fscore_threshold must be positive, got {fscore_threshold}")
     if len(reconstruction.faces) == 0 or not reconstruction.area > 0:
@@ -53,8 +54,8 @@ def chamfer(reconstruction: trimesh.Trimesh, reference: trimesh.Trimesh, samples
     return {
         "hausdorff": float(max(d_to.max(), d_from.max())),
         "fscore": 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall),
-        "precision": precision,
-        "recall": recall,
+        "fscore_precision": precision,
+        "fscore_recall": recall,
         "fscore_threshold": fscore_threshold,
         "chamfer_l1": float(0.5 * (d_to.mean() + d_from.mean())),
         "chamfer_l2": float(0.5 * ((d_to ** 2).mean() + (d_from ** 2).mean())),

@@ -205,7 +205,7 @@ class Trainer:
         self.model.eval()
         metrics.update(self.signal.final_metrics(self.model))
         self.model.train()
-        metrics.update({
+        own = {
             "params_initial": self.initial_params,
             "params_final": self.network.num_parameters(),
             "params_fraction": self.network.num_parameters() / self.initial_params,
@@ -224,7 +224,12 @@ class Trainer:
             "compiles": self.compiler.compiles if self.compiler else 0,
             **({"compile": self.compiler.summary()} if self.compiler else {}),
             "final_loss": final["loss"],  # of the last step kept (a rollback discards later ones)
-        })
+        }
+        clash = sorted(set(own) & set(metrics))
+        if clash:  # a signal plugin's metric would be overwritten silently: refuse instead
+            raise RuntimeError(f"the {type(self.signal).__name__} signal reports metrics named {clash}, which the "
+                               "trainer's own metrics also use; the signal must rename them")
+        metrics.update(own)
         return metrics
 
     # ------------------------------------------------------------------ state

@@ -61,10 +61,10 @@ def test_hausdorff_and_fscore_of_a_shifted_copy():
     spacing = sampling_spacing(a.area, n)
     wide = chamfer(a, b, samples=n, fscore_threshold=shift + 4 * spacing)
     assert shift <= wide["hausdorff"] <= shift + 4 * spacing
-    assert wide["fscore"] == wide["precision"] == wide["recall"] == 1.0
+    assert wide["fscore"] == wide["fscore_precision"] == wide["fscore_recall"] == 1.0
     assert wide["fscore_threshold"] == shift + 4 * spacing
     narrow = chamfer(a, b, samples=n, fscore_threshold=0.9 * shift)
-    assert narrow["fscore"] == narrow["precision"] == narrow["recall"] == 0.0
+    assert narrow["fscore"] == narrow["fscore_precision"] == narrow["fscore_recall"] == 0.0
 
 
 def test_fscore_is_the_harmonic_mean_of_precision_and_recall_with_an_extra_piece():
@@ -73,8 +73,8 @@ def test_fscore_is_the_harmonic_mean_of_precision_and_recall_with_an_extra_piece
     extra = square()
     extra.apply_translation([3.0, 0.0, 0.0])
     result = chamfer(trimesh.util.concatenate([square(), extra]), square(), samples=20_000, fscore_threshold=0.05)
-    assert result["recall"] == 1.0 and abs(result["precision"] - 0.5) < 0.02
-    p, r = result["precision"], result["recall"]
+    assert result["fscore_recall"] == 1.0 and abs(result["fscore_precision"] - 0.5) < 0.02
+    p, r = result["fscore_precision"], result["fscore_recall"]
     assert math.isclose(result["fscore"], 2 * p * r / (p + r))
     # the extra square's far edge (x = 3.5) is 3 from the reference's nearest edge (x = 0.5)
     assert abs(result["hausdorff"] - 3.0) <= 2 * sampling_spacing(1.0, 10_000)

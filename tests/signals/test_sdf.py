@@ -330,7 +330,7 @@ def test_final_metrics_report_fscore_and_hausdorff_at_the_chosen_threshold():
     spacing = 2.0 / 31
     signal = SDFSignal(mesh=sphere, fscore_threshold=2 * spacing, **{**SMALL, "eval_resolution": 32})
     metrics = signal.final_metrics(SphereSDF(0.9))
-    assert metrics["fscore"] == metrics["precision"] == metrics["recall"] == 1.0
+    assert metrics["fscore"] == metrics["fscore_precision"] == metrics["fscore_recall"] == 1.0
     assert metrics["fscore_threshold"] == 2 * spacing and 0 < metrics["hausdorff"] < 2 * spacing
     with pytest.raises(InputError, match="fscore_threshold must be a positive distance"):
         SDFSignal(mesh=box_mesh(), fscore_threshold=0, **SMALL)

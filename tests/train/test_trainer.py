@@ -287,3 +287,13 @@ def test_draws_inside_the_loss_come_from_the_trainers_own_generator():
     old = OldStyleImage(image=synthetic_image(8))
     assert aire.fit(old, aire.build_network(old, [6, 6]), steps=4, progress=False,
                     schedule=aire.ScheduleConfig(kind="none")).metrics["steps_completed"] == 4
+
+
+def test_a_signal_metric_named_like_a_trainer_metric_is_refused_not_overwritten():
+    class Clashing(ImageSignal):
+        def final_metrics(self, model):
+            return {"precision": 0.5}  # e.g. an F-score's precision, beside the training's "fp32"
+
+    signal = Clashing(image=synthetic_image(8))
+    with pytest.raises(RuntimeError, match=r"Clashing signal reports metrics named \['precision'\]"):
+        aire.fit(signal, aire.build_network(signal, [4, 4]), steps=2, eval_every=1, progress=False, schedule="none")
