@@ -414,6 +414,14 @@ def _os_error(exc: OSError) -> str:
     return f"{'cannot write ' if exc.errno in FULL_ERRNOS else ''}{exc.filename}: {reason}"
 
 
+def _live_log(out: Path) -> Path | None:
+    """The live-log folder an interrupted fit into `out` left (aire.loggers.live_dir), or None."""
+    from aire.loggers import live_dir
+
+    folder = live_dir(out)
+    return folder if folder.is_dir() else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # everything after `bench` belongs to the benchmarks' own parser
@@ -447,6 +455,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = getattr(args, "out", None)
         if out is not None and (Path(out) / "checkpoint.pt").exists():
             print(f"aire: interrupted; resume with `aire fit --resume {out}`", file=sys.stderr)
+        elif out is not None and _live_log(Path(out)) is not None:  # the log of the fit so far, kept to read
+            print(f"aire: interrupted; nothing was written to {out} (the log so far is in {_live_log(Path(out))})",
+                  file=sys.stderr)
         else:
             print("aire: interrupted; nothing was written", file=sys.stderr)
         return 130

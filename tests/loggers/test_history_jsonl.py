@@ -171,3 +171,21 @@ def test_an_event_completed_after_it_was_written_rewrites_the_file(tmp_path):
     history_jsonl.aire_after_evaluate(trainer, trainer.history[-1])
     assert lines(tmp_path / "history.jsonl") == [{"kind": "evaluation", **rows[0]}, {"kind": "event", **events[0]},
                                                  {"kind": "evaluation", **trainer.history[-1]}]
+
+
+def test_an_interrupt_without_a_checkpoint_says_where_the_log_so_far_is(tmp_path, capsys):
+    image = tmp_path / "in.png"
+    iio.imwrite(image, (synthetic_image(12) * 255).round().astype(np.uint8))
+    out = tmp_path / "run"
+    registry = aire.get_registry()
+    registry.pm.register(InterruptAt(12), name="interrupt-at")
+    try:
+        capsys.readouterr()
+        assert main(["fit", "image", str(image), "--out", str(out), "--hidden", "8", "8", "--steps", "50",
+                     "--eval-every", "5", "--quiet"]) == 130
+    finally:
+        registry.pm.unregister(name="interrupt-at")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"aire: interrupted; nothing was written to {out} (the log so far is in {live_dir(out)})"]
+    logged = [e["step"] for e in lines(live_dir(out) / "history.jsonl") if e["kind"] == "evaluation"]
+    assert not out.exists() and logged == [0, 5, 10]
