@@ -242,6 +242,20 @@ def recover(key: str | Path) -> None:
                 _recover_siblings(lock.output_key(key / name))
 
 
+def process_umask() -> int:
+    """The process's umask (Linux: read from /proc without changing it; elsewhere set and restored at
+    once), so files written through temporary names get the mode a plain open() would give them."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_marker(folder: str | Path, kind: str) -> Path:
     """Mark `folder` as an aire output of `kind` ('run', 'scene', 'collection', 'checkpoint', 'live') with
     an empty manifest: what aire writes into it later is appended by :func:`register` (or recorded all
@@ -456,6 +470,7 @@ def atomic_folder(out: str | Path, *, kind: str = "run", overwrite: bool = False
         with write_errors(out, places=[out.parent]):
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+            os.chmod(tmp, 0o777 & ~process_umask())  # mkdtemp's 0700 would hide the run from collaborators
         _becomes[Path(os.path.abspath(tmp))] = out
         try:
             with write_errors(out, places=[tmp]), lock.scope(tmp):
@@ -527,6 +542,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
             os.close(fd)
+            os.chmod(name, 0o666 & ~process_umask())  # as open() would make it, not mkstemp's 0600
         tmp = Path(name)
         try:
             with write_errors(path, places=[tmp]):

@@ -328,3 +328,21 @@ def test_recovery_inside_an_aire_folder_spares_live_writers(tmp_path):
     with held_by_another_process(collection / "live"):
         recover(collection)
         assert sorted(p.name for p in collection.iterdir()) == [MARKER, ".live.abcdefgh.tmp", ".live.lock"]
+
+
+def test_outputs_get_the_modes_the_umask_gives_not_private_temporary_ones(tmp_path, capsys):
+    """Files and folders written through temporary names read like plain open()/mkdir() ones (0644/0755
+    under umask 022, 0640/0750 under 027), so collaborators see the plots, meshes and checkpoints too."""
+    import stat
+
+    _, image = _user_folder(tmp_path)
+    for mask in (0o022, 0o027):
+        old = os.umask(mask)
+        try:
+            run = tmp_path / f"run{mask:o}"
+            assert _fit(capsys, image, "--out", run, "--checkpoint-every", "10")[0] == 0
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE(run.stat().st_mode) == 0o777 & ~mask
+        for name in ("training.png", "model.safetensors", "metrics.json", "report.html"):
+            assert stat.S_IMODE((run / name).stat().st_mode) == 0o666 & ~mask, name

@@ -85,7 +85,7 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[st
     import io
     import shutil
 
-    from aire.atomic import one_writer, register, write_errors, write_marker
+    from aire.atomic import one_writer, process_umask, register, write_errors, write_marker
 
     directory = Path(directory)
     target = directory / CHECKPOINT_FILE
@@ -98,6 +98,7 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, extra: dict[st
             if not any(directory.iterdir()):
                 write_marker(directory, "checkpoint")
             fd, tmp = tempfile.mkstemp(prefix=".checkpoint.", suffix=".tmp", dir=directory)
+            os.chmod(tmp, 0o666 & ~process_umask())  # as open() would make it, not mkstemp's 0600
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(buffer.getbuffer())
