@@ -59,7 +59,7 @@ SIZES: dict[str, dict[str, Any]] = {
     # 1 thread of a shared 2-core CPU; the full protocol is hours there, use --set for a reduced one
     "cpu": {"signals": list(SIGNALS), "budgets": [0.3, 0.5, 0.7], "seeds": [0, 1], "methods": list(METHODS),
             "precision": "fp32",
-            "image": {"images": 8, "size": 96, "widths": [64, 64, 64, 64], "steps": 1000, "lr": 5e-4,
+            "image": {"images": 8, "first": 0, "size": 96, "widths": [64, 64, 64, 64], "steps": 1000, "lr": 5e-4,
                       "lr_final": 5e-5, "batch_size": None, "omega0": 30.0, "eval_every": 250},
             "sdf": {"meshes": ["armadillo.off", "bunny00.off"], "widths": [64, 64, 64, 64], "steps": 2000,
                     "batch_size": 4096, "samples": 50_000, "eval_resolution": 64, "chamfer_samples": 20_000,
@@ -70,7 +70,7 @@ SIZES: dict[str, dict[str, Any]] = {
     # one H100/H200
     "gpu": {"signals": list(SIGNALS), "budgets": [0.3, 0.5, 0.7], "seeds": [0, 1, 2], "methods": list(METHODS),
             "precision": "tf32",
-            "image": {"images": 8, "size": 256, "widths": [256, 256, 256, 256], "steps": 3000, "lr": 5e-4,
+            "image": {"images": 8, "first": 0, "size": 256, "widths": [256, 256, 256, 256], "steps": 3000, "lr": 5e-4,
                       "lr_final": 5e-5, "batch_size": None, "omega0": 30.0, "eval_every": 500},
             "sdf": {"meshes": ["armadillo.off", "bunny00.off"], "widths": [256, 256, 256, 256], "steps": 5000,
                     "batch_size": 32768, "samples": 500_000, "eval_resolution": 256, "chamfer_samples": 200_000,
@@ -121,7 +121,8 @@ def _targets(signal: str, c: dict[str, Any]) -> list[tuple[str, Any]]:
     if signal == "image":
         from benchmarks.common import div2k
 
-        return div2k(int(c["images"]), int(c["size"]))
+        first = int(c.get("first", 0))  # e.g. first 4, images 4: the hold-out images 04-07
+        return div2k(first + int(c["images"]), int(c["size"]))[first:]
     if signal == "sdf":
         from aire.signals.sdf import SDFSignal
 
@@ -223,14 +224,12 @@ def _run_signal(kind: str, s: dict[str, Any], methods: list[str], device: str, r
                     if method == "dense-narrow":
                         w = widest_uniform(in_features, len(widths), out_features, budget * initial)
                         one(method, budget, [w] * len(widths), aire.ScheduleConfig(kind="none"))
-                    elif method == "aire":
-                        aire_row = one(method, budget, widths, aire.ScheduleConfig(target_params=budget,
-                                                                                    prune_layers=hidden))
-                    elif method == "scratch":
-                        if aire_row is None:  # scratch needs AIRe's final architecture
+                    elif method in ("aire", "scratch"):
+                        if method == "aire" or aire_row is None:  # scratch needs AIRe's final architecture
                             aire_row = one("aire", budget, widths, aire.ScheduleConfig(target_params=budget,
                                                                                         prune_layers=hidden))
-                        one(method, budget, aire_row["architecture"][:-1], aire.ScheduleConfig(kind="none"))
+                        if method == "scratch":
+                            one(method, budget, aire_row["architecture"][:-1], aire.ScheduleConfig(kind="none"))
                     else:
                         one(method, budget, widths, aire.ScheduleConfig(kind=method, target_params=budget,
                                                                          prune_layers=hidden))

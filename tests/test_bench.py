@@ -244,3 +244,38 @@ def test_widest_uniform_is_the_largest_width_under_the_target():
     target = 0.5 * count_parameters(2, [64] * 4, 3)
     w = baselines.widest_uniform(2, 4, 3, target)
     assert count_parameters(2, [w] * 4, 3) <= target < count_parameters(2, [w + 1] * 4, 3)
+
+
+def test_baselines_image_first_picks_the_hold_out_images(tmp_path, monkeypatch):
+    data = tmp_path / "div2k"
+    data.mkdir()
+    for i in range(3):
+        iio.imwrite(data / f"0{i}.png", np.full((8, 8, 3), 40 * i, dtype=np.uint8))
+    monkeypatch.setenv("AIRE_DATA", str(tmp_path))
+    baselines = importlib.import_module("benchmarks.baselines")
+    targets = baselines._targets("image", {"first": 1, "images": 2, "size": 8})
+    assert [name for name, _ in targets] == ["01.png", "02.png"]
+
+
+def test_method_search_pairs_candidates_with_the_default_and_the_best_baseline(tmp_path):
+    search = importlib.import_module("benchmarks.method_search")
+    rows = [{"candidate": c, "image": im, "seed": s, "psnr": p, "params": 100, "architecture": [1], "seconds": 1.0}
+            for c, im, s, p in [("default", "00.png", 0, 30.0), ("default", "01.png", 0, 31.0),
+                                ("magnitude-iterative", "00.png", 0, 29.5), ("magnitude-iterative", "01.png", 0, 30.0),
+                                ("activation", "00.png", 0, 30.2), ("activation", "01.png", 0, 31.6),
+                                ("activation", "04.png", 0, 40.0)]]
+    summary = {e["candidate"]: e for e in search.summarize(rows, {"00.png", "01.png"})}
+    act = summary["activation"]
+    assert act["runs"] == 2 and act["psnr"] == pytest.approx(30.9)
+    assert act["vs_default"]["mean"] == pytest.approx(0.4) and act["vs_default"]["n"] == 2
+    assert act["vs_default"]["se"] == pytest.approx(np.std([0.2, 0.6], ddof=1) / np.sqrt(2))
+    assert act["vs_best_baseline"]["mean"] == pytest.approx(1.15)
+    assert summary["default"]["vs_default"]["mean"] is None  # not paired with itself
+    assert search.parse_range("0-3") == [0, 1, 2, 3] and search.parse_range("4,6") == [4, 6]
+    assert search.schedule_for("lsq-refit", 0.5).kind == "aire-lsq"
+    assert search.schedule_for("default", 0.3).target_params == 0.3
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    search.write_summary(path)
+    table = path.with_suffix(".md").read_text()
+    assert "| activation |" in table and "+0.40 ± 0.20 (2)" in table and "hold-out images 04-07" in table

@@ -19,6 +19,7 @@ from aire.config import ConfigError, ScheduleConfig, TrainConfig
 from aire.hookspecs import hookimpl
 from aire.interfaces import DensificationPolicy, DensifyContext, PruningCriterion, Schedule, TrainerView
 from aire.pruning.compensate import least_squares_compensation
+from aire.schedules import cuts
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
 
@@ -42,11 +43,20 @@ class AireSchedule(Schedule):
         self.held: dict[str, Any] | None = None
         self.accepted: list[dict[str, Any]] = []
         self.cutting = True  # False once a cut broke the target (and was undone)
+        # the schedule's own draws (a data-aware criterion's inputs, compensation points): the batches stay put
+        self.generator = torch.Generator().manual_seed(0)
 
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self, trainer: TrainerView) -> None:
-        self.cycles = sched.plan(self.config, trainer.train_config.steps)
+        from aire.train.trainer import seeded_generator
+
+        self.cycles = self.plan(trainer.train_config.steps)
+        self.generator = seeded_generator(trainer.train_config.seed, 2)
         self.check_budget(trainer)
+
+    def plan(self, steps: int) -> list[sched.Cycle]:
+        """The cycles of a run of `steps` steps (aire.train.schedule.plan); variants re-time them."""
+        return sched.plan(self.config, steps)
 
     def before_step(self, trainer: TrainerView, step: int) -> None:
         if self.cutting and any(step == cycle.prune for cycle in self.cycles):
@@ -108,8 +118,7 @@ class AireSchedule(Schedule):
 
     def learning_rate(self, step: int, train: TrainConfig) -> float:
         """Exponential decay lr -> lr_final over the run, restarted at the last cut with lr_rewind."""
-        start = self.lr_origin
-        return train.lr * (train.lr_final / train.lr) ** ((step - start) / max(1, train.steps - start))
+        return cuts.rewound_lr(step, train, self.lr_origin)
 
     def state_dict(self) -> dict[str, Any]:
         import copy
@@ -210,16 +219,10 @@ class AireSchedule(Schedule):
 
     # ------------------------------------------------------------- the phases
     def prunable_layers(self, network: Any) -> list[int]:
-        n = network.num_sine_layers
-        layers = self.config.prune_layers
-        chosen = (list(range(1, n)) or [0]) if layers is None else [int(i) for i in layers]
-        bad = [i for i in chosen if i >= n]
-        if bad:
-            raise ConfigError(f"prune_layers {bad} do not exist: the network has sine layers 0..{n - 1}")
-        return chosen
+        return cuts.prunable_layers(network, self.config.prune_layers)
 
-    def densify_count(self, input_width: int) -> int:
-        """Input frequencies a cycle adds: densify_k, or densify_fraction of the input width."""
+    def densify_count(self, input_width: int, cycle: int = 0) -> int:
+        """Input frequencies cycle `cycle` (0-based) adds: densify_k, or densify_fraction of the input width."""
         k = self.config.densify_k
         return int(round(self.config.densify_fraction * input_width)) if k is None else int(k)
 
@@ -228,8 +231,8 @@ class AireSchedule(Schedule):
         if self.config.target_params is None or not self.cycles:
             return
         widths = list(trainer.initial_architecture[:-1])
-        for _ in self.cycles:  # the input width after every densification
-            widths[0] += self.densify_count(widths[0])
+        for cycle in self.cycles:  # the input width after every densification
+            widths[0] += self.densify_count(widths[0], cycle.index)
         layers = self.prunable_layers(trainer.network)
         smallest = [1 if i in layers else w for i, w in enumerate(widths)]
         minimum = sched.count_parameters(trainer.network.weights[0].shape[1], smallest, trainer.signal.out_features)
@@ -245,7 +248,7 @@ class AireSchedule(Schedule):
         widths = network.widths()[:-1]
         layers = self.prunable_layers(network)
         if self.config.target_params is not None:
-            target = sched.cycle_target(trainer.initial_params, self.config.target_params, cycle.index, len(self.cycles))
+            target = self.cycle_target(trainer.initial_params, cycle)
         elif self.config.target_psnr is not None and self.accepted:
             # each cut, densification included, leaves (1 - prune_fraction) of the last network that held the target
             target = self.accepted[-1]["params"] * (1.0 - self.config.prune_fraction)
@@ -254,11 +257,15 @@ class AireSchedule(Schedule):
         new = sched.budget_widths(network.weights[0].shape[1], widths, trainer.signal.out_features, layers, target)
         return {i: widths[i] - new[i] for i in layers}
 
+    def cycle_target(self, initial_params: int, cycle: sched.Cycle) -> float:
+        """Parameters left after `cycle` under target_params: geometric steps to the budget."""
+        return sched.cycle_target(initial_params, self.config.target_params, cycle.index, len(self.cycles))
+
     def begin_cycle(self, trainer: TrainerView, cycle: sched.Cycle) -> None:
         """Densify, then choose the TWD targets and reset their Adam moments."""
         network = trainer.network
         self.protected = torch.empty(0, dtype=torch.long)
-        k_new = self.densify_count(network.widths()[0])
+        k_new = self.densify_count(network.widths()[0], cycle.index)
         if k_new > 0:
             context = DensifyContext(trainer.signal, network, trainer.backend)
             rows, bias = self.policy.propose(network, network.encoding, k_new, context)
@@ -268,6 +275,7 @@ class AireSchedule(Schedule):
             trainer.log_event("densify", added=int(rows.shape[0]))
             trainer.registry.emit("aire_after_densify", trainer=trainer, added=int(rows.shape[0]))
         self.twd_targets = {}
+        cuts.show_inputs(self.criterion, trainer, self.generator)
         for layer, k in self._k_per_layer(trainer, cycle).items():
             k = min(k, network.widths()[layer] - 1)
             if k <= 0:
@@ -314,6 +322,13 @@ class AireSchedule(Schedule):
         return {"residual_column_l1": float(norms[neurons].sum()),
                 "theorem2_bound": pruning_bound(trainer.network, layer, neurons.cpu().numpy())}
 
+    def compensate(self, trainer: TrainerView, layer: int, neurons: torch.Tensor) -> None:
+        """Before `neurons` of `layer` go: with ``compensate``, the least-squares refit of the kept
+        outgoing columns (aire.pruning.compensate) on 4096 training inputs."""
+        if self.config.compensate:
+            x = trainer.signal.network_inputs(4096, trainer.generator)
+            least_squares_compensation(trainer.network, layer, neurons, x)
+
     def prune(self, trainer: TrainerView) -> None:
         """Cut every prunable layer (see _neurons_to_cut), end the TWD phase, rewind the lr decay."""
         network = trainer.network
@@ -322,13 +337,7 @@ class AireSchedule(Schedule):
             if neurons.numel() == 0:
                 continue
             record = self._record_cut(trainer, layer, neurons)
-            trainer.registry.emit("aire_before_prune", trainer=trainer, layer=layer, neurons=neurons)
-            if self.config.compensate:
-                x = trainer.signal.network_inputs(4096, trainer.generator)
-                least_squares_compensation(network, layer, neurons, x)
-            network.remove_neurons(layer, neurons, trainer.optimizer)
-            trainer.log_event("prune", layer=layer, removed=int(neurons.numel()), **record)
-            trainer.registry.emit("aire_after_prune", trainer=trainer, layer=layer, removed=int(neurons.numel()))
+            cuts.cut(trainer, layer, neurons, prepare=lambda: self.compensate(trainer, layer, neurons), **record)
         self.twd_targets = {}
         self.twd_phase = None
         if self.config.lr_rewind:
