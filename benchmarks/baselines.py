@@ -33,6 +33,7 @@ NeRF (positive = AIRe better), in percent of the method's Chamfer L1 for SDFs (n
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import tempfile
 import warnings
@@ -186,13 +187,15 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict[str, Any]:
         methods = [m for m in methods if not m.startswith("depgraph")]
     rows: list[dict[str, Any]] = []
     expected = 0
+    load = [round(os.getloadavg()[0], 1)]  # the shared machine's 1-minute load, at the start and the end
     try:
         for signal_kind in s["signals"]:
             expected += _run_signal(signal_kind, s, methods, device, rows)
     except KeyboardInterrupt:  # stopped by a time limit: keep the rows finished so far
         print(f"  interrupted after {len(rows)} rows", flush=True)
+    load.append(round(os.getloadavg()[0], 1))
     return {"settings": s, "methods": methods, "skipped": skipped, "rows": rows, "summary": summarize(rows),
-            "interrupted": len(rows) < expected or expected == 0}
+            "interrupted": len(rows) < expected or expected == 0, "load": load}
 
 
 def _run_signal(kind: str, s: dict[str, Any], methods: list[str], device: str, rows: list[dict]) -> int:
@@ -281,6 +284,48 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One suite result from several runs (other targets, seeds or signals of the same protocol): the
+    rows concatenated, the summary recomputed, each run's date, wall time, options and load kept under
+    ``parts``. Per signal the settings are the first run's that has it; a run whose settings of that
+    signal differ in anything but the choice of targets ("first", "images", "meshes") is refused, and
+    so is a (signal, target, seed, budget, method) present twice."""
+    if not parts:
+        raise ValueError("merge: no results")
+    first = parts[0]
+    settings_ = {k: (dict(v) if isinstance(v, dict) else v) for k, v in first["settings"].items()}
+    settings_["signals"], settings_["budgets"], settings_["seeds"] = [], [], []
+    rows, seen, skipped = [], set(), {}
+    chosen: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        s = part["settings"]
+        for kind in s["signals"]:
+            if not any(r["signal"] == kind for r in part["rows"]):
+                continue
+            c = {k: v for k, v in s[kind].items() if k not in ("first", "images", "meshes")}
+            if kind in chosen and chosen[kind] != c:
+                raise ValueError(f"merge: the {kind} settings differ between runs: {chosen[kind]} vs {c}")
+            chosen.setdefault(kind, c)
+            if kind not in settings_["signals"]:
+                settings_["signals"].append(kind)
+                settings_[kind] = dict(s[kind])
+        settings_["budgets"] = sorted(set(settings_["budgets"]) | set(s["budgets"]))
+        settings_["seeds"] = sorted(set(settings_["seeds"]) | set(s["seeds"]))
+        for r in part["rows"]:
+            key = (r["signal"], r["target"], r["seed"], r["budget"], r["method"])
+            if key in seen:
+                raise ValueError(f"merge: {key} is in two runs")
+            seen.add(key)
+            rows.append(r)
+        skipped.update(part.get("skipped", {}))
+    methods = list(dict.fromkeys(m for part in parts for m in part["methods"]))
+    return {**{k: first[k] for k in ("suite", "size", "device", "device_name", "torch") if k in first},
+            "date": max(p["date"] for p in parts), "wall_seconds": sum(p["wall_seconds"] for p in parts),
+            "settings": settings_, "methods": methods, "skipped": skipped, "rows": rows, "summary": summarize(rows),
+            "interrupted": any(p.get("interrupted") for p in parts),
+            "parts": [{k: p.get(k) for k in ("date", "wall_seconds", "options", "device_name", "load")} for p in parts]}
+
+
 def markdown(result: dict[str, Any]) -> str:
     s = result["settings"]
     lines = [f"Budgets {s['budgets']} of the large network's parameters, seeds {s['seeds']}, precision "
@@ -310,6 +355,11 @@ def markdown(result: dict[str, Any]) -> str:
                          f"{g['params_mean']:,} | {g['seconds_mean']} | {diff} |")
         lines.append("")
     lines += ["Not run: " + "; ".join(f"{k}: {v}" for k, v in result["skipped"].items()), ""]
+    for part in result.get("parts", []):
+        load = f", machine load {part['load']}" if part.get("load") else ""
+        lines.append(f"* run of {part['date']} ({part['wall_seconds']:.0f} s{load}): options {part['options']}")
+    if result.get("parts"):
+        lines.append("")
     if result.get("interrupted"):
         lines.append("**Interrupted or incomplete: the rows above are the runs that finished.**\n")
     return "\n".join(lines)

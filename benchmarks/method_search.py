@@ -50,8 +50,9 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     # (b) least-squares compensation of the next layer at the cut
     "lsq-refit": ("(b) at each cut, least-squares refit of the next layer's weights and bias to its pre-TWD "
                   "pre-activations", {"kind": "aire-lsq"}),
-    "lsq-refit-noTWD": ("(b) least-squares refit instead of TWD (alpha_max 0, the cut at the end of the phase)",
-                        {"kind": "aire-lsq", "alpha_max": 0.0}),
+    "lsq-refit-noTWD": ("(b) least-squares refit to the pre-cut pre-activations instead of TWD (alpha_max 0: "
+                        "the targets are frozen, not decayed)",
+                        {"kind": "aire-lsq", "alpha_max": 0.0, "settings": {"reference": "pre-cut"}}),
     # (c) activation-aware criterion
     "activation": ("(c) criterion: RMS of the neuron's output on the data x outgoing column L1",
                    {"criterion": "activation-l1"}),

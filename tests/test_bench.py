@@ -279,3 +279,29 @@ def test_method_search_pairs_candidates_with_the_default_and_the_best_baseline(t
     search.write_summary(path)
     table = path.with_suffix(".md").read_text()
     assert "| activation |" in table and "+0.40 ± 0.20 (2)" in table and "hold-out images 04-07" in table
+
+
+def test_baselines_merge_joins_runs_and_recomputes_the_pairs():
+    baselines = importlib.import_module("benchmarks.baselines")
+    c = {"images": 1, "first": 0, "size": 8, "steps": 5}
+
+    def part(target, seed, aire, magnitude, first=0):
+        rows = [{"signal": "image", "target": target, "seed": seed, "budget": 0.5, "method": m, "quality": q,
+                 "params": 10, "seconds": 1.0} for m, q in (("aire", aire), ("magnitude-iterative", magnitude))]
+        return {"suite": "baselines", "size": "cpu", "device": "cpu", "device_name": "x", "torch": "t",
+                "date": f"2026-01-0{seed + 1}", "wall_seconds": 5.0, "options": {}, "load": [1.0, 2.0],
+                "settings": {"signals": ["image"], "budgets": [0.5], "seeds": [seed], "precision": "fp32",
+                             "image": {**c, "first": first}},
+                "methods": ["aire", "magnitude-iterative"], "skipped": {}, "rows": rows}
+
+    merged = baselines.merge([part("00.png", 0, 30.0, 29.0), part("04.png", 1, 31.0, 29.5, first=4)])
+    g = next(g for g in merged["summary"] if g["method"] == "magnitude-iterative")
+    assert g["pairs"] == 2 and g["aire_minus_method"] == pytest.approx(1.25) and g["se"] == pytest.approx(0.25)
+    assert merged["settings"]["seeds"] == [0, 1] and merged["wall_seconds"] == 10.0 and len(merged["parts"]) == 2
+    assert "machine load [1.0, 2.0]" in baselines.markdown(merged)
+    with pytest.raises(ValueError, match="in two runs"):
+        baselines.merge([part("00.png", 0, 30.0, 29.0), part("00.png", 0, 30.0, 29.0)])
+    other = part("04.png", 1, 31.0, 29.5)
+    other["settings"]["image"]["steps"] = 6
+    with pytest.raises(ValueError, match="settings differ"):
+        baselines.merge([part("00.png", 0, 30.0, 29.0), other])
