@@ -59,6 +59,7 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     # (d) gradual cubic schedule (Zhu & Gupta 2017)
     "cubic": ("(d) 8 cuts on Zhu & Gupta's cubic schedule from 10 % to 35 % of the steps, TWD before each",
               {"kind": "aire-cubic"}),
+    "cubic-lsq": ("(d)+(b) the cubic schedule with the least-squares refit at each cut", {"kind": "aire-cubic-lsq"}),
     # (e) timing against the learning-rate decay
     "timing-early": ("(e) cycles earlier: warm-up 5 %, cuts at 10 and 20 %", {"warmup": 0.05}),
     "timing-late": ("(e) cycles later: warm-up 20 %, cuts at 25 and 35 %", {"warmup": 0.2}),

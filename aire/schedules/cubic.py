@@ -21,6 +21,7 @@ from aire.config import ConfigError, ScheduleConfig
 from aire.hookspecs import hookimpl
 from aire.interfaces import DensificationPolicy, PruningCriterion
 from aire.schedules.adaptive import AireSchedule
+from aire.schedules.lsq import LsqSchedule
 from aire.train import schedule as sched
 
 
@@ -41,12 +42,16 @@ class CubicSchedule(AireSchedule):
 
     def __init__(self, config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy,
                  cuts: int = 8, start: float = 0.1, end: float = 0.35, densify_cycles: int = 2) -> None:
-        if config.target_params is None:
-            raise ConfigError("schedule aire-cubic needs target_params (the parameter budget)")
-        if not 0 <= float(start) < float(end) < 1 or int(cuts) < 1:
-            raise ConfigError(f"schedule aire-cubic: need 0 <= start < end < 1 and cuts >= 1, got start {start}, "
-                              f"end {end}, cuts {cuts}")
         super().__init__(config, criterion, policy)
+        self._ramp(config, cuts, start, end, densify_cycles)
+
+    def _ramp(self, config: ScheduleConfig, cuts: int, start: float, end: float, densify_cycles: int) -> None:
+        """Check and keep the ramp's settings."""
+        if config.target_params is None:
+            raise ConfigError(f"schedule {config.kind} needs target_params (the parameter budget)")
+        if not 0 <= float(start) < float(end) < 1 or int(cuts) < 1:
+            raise ConfigError(f"schedule {config.kind}: need 0 <= start < end < 1 and cuts >= 1, got start {start}, "
+                              f"end {end}, cuts {cuts}")
         self.cuts, self.start, self.end = int(cuts), float(start), float(end)
         self.densify_cycles = int(densify_cycles)
 
@@ -67,6 +72,23 @@ def aire_cubic(config: ScheduleConfig, criterion: PruningCriterion, policy: Dens
     return CubicSchedule(config, criterion, policy, **settings)
 
 
+class CubicLsqSchedule(CubicSchedule, LsqSchedule):
+    """``aire-cubic-lsq``: the cubic schedule's cuts, each with aire-lsq's least-squares refit of the
+    next layer (to its pre-activations at the start of that cut's TWD phase)."""
+
+    def __init__(self, config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy,
+                 reference: str = "cycle-start", points: int = 4096, ridge: float = 1e-3, cuts: int = 8,
+                 start: float = 0.1, end: float = 0.35, densify_cycles: int = 2) -> None:
+        LsqSchedule.__init__(self, config, criterion, policy, reference=reference, points=points, ridge=ridge)
+        self._ramp(config, cuts, start, end, densify_cycles)
+
+
+def aire_cubic_lsq(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy,
+                   **settings: Any) -> CubicLsqSchedule:
+    """Factory of ``aire-cubic-lsq``."""
+    return CubicLsqSchedule(config, criterion, policy, **settings)
+
+
 @hookimpl
 def aire_add_schedules() -> dict:
-    return {"aire-cubic": aire_cubic}
+    return {"aire-cubic": aire_cubic, "aire-cubic-lsq": aire_cubic_lsq}

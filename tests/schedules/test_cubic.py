@@ -46,3 +46,18 @@ def test_it_needs_a_budget_and_a_window(make_trainer):
         make_trainer("aire-cubic", budget=None)
     with pytest.raises(ConfigError, match="start < end"):
         make_trainer("aire-cubic", settings={"start": 0.4, "end": 0.2})
+
+
+def test_cubic_lsq_refits_at_every_cut(make_trainer):
+    from aire.schedules.cubic import CubicLsqSchedule
+
+    trainer = make_trainer("aire-cubic-lsq", steps=60, budget=0.5, densify_k=0,
+                           settings={"cuts": 4, "start": 0.1, "end": 0.5, "reference": "pre-cut"})
+    schedule = trainer.schedule
+    assert isinstance(schedule, CubicLsqSchedule) and schedule.reference == "pre-cut" and schedule.cuts == 4
+    result = trainer.fit()
+    cut_layers = [e for e in result.events if e["event"] == "prune"]
+    assert len(schedule.residuals) == len(cut_layers) > 0  # one refit per layer cut
+    assert result.metrics["params_final"] <= 0.5 * result.metrics["params_initial"]
+    with pytest.raises(ConfigError, match="needs target_params"):
+        make_trainer("aire-cubic-lsq", budget=None)
