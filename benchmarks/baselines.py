@@ -143,15 +143,12 @@ def _targets(signal: str, c: dict[str, Any]) -> list[tuple[str, Any]]:
                            test_views=int(c["test_views"]), seed=0)
         nerf = NerfSignal(scene, size=int(c["image"]), samples=int(c["samples"]),
                           importance_samples=int(c["importance"]), turntable_frames=0, seed=0)
-    nerf.initial_head = {k: v.clone() for k, v in nerf.head.state_dict().items()}
     return [(f"{mesh.name} (make-scene)", nerf)]
 
 
 def fit(signal_kind: str, target: Any, widths: list[int], schedule: aire.ScheduleConfig, c: dict[str, Any],
         seed: int, device: str, precision: str) -> dict[str, Any]:
     """One fit: quality, parameters, architecture, seconds and the quality history."""
-    if signal_kind == "nerf":  # every row starts from the same colour head
-        target.head.load_state_dict(target.initial_head)
     net = aire.build_network(target, widths, omega0=float(c["omega0"]), seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
