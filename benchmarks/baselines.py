@@ -378,8 +378,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
             pts = sorted((g["params_mean"], g["seconds_mean"], g["quality_mean"]) for g in summary
                          if g["method"] == method)
             style = dict(marker="*", ms=12) if method == "large" else dict(marker="o", lw=2 if method == "aire" else 1)
-            ax.plot([p for p, _, _ in pts], [q for _, _, q in pts], label=method, **style)
-            ax2.plot([t for _, t, _ in pts], [q for _, _, q in pts], ls="", label=method,
+            colour = f"C{METHODS.index(method) % 10}" if method in METHODS else None  # the same in every panel
+            ax.plot([p for p, _, _ in pts], [q for _, _, q in pts], label=method, color=colour, **style)
+            ax2.plot([t for _, t, _ in pts], [q for _, _, q in pts], ls="", label=method, color=colour,
                      marker="*" if method == "large" else "o")
         for a, xlabel in ((ax, "mean parameters"), (ax2, "mean wall seconds per fit")):
             a.set_xlabel(xlabel)
