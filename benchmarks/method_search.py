@@ -200,7 +200,8 @@ def write_summary(rows_path: Path) -> None:
     rows = read_rows(rows_path)
     names = sorted({r["image"] for r in rows})
     groups = {"tuning images 00-03": {n for n in names if n < "04"},
-              "hold-out images 04-07": {n for n in names if n >= "04"}}
+              "hold-out images 04-07": {n for n in names if n >= "04"},
+              "all images 00-07 (tuning and hold-out pairs together)": set(names)}
     md = rows_path.with_suffix(".md")
     md.write_text(markdown(rows, groups))
     rows_path.with_suffix(".json").write_text(json.dumps(
