@@ -33,6 +33,7 @@ NeRF (positive = AIRe better), in percent of the method's Chamfer L1 for SDFs (n
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import tempfile
 import warnings
@@ -59,7 +60,7 @@ SIZES: dict[str, dict[str, Any]] = {
     # 1 thread of a shared 2-core CPU; the full protocol is hours there, use --set for a reduced one
     "cpu": {"signals": list(SIGNALS), "budgets": [0.3, 0.5, 0.7], "seeds": [0, 1], "methods": list(METHODS),
             "precision": "fp32",
-            "image": {"images": 8, "size": 96, "widths": [64, 64, 64, 64], "steps": 1000, "lr": 5e-4,
+            "image": {"images": 8, "first": 0, "size": 96, "widths": [64, 64, 64, 64], "steps": 1000, "lr": 5e-4,
                       "lr_final": 5e-5, "batch_size": None, "omega0": 30.0, "eval_every": 250},
             "sdf": {"meshes": ["armadillo.off", "bunny00.off"], "widths": [64, 64, 64, 64], "steps": 2000,
                     "batch_size": 4096, "samples": 50_000, "eval_resolution": 64, "chamfer_samples": 20_000,
@@ -70,7 +71,7 @@ SIZES: dict[str, dict[str, Any]] = {
     # one H100/H200
     "gpu": {"signals": list(SIGNALS), "budgets": [0.3, 0.5, 0.7], "seeds": [0, 1, 2], "methods": list(METHODS),
             "precision": "tf32",
-            "image": {"images": 8, "size": 256, "widths": [256, 256, 256, 256], "steps": 3000, "lr": 5e-4,
+            "image": {"images": 8, "first": 0, "size": 256, "widths": [256, 256, 256, 256], "steps": 3000, "lr": 5e-4,
                       "lr_final": 5e-5, "batch_size": None, "omega0": 30.0, "eval_every": 500},
             "sdf": {"meshes": ["armadillo.off", "bunny00.off"], "widths": [256, 256, 256, 256], "steps": 5000,
                     "batch_size": 32768, "samples": 500_000, "eval_resolution": 256, "chamfer_samples": 200_000,
@@ -121,7 +122,8 @@ def _targets(signal: str, c: dict[str, Any]) -> list[tuple[str, Any]]:
     if signal == "image":
         from benchmarks.common import div2k
 
-        return div2k(int(c["images"]), int(c["size"]))
+        first = int(c.get("first", 0))  # e.g. first 4, images 4: the hold-out images 04-07
+        return div2k(first + int(c["images"]), int(c["size"]))[first:]
     if signal == "sdf":
         from aire.signals.sdf import SDFSignal
 
@@ -141,15 +143,12 @@ def _targets(signal: str, c: dict[str, Any]) -> list[tuple[str, Any]]:
                            test_views=int(c["test_views"]), seed=0)
         nerf = NerfSignal(scene, size=int(c["image"]), samples=int(c["samples"]),
                           importance_samples=int(c["importance"]), turntable_frames=0, seed=0)
-    nerf.initial_head = {k: v.clone() for k, v in nerf.head.state_dict().items()}
     return [(f"{mesh.name} (make-scene)", nerf)]
 
 
 def fit(signal_kind: str, target: Any, widths: list[int], schedule: aire.ScheduleConfig, c: dict[str, Any],
         seed: int, device: str, precision: str) -> dict[str, Any]:
     """One fit: quality, parameters, architecture, seconds and the quality history."""
-    if signal_kind == "nerf":  # every row starts from the same colour head
-        target.head.load_state_dict(target.initial_head)
     net = aire.build_network(target, widths, omega0=float(c["omega0"]), seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -185,13 +184,15 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict[str, Any]:
         methods = [m for m in methods if not m.startswith("depgraph")]
     rows: list[dict[str, Any]] = []
     expected = 0
+    load = [round(os.getloadavg()[0], 1)]  # the shared machine's 1-minute load, at the start and the end
     try:
         for signal_kind in s["signals"]:
             expected += _run_signal(signal_kind, s, methods, device, rows)
     except KeyboardInterrupt:  # stopped by a time limit: keep the rows finished so far
         print(f"  interrupted after {len(rows)} rows", flush=True)
+    load.append(round(os.getloadavg()[0], 1))
     return {"settings": s, "methods": methods, "skipped": skipped, "rows": rows, "summary": summarize(rows),
-            "interrupted": len(rows) < expected or expected == 0}
+            "interrupted": len(rows) < expected or expected == 0, "load": load}
 
 
 def _run_signal(kind: str, s: dict[str, Any], methods: list[str], device: str, rows: list[dict]) -> int:
@@ -223,14 +224,12 @@ def _run_signal(kind: str, s: dict[str, Any], methods: list[str], device: str, r
                     if method == "dense-narrow":
                         w = widest_uniform(in_features, len(widths), out_features, budget * initial)
                         one(method, budget, [w] * len(widths), aire.ScheduleConfig(kind="none"))
-                    elif method == "aire":
-                        aire_row = one(method, budget, widths, aire.ScheduleConfig(target_params=budget,
-                                                                                    prune_layers=hidden))
-                    elif method == "scratch":
-                        if aire_row is None:  # scratch needs AIRe's final architecture
+                    elif method in ("aire", "scratch"):
+                        if method == "aire" or aire_row is None:  # scratch needs AIRe's final architecture
                             aire_row = one("aire", budget, widths, aire.ScheduleConfig(target_params=budget,
                                                                                         prune_layers=hidden))
-                        one(method, budget, aire_row["architecture"][:-1], aire.ScheduleConfig(kind="none"))
+                        if method == "scratch":
+                            one(method, budget, aire_row["architecture"][:-1], aire.ScheduleConfig(kind="none"))
                     else:
                         one(method, budget, widths, aire.ScheduleConfig(kind=method, target_params=budget,
                                                                          prune_layers=hidden))
@@ -282,6 +281,48 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One suite result from several runs (other targets, seeds or signals of the same protocol): the
+    rows concatenated, the summary recomputed, each run's date, wall time, options and load kept under
+    ``parts``. Per signal the settings are the first run's that has it; a run whose settings of that
+    signal differ in anything but the choice of targets ("first", "images", "meshes") is refused, and
+    so is a (signal, target, seed, budget, method) present twice."""
+    if not parts:
+        raise ValueError("merge: no results")
+    first = parts[0]
+    settings_ = {k: (dict(v) if isinstance(v, dict) else v) for k, v in first["settings"].items()}
+    settings_["signals"], settings_["budgets"], settings_["seeds"] = [], [], []
+    rows, seen, skipped = [], set(), {}
+    chosen: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        s = part["settings"]
+        for kind in s["signals"]:
+            if not any(r["signal"] == kind for r in part["rows"]):
+                continue
+            c = {k: v for k, v in s[kind].items() if k not in ("first", "images", "meshes")}
+            if kind in chosen and chosen[kind] != c:
+                raise ValueError(f"merge: the {kind} settings differ between runs: {chosen[kind]} vs {c}")
+            chosen.setdefault(kind, c)
+            if kind not in settings_["signals"]:
+                settings_["signals"].append(kind)
+                settings_[kind] = dict(s[kind])
+        settings_["budgets"] = sorted(set(settings_["budgets"]) | set(s["budgets"]))
+        settings_["seeds"] = sorted(set(settings_["seeds"]) | set(s["seeds"]))
+        for r in part["rows"]:
+            key = (r["signal"], r["target"], r["seed"], r["budget"], r["method"])
+            if key in seen:
+                raise ValueError(f"merge: {key} is in two runs")
+            seen.add(key)
+            rows.append(r)
+        skipped.update(part.get("skipped", {}))
+    methods = list(dict.fromkeys(m for part in parts for m in part["methods"]))
+    return {**{k: first[k] for k in ("suite", "size", "device", "device_name", "torch") if k in first},
+            "date": max(p["date"] for p in parts), "wall_seconds": sum(p["wall_seconds"] for p in parts),
+            "settings": settings_, "methods": methods, "skipped": skipped, "rows": rows, "summary": summarize(rows),
+            "interrupted": any(p.get("interrupted") for p in parts),
+            "parts": [{k: p.get(k) for k in ("date", "wall_seconds", "options", "device_name", "load")} for p in parts]}
+
+
 def markdown(result: dict[str, Any]) -> str:
     s = result["settings"]
     lines = [f"Budgets {s['budgets']} of the large network's parameters, seeds {s['seeds']}, precision "
@@ -311,6 +352,11 @@ def markdown(result: dict[str, Any]) -> str:
                          f"{g['params_mean']:,} | {g['seconds_mean']} | {diff} |")
         lines.append("")
     lines += ["Not run: " + "; ".join(f"{k}: {v}" for k, v in result["skipped"].items()), ""]
+    for part in result.get("parts", []):
+        load = f", machine load {part['load']}" if part.get("load") else ""
+        lines.append(f"* run of {part['date']} ({part['wall_seconds']:.0f} s{load}): options {part['options']}")
+    if result.get("parts"):
+        lines.append("")
     if result.get("interrupted"):
         lines.append("**Interrupted or incomplete: the rows above are the runs that finished.**\n")
     return "\n".join(lines)
@@ -332,8 +378,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
             pts = sorted((g["params_mean"], g["seconds_mean"], g["quality_mean"]) for g in summary
                          if g["method"] == method)
             style = dict(marker="*", ms=12) if method == "large" else dict(marker="o", lw=2 if method == "aire" else 1)
-            ax.plot([p for p, _, _ in pts], [q for _, _, q in pts], label=method, **style)
-            ax2.plot([t for _, t, _ in pts], [q for _, _, q in pts], ls="", label=method,
+            colour = f"C{METHODS.index(method) % 10}" if method in METHODS else None  # the same in every panel
+            ax.plot([p for p, _, _ in pts], [q for _, _, q in pts], label=method, color=colour, **style)
+            ax2.plot([t for _, t, _ in pts], [q for _, _, q in pts], ls="", label=method, color=colour,
                      marker="*" if method == "large" else "o")
         for a, xlabel in ((ax, "mean parameters"), (ax2, "mean wall seconds per fit")):
             a.set_xlabel(xlabel)

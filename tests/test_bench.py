@@ -276,3 +276,64 @@ def test_target_suite_writes_sweep_and_aire_rows(tmp_path, monkeypatch):
     assert hard["sweep_width"] >= easy["sweep_width"]  # a harder target needs at least as wide a network
     table = path.with_suffix(".md").read_text()
     assert "| 00.png | easy |" in table and path.with_suffix(".png").stat().st_size > 0
+
+
+def test_baselines_image_first_picks_the_hold_out_images(tmp_path, monkeypatch):
+    data = tmp_path / "div2k"
+    data.mkdir()
+    for i in range(3):
+        iio.imwrite(data / f"0{i}.png", np.full((8, 8, 3), 40 * i, dtype=np.uint8))
+    monkeypatch.setenv("AIRE_DATA", str(tmp_path))
+    baselines = importlib.import_module("benchmarks.baselines")
+    targets = baselines._targets("image", {"first": 1, "images": 2, "size": 8})
+    assert [name for name, _ in targets] == ["01.png", "02.png"]
+
+
+def test_method_search_pairs_candidates_with_the_default_and_the_best_baseline(tmp_path):
+    search = importlib.import_module("benchmarks.method_search")
+    rows = [{"candidate": c, "image": im, "seed": s, "psnr": p, "params": 100, "architecture": [1], "seconds": 1.0}
+            for c, im, s, p in [("default", "00.png", 0, 30.0), ("default", "01.png", 0, 31.0),
+                                ("magnitude-iterative", "00.png", 0, 29.5), ("magnitude-iterative", "01.png", 0, 30.0),
+                                ("activation", "00.png", 0, 30.2), ("activation", "01.png", 0, 31.6),
+                                ("activation", "04.png", 0, 40.0)]]
+    summary = {e["candidate"]: e for e in search.summarize(rows, {"00.png", "01.png"})}
+    act = summary["activation"]
+    assert act["runs"] == 2 and act["psnr"] == pytest.approx(30.9)
+    assert act["vs_default"]["mean"] == pytest.approx(0.4) and act["vs_default"]["n"] == 2
+    assert act["vs_default"]["se"] == pytest.approx(np.std([0.2, 0.6], ddof=1) / np.sqrt(2))
+    assert act["vs_best_baseline"]["mean"] == pytest.approx(1.15)
+    assert summary["default"]["vs_default"]["mean"] is None  # not paired with itself
+    assert search.parse_range("0-3") == [0, 1, 2, 3] and search.parse_range("4,6") == [4, 6]
+    assert search.schedule_for("lsq-refit", 0.5).kind == "aire-lsq"
+    assert search.schedule_for("default", 0.3).target_params == 0.3
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    search.write_summary(path)
+    table = path.with_suffix(".md").read_text()
+    assert "| activation |" in table and "+0.40 ± 0.20 (2)" in table and "hold-out images 04-07" in table
+
+
+def test_baselines_merge_joins_runs_and_recomputes_the_pairs():
+    baselines = importlib.import_module("benchmarks.baselines")
+    c = {"images": 1, "first": 0, "size": 8, "steps": 5}
+
+    def part(target, seed, aire, magnitude, first=0):
+        rows = [{"signal": "image", "target": target, "seed": seed, "budget": 0.5, "method": m, "quality": q,
+                 "params": 10, "seconds": 1.0} for m, q in (("aire", aire), ("magnitude-iterative", magnitude))]
+        return {"suite": "baselines", "size": "cpu", "device": "cpu", "device_name": "x", "torch": "t",
+                "date": f"2026-01-0{seed + 1}", "wall_seconds": 5.0, "options": {}, "load": [1.0, 2.0],
+                "settings": {"signals": ["image"], "budgets": [0.5], "seeds": [seed], "precision": "fp32",
+                             "image": {**c, "first": first}},
+                "methods": ["aire", "magnitude-iterative"], "skipped": {}, "rows": rows}
+
+    merged = baselines.merge([part("00.png", 0, 30.0, 29.0), part("04.png", 1, 31.0, 29.5, first=4)])
+    g = next(g for g in merged["summary"] if g["method"] == "magnitude-iterative")
+    assert g["pairs"] == 2 and g["aire_minus_method"] == pytest.approx(1.25) and g["se"] == pytest.approx(0.25)
+    assert merged["settings"]["seeds"] == [0, 1] and merged["wall_seconds"] == 10.0 and len(merged["parts"]) == 2
+    assert "machine load [1.0, 2.0]" in baselines.markdown(merged)
+    with pytest.raises(ValueError, match="in two runs"):
+        baselines.merge([part("00.png", 0, 30.0, 29.0), part("00.png", 0, 30.0, 29.0)])
+    other = part("04.png", 1, 31.0, 29.5)
+    other["settings"]["image"]["steps"] = 6
+    with pytest.raises(ValueError, match="settings differ"):
+        baselines.merge([part("00.png", 0, 30.0, 29.0), other])

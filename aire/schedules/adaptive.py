@@ -22,6 +22,7 @@ from aire.hookspecs import hookimpl
 from aire.interfaces import DensificationPolicy, DensifyContext, PruningCriterion, Schedule, TrainerView
 from aire.pruning.certified import CutPrediction, predict_change
 from aire.pruning.compensate import least_squares_compensation
+from aire.schedules import cuts
 from aire.targets import CutOutcome, QualityTarget, optimistic_end, propose_fraction, resolve
 from aire.theory.boundprop import removal_change
 from aire.theory.bounds import pruning_bound
@@ -63,12 +64,21 @@ class AireSchedule(Schedule):
         self.next_fraction = config.prune_fraction  # of the held network's parameters, for the next cut
         self.predicted_rate: float | None = None  # Theorem 2 / predict_cut: PSNR drop per unit fraction, held network
         self.samples: list[tuple[int, float]] = []  # (step, quality) at the checks before the target first holds
+        # the schedule's own draws (a data-aware criterion's inputs, compensation points): the batches stay put
+        self.generator = torch.Generator().manual_seed(0)
 
     # ------------------------------------------------------------------ hooks
     def on_fit_start(self, trainer: TrainerView) -> None:
-        self.cycles = sched.plan(self.config, trainer.train_config.steps)
+        from aire.train.trainer import seeded_generator
+
+        self.cycles = self.plan(trainer.train_config.steps)
         self.target = resolve(self.config, trainer.signal)
+        self.generator = seeded_generator(trainer.train_config.seed, 2)
         self.check_budget(trainer)
+
+    def plan(self, steps: int) -> list[sched.Cycle]:
+        """The cycles of a run of `steps` steps (aire.train.schedule.plan); variants re-time them."""
+        return sched.plan(self.config, steps)
 
     def before_step(self, trainer: TrainerView, step: int) -> None:
         if self.cutting and any(step == cycle.prune for cycle in self.cycles):
@@ -144,8 +154,7 @@ class AireSchedule(Schedule):
 
     def learning_rate(self, step: int, train: TrainConfig) -> float:
         """Exponential decay lr -> lr_final over the run, restarted at the last cut with lr_rewind."""
-        start = self.lr_origin
-        return train.lr * (train.lr_final / train.lr) ** ((step - start) / max(1, train.steps - start))
+        return cuts.rewound_lr(step, train, self.lr_origin)
 
     def state_dict(self) -> dict[str, Any]:
         import copy
@@ -329,16 +338,10 @@ class AireSchedule(Schedule):
 
     # ------------------------------------------------------------- the phases
     def prunable_layers(self, network: Any) -> list[int]:
-        n = network.num_sine_layers
-        layers = self.config.prune_layers
-        chosen = (list(range(1, n)) or [0]) if layers is None else [int(i) for i in layers]
-        bad = [i for i in chosen if i >= n]
-        if bad:
-            raise ConfigError(f"prune_layers {bad} do not exist: the network has sine layers 0..{n - 1}")
-        return chosen
+        return cuts.prunable_layers(network, self.config.prune_layers)
 
-    def densify_count(self, input_width: int) -> int:
-        """Input frequencies a cycle adds: densify_k, or densify_fraction of the input width."""
+    def densify_count(self, input_width: int, cycle: int = 0) -> int:
+        """Input frequencies cycle `cycle` (0-based) adds: densify_k, or densify_fraction of the input width."""
         k = self.config.densify_k
         return int(round(self.config.densify_fraction * input_width)) if k is None else int(k)
 
@@ -347,8 +350,8 @@ class AireSchedule(Schedule):
         if self.config.target_params is None or not self.cycles:
             return
         widths = list(trainer.initial_architecture[:-1])
-        for _ in self.cycles:  # the input width after every densification
-            widths[0] += self.densify_count(widths[0])
+        for cycle in self.cycles:  # the input width after every densification
+            widths[0] += self.densify_count(widths[0], cycle.index)
         layers = self.prunable_layers(trainer.network)
         smallest = [1 if i in layers else w for i, w in enumerate(widths)]
         minimum = sched.count_parameters(trainer.network.weights[0].shape[1], smallest, trainer.signal.out_features)
@@ -364,7 +367,7 @@ class AireSchedule(Schedule):
         widths = network.widths()[:-1]
         layers = self.prunable_layers(network)
         if self.config.target_params is not None:
-            target = sched.cycle_target(trainer.initial_params, self.config.target_params, cycle.index, len(self.cycles))
+            target = self.cycle_target(trainer.initial_params, cycle)
         elif self.target is not None and self.accepted:
             # each cut, densification included, leaves (1 - next_fraction) of the last network that held the target
             target = self.accepted[-1]["params"] * (1.0 - self.next_fraction)
@@ -373,11 +376,15 @@ class AireSchedule(Schedule):
         new = sched.budget_widths(network.weights[0].shape[1], widths, trainer.signal.out_features, layers, target)
         return {i: widths[i] - new[i] for i in layers}
 
+    def cycle_target(self, initial_params: int, cycle: sched.Cycle) -> float:
+        """Parameters left after `cycle` under target_params: geometric steps to the budget."""
+        return sched.cycle_target(initial_params, self.config.target_params, cycle.index, len(self.cycles))
+
     def begin_cycle(self, trainer: TrainerView, cycle: sched.Cycle) -> None:
         """Densify, then choose the TWD targets and reset their Adam moments."""
         network = trainer.network
         self.protected = torch.empty(0, dtype=torch.long)
-        k_new = self.densify_count(network.widths()[0])
+        k_new = self.densify_count(network.widths()[0], cycle.index)
         if k_new > 0:
             context = DensifyContext(trainer.signal, network, trainer.backend)
             rows, bias = self.policy.propose(network, network.encoding, k_new, context)
@@ -387,6 +394,7 @@ class AireSchedule(Schedule):
             trainer.log_event("densify", added=int(rows.shape[0]))
             trainer.registry.emit("aire_after_densify", trainer=trainer, added=int(rows.shape[0]))
         self.twd_targets = {}
+        cuts.show_inputs(self.criterion, trainer, self.generator)
         for layer, k in self._k_per_layer(trainer, cycle).items():
             k = min(k, network.widths()[layer] - 1)
             if k <= 0:
@@ -458,13 +466,15 @@ class AireSchedule(Schedule):
         return any(e["step"] == row["step"] and e["event"] in ("prune", "densify") for e in trainer.events)
 
     def predict_cut(self, trainer: TrainerView, layer: int, neurons: Any, quality: float | str | None = None,
-                    new_outgoing: torch.Tensor | None = None, certify: bool = True) -> CutPrediction:
+                    new_outgoing: torch.Tensor | None = None, certify: bool = True, *,
+                    new_bias: torch.Tensor | None = None) -> CutPrediction:
         """The prediction for a proposed cut of `neurons` of sine layer `layer`, before making it (the
         network is not modified): the public entry for code that sizes cuts (e.g. the quality target).
 
         quality: the signal's quality now (evaluated when None; see `quality`). new_outgoing: the
         stored-form outgoing matrix the cut would leave, cut columns included (least-squares
-        compensation refits the kept ones); None means plain removal. With a PSNR signal
+        compensation refits the kept ones); None means plain removal. new_bias: the next layer's bias the
+        cut would leave (a refit of the next layer, e.g. aire-lsq), None: unchanged. With a PSNR signal
         (``signal.output_psnr_peak``) the prediction has the rigorous PSNR drop bound and the
         Monte-Carlo estimate (PREDICTION_POINTS points of a generator of its own, so predicting
         never moves the fit's random streams); otherwise the notes say why not. certify: run the
@@ -476,10 +486,12 @@ class AireSchedule(Schedule):
         network, signal = trainer.network, trainer.signal
         idx = torch.as_tensor(neurons).reshape(-1).cpu().numpy()
         canonical, new_w, new_b = removal_change(network, layer, idx)
+        scale = network.omega(canonical) if canonical < network.num_sine_layers else 1.0  # canonical: omega_0 absorbed
         if new_outgoing is not None:
-            new_w = new_outgoing.detach().double().cpu().numpy() * (network.omega(canonical)
-                                                                     if canonical < network.num_sine_layers else 1.0)
+            new_w = new_outgoing.detach().double().cpu().numpy() * scale
             new_w[:, idx] = 0.0
+        if new_bias is not None:
+            new_b = new_bias.detach().double().cpu().numpy() * scale
         peak = getattr(signal, "output_psnr_peak", None)
         if quality is None:
             quality = self.quality(trainer) if peak is not None else None
@@ -520,6 +532,36 @@ class AireSchedule(Schedule):
         for event in waiting:
             event["measured"].update(recovered=value, recovered_step=trainer.step)
 
+    def compensate(self, trainer: TrainerView, layer: int, neurons: torch.Tensor) -> None:
+        """Before `neurons` of `layer` go: with ``compensate``, the least-squares refit of the kept
+        outgoing columns (aire.pruning.compensate) on 4096 training inputs."""
+        if self.config.compensate:
+            x = trainer.signal.network_inputs(4096, trainer.generator)
+            least_squares_compensation(trainer.network, layer, neurons, x)
+
+    def _compensation(self, trainer: TrainerView, layer: int,
+                      neurons: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Run compensate() and return the next layer's (weight, bias) it made, with the network put back
+        as it was (so the cut is predicted from the network before it), or (None, None) when it changed
+        nothing. compensate() may change only sine layer `layer` + 1's weight and bias."""
+        network = trainer.network
+        weight, bias = network.outgoing(layer), network.biases[layer + 1]
+        saved = weight.detach().clone(), bias.detach().clone()
+        others = [p.detach().clone() for p in network.parameters() if p is not weight and p is not bias]
+        self.compensate(trainer, layer, neurons)
+        changed = [p for p, q in zip((p for p in network.parameters() if p is not weight and p is not bias), others)
+                   if not torch.equal(p.detach(), q)]
+        if changed:
+            raise RuntimeError(f"{type(self).__name__}.compensate changed parameters beyond layer {layer + 1}'s "
+                               "weight and bias; the cut's prediction would not cover them")
+        if torch.equal(weight.detach(), saved[0]) and torch.equal(bias.detach(), saved[1]):
+            return None, None
+        new = weight.detach().clone(), bias.detach().clone()
+        with torch.no_grad():
+            weight.copy_(saved[0])
+            bias.copy_(saved[1])
+        return new
+
     def prune(self, trainer: TrainerView) -> None:
         """Cut every prunable layer (see _neurons_to_cut), end the TWD phase, rewind the lr decay.
 
@@ -539,18 +581,12 @@ class AireSchedule(Schedule):
             if before is None:
                 before = self.quality(trainer)
             trainer.registry.emit("aire_before_prune", trainer=trainer, layer=layer, neurons=neurons)
-            new_outgoing = None
-            if self.config.compensate:
-                x = trainer.signal.network_inputs(4096, trainer.generator)
-                kept = network.outgoing(layer).detach().clone()
-                least_squares_compensation(network, layer, neurons, x)
-                new_outgoing = network.outgoing(layer).detach().clone()
-                with torch.no_grad():  # predict from the network as it was, to the compensated cut
-                    network.outgoing(layer).copy_(kept)
-            prediction = self.predict_cut(trainer, layer, neurons, before, new_outgoing)
-            if new_outgoing is not None:
+            new_outgoing, new_bias = self._compensation(trainer, layer, neurons)
+            prediction = self.predict_cut(trainer, layer, neurons, before, new_outgoing, new_bias=new_bias)
+            if new_outgoing is not None:  # the compensated next layer, as compensate() left it
                 with torch.no_grad():
                     network.outgoing(layer).copy_(new_outgoing)
+                    network.biases[layer + 1].copy_(new_bias)
             network.remove_neurons(layer, neurons, trainer.optimizer)
             after = self.quality(trainer)
             measured: dict[str, Any] = {"metric": key, "before": before, "after_cut": after, "recovered": PENDING}

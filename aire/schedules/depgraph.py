@@ -25,6 +25,7 @@ from torch import nn
 from aire.config import ConfigError, ScheduleConfig
 from aire.hookspecs import hookimpl
 from aire.interfaces import PruningCriterion, TrainerView
+from aire.schedules import cuts
 from aire.schedules.magnitude import ITERATIVE_CUTS, MagnitudeSchedule
 from aire.train import schedule as sched
 
@@ -76,17 +77,13 @@ class DepGraphSchedule(MagnitudeSchedule):
         if not hasattr(network, "weights") or not hasattr(network, "omega"):
             raise ConfigError(f"schedule {self.config.kind!r} supports SineMLP networks (siren, finer) only")
         tp = self.tp
-        widths = network.widths()[:-1]
-        layers = self.layers(network)
         target = sched.cycle_target(trainer.initial_params, self.config.target_params, index, len(self.steps))
-        new = sched.budget_widths(network.weights[0].shape[1], widths, trainer.signal.out_features, layers, target)
         model, linears = mirror(network)
         example = torch.zeros(1, network.weights[0].shape[1], dtype=network.weights[0].dtype,
                               device=network.weights[0].device)
         graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
         importance = tp.importance.GroupMagnitudeImportance(p=1)
-        for layer in layers:
-            k = min(widths[layer] - new[layer], widths[layer] - 1)
+        for layer, k in cuts.neurons_per_layer(trainer, self.layers(network), target).items():
             if k <= 0:
                 continue
             everything = list(range(linears[layer].out_features))
@@ -95,14 +92,9 @@ class DepGraphSchedule(MagnitudeSchedule):
             neurons = torch.argsort(scores.detach().cpu(), stable=True)[:k]
             group = graph.get_pruning_group(linears[layer], tp.prune_linear_out_channels, idxs=neurons.tolist())
             group.prune()
-            neurons = neurons.to(network.weights[0].device)
-            trainer.registry.emit("aire_before_prune", trainer=trainer, layer=layer, neurons=neurons)
-            network.remove_neurons(layer, neurons, trainer.optimizer)
-            trainer.log_event("prune", layer=layer, removed=int(neurons.numel()), method="depgraph")
-            trainer.registry.emit("aire_after_prune", trainer=trainer, layer=layer, removed=int(neurons.numel()))
+            cuts.cut(trainer, layer, neurons.to(network.weights[0].device), method="depgraph")
         self._check_same(network, linears)
-        if self.config.lr_rewind:
-            self.lr_origin = trainer.step
+        self.after_cuts(trainer)
 
     @staticmethod
     def _check_same(network: Any, linears: list[nn.Linear]) -> None:

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from aire.config import ConfigError, ScheduleConfig, TrainConfig
 from aire.hookspecs import hookimpl
 from aire.interfaces import PruningCriterion, Schedule, TrainerView
+from aire.schedules import cuts
 from aire.train import schedule as sched
 
 #: fraction of the steps at which the (last) cut happens
@@ -49,9 +52,13 @@ class MagnitudeSchedule(Schedule):
         self.config, self.criterion, self.cuts = config, criterion, int(cuts)
         self.steps: list[int] = []
         self.lr_origin = 0
+        self.generator = torch.Generator().manual_seed(0)
 
     def on_fit_start(self, trainer: TrainerView) -> None:
+        from aire.train.trainer import seeded_generator
+
         self.steps = cut_steps(trainer.train_config.steps, self.cuts)
+        self.generator = seeded_generator(trainer.train_config.seed, 2)  # a data-aware criterion's inputs
 
     def before_step(self, trainer: TrainerView, step: int) -> None:
         if step in self.steps:
@@ -59,8 +66,7 @@ class MagnitudeSchedule(Schedule):
 
     def learning_rate(self, step: int, train: TrainConfig) -> float:
         """AIRe's rule: exponential decay lr -> lr_final, restarted at the last cut with lr_rewind."""
-        start = self.lr_origin
-        return train.lr * (train.lr_final / train.lr) ** ((step - start) / max(1, train.steps - start))
+        return cuts.rewound_lr(step, train, self.lr_origin)
 
     def state_dict(self) -> dict[str, Any]:
         return {"lr_origin": self.lr_origin}
@@ -69,30 +75,28 @@ class MagnitudeSchedule(Schedule):
         self.lr_origin = int(state["lr_origin"])
 
     def layers(self, network: Any) -> list[int]:
-        n = network.num_sine_layers
-        layers = self.config.prune_layers
-        chosen = (list(range(1, n)) or [0]) if layers is None else [int(i) for i in layers]
-        if any(i >= n for i in chosen):
-            raise ConfigError(f"prune_layers {chosen} do not exist: the network has sine layers 0..{n - 1}")
-        return chosen
+        return cuts.prunable_layers(network, self.config.prune_layers)
 
     def cut(self, trainer: TrainerView, index: int) -> None:
         """Cut to the `index`-th geometric step of the budget: the lowest scores of each pruned layer."""
         network = trainer.network
-        widths = network.widths()[:-1]
-        layers = self.layers(network)
         target = sched.cycle_target(trainer.initial_params, self.config.target_params, index, len(self.steps))
-        new = sched.budget_widths(network.weights[0].shape[1], widths, trainer.signal.out_features, layers, target)
-        for layer in layers:
-            k = min(widths[layer] - new[layer], widths[layer] - 1)
+        for layer, k in cuts.neurons_per_layer(trainer, self.layers(network), target).items():
             if k <= 0:
                 continue
-            neurons = self.criterion.select(network, layer, k, None).to(network.weights[0].device)
-            trainer.registry.emit("aire_before_prune", trainer=trainer, layer=layer, neurons=neurons)
+            neurons = self.choose(trainer, layer, k)
             removed_l1 = float(network.outgoing(layer).detach()[:, neurons].abs().sum())
-            network.remove_neurons(layer, neurons, trainer.optimizer)
-            trainer.log_event("prune", layer=layer, removed=int(neurons.numel()), residual_column_l1=removed_l1)
-            trainer.registry.emit("aire_after_prune", trainer=trainer, layer=layer, removed=int(neurons.numel()))
+            cuts.cut(trainer, layer, neurons, residual_column_l1=removed_l1)
+        self.after_cuts(trainer)
+
+    def choose(self, trainer: TrainerView, layer: int, k: int) -> torch.Tensor:
+        """The `k` neurons of `layer` to cut: the criterion's lowest scores."""
+        network = trainer.network
+        cuts.show_inputs(self.criterion, trainer, self.generator)
+        return self.criterion.select(network, layer, k, None).to(network.weights[0].device)
+
+    def after_cuts(self, trainer: TrainerView) -> None:
+        """After every layer of a cut: rewind the learning-rate decay (lr_rewind)."""
         if self.config.lr_rewind:
             self.lr_origin = trainer.step
 

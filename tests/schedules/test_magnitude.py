@@ -14,21 +14,14 @@ from aire.train import schedule as sched
 from aire.train.trainer import Trainer
 
 
-def _trainer(kind: str, steps: int = 40, budget: float = 0.6) -> Trainer:
-    signal = ImageSignal(image=synthetic_image(12))
-    net = aire.build_network(signal, [8, 8, 8], seed=3)
-    train = aire.TrainConfig(steps=steps, lr=1e-3, lr_final=1e-4, eval_every=steps, progress=False, guard=False)
-    return Trainer(signal, net, train, aire.ScheduleConfig(kind=kind, target_params=budget))
-
-
 def test_cut_steps_end_at_thirty_percent():
     assert cut_steps(100, 1) == [30]
     assert cut_steps(100, 3) == [10, 20, 30]
     assert cut_steps(5, 3) == [1, 2]  # rounding merges cuts rather than repeating a step
 
 
-def test_oneshot_cuts_the_weakest_columns_once_at_thirty_percent_and_rewinds_the_lr():
-    trainer = _trainer("magnitude-oneshot")
+def test_oneshot_cuts_the_weakest_columns_once_at_thirty_percent_and_rewinds_the_lr(make_trainer):
+    trainer = make_trainer("magnitude-oneshot")
     schedule = trainer.schedule
     assert isinstance(schedule, MagnitudeSchedule)
     schedule.on_fit_start(trainer)
@@ -50,8 +43,8 @@ def test_oneshot_cuts_the_weakest_columns_once_at_thirty_percent_and_rewinds_the
     assert schedule.learning_rate(40, trainer.train_config) == pytest.approx(1e-4)
 
 
-def test_iterative_fit_reaches_the_budget_in_three_cuts():
-    trainer = _trainer("magnitude-iterative", steps=30, budget=0.5)
+def test_iterative_fit_reaches_the_budget_in_three_cuts(make_trainer):
+    trainer = make_trainer("magnitude-iterative", steps=30, budget=0.5)
     result = trainer.fit()
     cuts = sorted({e["step"] for e in result.events if e["event"] == "prune"})
     assert cuts == [3, 6, 9]
@@ -67,8 +60,8 @@ def test_a_magnitude_schedule_needs_a_budget():
         Trainer(signal, net, aire.TrainConfig(steps=10), aire.ScheduleConfig(kind="magnitude-oneshot"))
 
 
-def test_state_round_trips():
-    trainer = _trainer("magnitude-oneshot")
+def test_state_round_trips(make_trainer):
+    trainer = make_trainer("magnitude-oneshot")
     trainer.schedule.lr_origin = 7
     fresh = MagnitudeSchedule(trainer.schedule.config, trainer.schedule.criterion, cuts=1)
     fresh.load_state_dict(trainer.schedule.state_dict())

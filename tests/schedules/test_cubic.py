@@ -1,0 +1,63 @@
+"""aire-cubic: TWD phases tiling [start, end] of the steps, the removed fraction on Zhu & Gupta's
+cubic ramp to the budget, densification in the first cycles only."""
+
+from __future__ import annotations
+
+import pytest
+
+from aire.config import ConfigError
+from aire.schedules.cubic import CubicSchedule, cubic_fraction_removed, cubic_plan
+from aire.train import schedule as sched
+
+
+def test_the_plan_tiles_the_window_with_back_to_back_phases():
+    assert cubic_plan(100, 4, 0.1, 0.3) == [sched.Cycle(0, 10, 15), sched.Cycle(1, 15, 20), sched.Cycle(2, 20, 25),
+                                            sched.Cycle(3, 25, 30)]
+    assert cubic_plan(10, 8, 0.1, 0.3) == [sched.Cycle(0, 1, 2), sched.Cycle(1, 2, 3)]  # no empty phases, renumbered
+
+
+def test_the_removed_fraction_follows_zhu_and_gupta():
+    assert cubic_fraction_removed(0.5, 0, 4) == 0.0
+    assert cubic_fraction_removed(0.5, 4, 4) == pytest.approx(0.5)
+    assert cubic_fraction_removed(0.5, 1, 4) == pytest.approx(0.5 * (1 - 0.75 ** 3))
+    steps = [cubic_fraction_removed(0.5, i, 4) - cubic_fraction_removed(0.5, i - 1, 4) for i in (1, 2, 3, 4)]
+    assert steps == sorted(steps, reverse=True)  # fast first, slow at the end
+
+
+def test_a_fit_reaches_the_budget_in_shrinking_cuts_densifying_twice(make_trainer):
+    trainer = make_trainer("aire-cubic", steps=60, budget=0.5, densify_k=2,
+                           settings={"cuts": 4, "start": 0.1, "end": 0.5})
+    assert isinstance(trainer.schedule, CubicSchedule)
+    result = trainer.fit()
+    assert [e["step"] for e in result.events if e["event"] == "densify"] == [6, 12]
+    prunes = [e for e in result.events if e["event"] == "prune"]
+    assert {e["step"] for e in prunes} <= {12, 18, 24, 30} and {12, 30} <= {e["step"] for e in prunes}
+    for i, step in enumerate((12, 18, 24, 30), start=1):  # each cut reaches its point of the cubic ramp
+        left = [e["params"] for e in prunes if e["step"] == step]
+        assert not left or left[-1] <= (1 - cubic_fraction_removed(0.5, i, 4)) * result.metrics["params_initial"]
+    removed = [sum(e["removed"] for e in prunes if e["step"] == s) for s in (12, 18, 24, 30)]
+    assert removed[0] == max(removed)  # the largest cut comes first
+    assert result.metrics["params_final"] <= 0.5 * result.metrics["params_initial"]
+    assert trainer.schedule.lr_origin == 30
+
+
+def test_it_needs_a_budget_and_a_window(make_trainer):
+    with pytest.raises(ConfigError, match="needs target_params"):
+        make_trainer("aire-cubic", budget=None)
+    with pytest.raises(ConfigError, match="start < end"):
+        make_trainer("aire-cubic", settings={"start": 0.4, "end": 0.2})
+
+
+def test_cubic_lsq_refits_at_every_cut(make_trainer):
+    from aire.schedules.cubic import CubicLsqSchedule
+
+    trainer = make_trainer("aire-cubic-lsq", steps=60, budget=0.5, densify_k=0,
+                           settings={"cuts": 4, "start": 0.1, "end": 0.5, "reference": "pre-cut"})
+    schedule = trainer.schedule
+    assert isinstance(schedule, CubicLsqSchedule) and schedule.reference == "pre-cut" and schedule.cuts == 4
+    result = trainer.fit()
+    cut_layers = [e for e in result.events if e["event"] == "prune"]
+    assert len(schedule.residuals) == len(cut_layers) > 0  # one refit per layer cut
+    assert result.metrics["params_final"] <= 0.5 * result.metrics["params_initial"]
+    with pytest.raises(ConfigError, match="needs target_params"):
+        make_trainer("aire-cubic-lsq", budget=None)
