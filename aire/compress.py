@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="the signal the model represents and its input, e.g. --signal image photo.png")
     p.add_argument("--layout", choices=(*LAYOUT_NAMES, "aire"),
                    help="the model's codebase (default: recognised by its parameter names)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (refused if it exists, unless --overwrite)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (refused if it exists, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder that aire wrote")
     add_fit_options(p, exclude=EXCLUDED)
     return p

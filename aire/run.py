@@ -63,8 +63,10 @@ def check_spec(spec: FitSpec) -> None:
     _check("policy", spec.schedule.policy, comps.policy_settings)
     _check("encoding", net.encoding, net.encoding_settings)
     _check("backend", comps.backend, comps.backend_settings)
-    _check("signal", spec.signal, spec.signal_settings, reserved=("path", "image", "mesh"))
-    _check("schedule", spec.schedule.kind, spec.schedule.settings, reserved=("config", "criterion", "policy"))
+    from aire.settings import RESERVED
+
+    _check("signal", spec.signal, spec.signal_settings, reserved=RESERVED["signal"])
+    _check("schedule", spec.schedule.kind, spec.schedule.settings, reserved=RESERVED["schedule"])
 
 
 def build_parts(spec: FitSpec) -> dict[str, Any]:
