@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from aire import __version__
-from aire.atomic import check_out_file, is_aire_folder, one_writer
+from aire.atomic import check_out_file, one_writer
 from aire.config import ConfigError
 from aire.errors import InputError
 from aire.plugins import ComponentError
@@ -351,9 +351,9 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
         raise InputError(f"--top must be at least 1, got {args.top}")
     run_dir = args.model.parent if args.model.suffix else args.model
     out = args.out or run_dir / "spectrum.png"
-    # the default file inside a folder aire wrote is aire's own; anything else needs --overwrite
-    overwrite = args.overwrite or (args.out is None and is_aire_folder(run_dir))
-    check_out_file(out, overwrite, inputs=[*run_inputs(run_dir), run_dir / MODEL_FILE, run_dir / CONFIG_FILE])
+    # the default file follows the rule of --out: an existing one is replaced only with --overwrite (a user
+    # may have kept an earlier run's plot, at another --resolution or channel)
+    check_out_file(out, args.overwrite, inputs=[*run_inputs(run_dir), run_dir / MODEL_FILE, run_dir / CONFIG_FILE])
     with one_writer(out):
         return _spectrum(args, out)
 
