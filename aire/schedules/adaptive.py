@@ -10,7 +10,6 @@ stubborn targets when a parameter budget must hold) barely changes f.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
@@ -18,6 +17,7 @@ import torch
 from aire.config import ConfigError, ScheduleConfig, TrainConfig
 from aire.hookspecs import hookimpl
 from aire.interfaces import DensificationPolicy, DensifyContext, PruningCriterion, Schedule, TrainerView
+from aire.notices import warn
 from aire.pruning.compensate import least_squares_compensation
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
@@ -92,10 +92,10 @@ class AireSchedule(Schedule):
         without a budget ended larger than it started (metrics.json records it as ``params_grew`` and
         ``params_fraction``): densification then added more than pruning removed."""
         if metrics.get("params_grew") and self.config.target_params is None and self.config.target_psnr is None:
-            warnings.warn(
+            warn(
                 f"the fit ended larger than it started ({metrics['params_initial']} -> {metrics['params_final']} "
                 f"parameters, {metrics['params_fraction']:.0%}): without target_params, densification added more "
-                "than pruning removed; set target_params (e.g. --target-params 1.0) to cap the size", stacklevel=2)
+                "than pruning removed; set target_params (e.g. --target-params 1.0) to cap the size", __name__)
         if self.config.target_psnr is None:
             return
         key = self._target_key(trainer, metrics)
@@ -103,8 +103,8 @@ class AireSchedule(Schedule):
         metrics["target"] = {"metric": key, "value": self.config.target_psnr, "higher_is_better": True,
                              "held": held, "accepted": list(self.accepted)}
         if not held:
-            warnings.warn(f"target_psnr {self.config.target_psnr:g} was not reached: {key} {metrics[key]:.4g} "
-                          "at the end, no cut made", stacklevel=2)
+            warn(f"target_psnr {self.config.target_psnr:g} was not reached: {key} {metrics[key]:.4g} "
+                 "at the end, no cut made", __name__)
 
     def learning_rate(self, step: int, train: TrainConfig) -> float:
         """Exponential decay lr -> lr_final over the run, restarted at the last cut with lr_rewind."""
@@ -296,10 +296,10 @@ class AireSchedule(Schedule):
         if budgeted and targets is not None:
             stubborn = targets[~remove[targets]]
             if stubborn.numel():
-                warnings.warn(
+                warn(
                     f"TWD left {stubborn.numel()} targets of layer {layer} above epsilon "
                     f"(max column L1 {float(norms[stubborn].max()):.3g}); removing them for the budget. "
-                    "Lengthen twd_length or raise alpha_max.", stacklevel=2)
+                    "Lengthen twd_length or raise alpha_max.", __name__)
             remove[targets] = True
         neurons = remove.nonzero().flatten()
         if neurons.numel() >= norms.numel():  # always keep the strongest neuron
