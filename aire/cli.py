@@ -213,7 +213,7 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
     from contextlib import nullcontext
 
     from aire.atomic import one_writer
-    from aire.run import run_spec, summary_line
+    from aire.run import report_line, run_spec, summary_line
 
     # the output's lock from before the checkpoint is read (--resume) to the final swap
     with one_writer(args.resume) if args.resume is not None else nullcontext():
@@ -229,8 +229,7 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
                 raise InputError(f"{exc}; the last checkpoint is kept: make room, then `aire fit --resume {out}`") from exc
             raise
     print(summary_line(result))
-    print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'}, "
-          f"config {out / 'config.json'})")
+    print(report_line(out))
     return 0
 
 

@@ -233,3 +233,16 @@ def summary_line(result: Any) -> str:
             f"{m['architecture_final']}  {m['seconds']:.1f} s"
             + (f" fitting, {m['seconds_total']:.1f} s in all" if isinstance(m.get("seconds_total"), (int, float)) else ""))
 
+
+
+#: the pictures a run folder may hold, in the order the report line names them
+REPORT_PICTURES = ("training.png", "comparison.png", "distance.png", "test_views.png")
+
+
+def report_line(out: str | Path) -> str:
+    """The `report:` line `aire fit` and `aire compress` print: metrics.json, then the model, every picture
+    the run folder holds (training.png always; comparison.png, distance.png ... by signal) and config.json."""
+    out = Path(out)
+    plots = ", ".join(str(out / name) for name in REPORT_PICTURES if (out / name).is_file())
+    return (f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}"
+            + (f", plot {plots}" if plots else "") + f", config {out / 'config.json'})")
