@@ -102,7 +102,7 @@ def comparison_figure(target: np.ndarray, prediction: np.ndarray, dpi: int = 100
     axes[0].imshow(show(np.clip(target, 0, 1)), interpolation="nearest", **kwargs)
     axes[0].set_title(f"input ({width} x {height} px)", fontsize=9)
     axes[1].imshow(show(np.clip(prediction, 0, 1)), interpolation="nearest", **kwargs)
-    axes[1].set_title("fit (metrics.json has its PSNR)", fontsize=9)
+    axes[1].set_title("fit", fontsize=9)
     shown = axes[2].imshow(error, interpolation="nearest", cmap="magma", vmin=0.0, vmax=max(float(error.max()), 1e-6))
     axes[2].set_title("|fit - input|", fontsize=9)
     for ax in axes:

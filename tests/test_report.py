@@ -50,7 +50,7 @@ def test_comparison_enlarges_a_small_image_and_maps_the_error_with_a_colour_bar(
     prediction[10, 20] = [0.3, 0.6, 0.9]  # one wrong pixel: error 0.6 (mean over channels)
     fig = report.comparison_figure(target, prediction, dpi=100)
     inp, fit, err, bar = fig.axes
-    assert [a.get_title() for a in (inp, fit, err)] == ["input (64 x 48 px)", "fit (metrics.json has its PSNR)",
+    assert [a.get_title() for a in (inp, fit, err)] == ["input (64 x 48 px)", "fit",
                                                         "|fit - input|"]
     assert bar.get_ylabel() == "absolute error (intensity, 0-1 scale)"
     error = err.get_images()[0]
