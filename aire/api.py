@@ -119,7 +119,10 @@ def save_run(result: FitResult, signal: Signal, out: str | Path, *, overwrite: b
             described = {**described, "path": str(Path(input_as).resolve())}
         if started is not None:  # measured here, after the exports: everything but writing metrics.json
             result.metrics["seconds_total"] = time.perf_counter() - started
-        metrics = {**result.metrics, "signal": described, "settings": settings or {}}
+        from aire.environment import environment
+
+        metrics = {**result.metrics, "signal": described, "settings": settings or {},
+                   "environment": environment(result.network.weights[0].device)}
         if export_precision is not None:
             metrics["export"] = compact_export(model, signal, tmp, export_precision)
         write_run_report(tmp, out.name, metrics, config, history, model, signal)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from aire import __version__
-from aire.atomic import check_out_file, is_aire_folder, one_writer
+from aire.atomic import check_out_file, one_writer
 from aire.config import ConfigError
 from aire.errors import InputError
 from aire.plugins import ComponentError
@@ -50,7 +50,7 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("signal", nargs="?", help="signal plugin: image, sdf, nerf (more with plugins; see `aire plugins`)")
     p.add_argument("path", nargs="?", help="input file or folder")
-    p.add_argument("--out", type=Path, help="output folder (refused if it exists, unless --overwrite)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="output folder (refused if it exists, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder that aire wrote")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="start from a resolved specification (a run's config.json); options given here override it")
@@ -66,11 +66,39 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"aire: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def component_settings_help(kind: str, name: str) -> str:
+    """The settings of component `name` of `kind` with type and default, read from its factory's signature
+    (aire.settings); a signal's also say what its default preset sets. One line when it is unknown."""
+    from aire.plugins import get_registry
+    from aire.presets import default_presets
+    from aire.settings import RESERVED, describe_settings
+
+    component = get_registry().find(kind, name)
+    if component is None:
+        return f"  (no {kind} plugin called {name!r}; see `aire plugins`)"
+    preset = default_presets().get(name, {}).get("signal_settings") if kind == "signal" else None
+    return describe_settings(component.factory, RESERVED.get(kind, ()), preset)
+
+
+def _fit_epilog(signal: str | None) -> str:
+    if signal is None:
+        return ("`aire fit SIGNAL --help` lists the signal's --set settings with their types and defaults;\n"
+                "`aire plugins --settings` lists every plugin's.")
+    try:
+        listing = component_settings_help("signal", signal)
+    except Exception as exc:  # an ambiguous name or a broken plugin: the help itself must still print
+        listing = f"  (cannot list them: {' '.join(str(exc).split())})"
+    return f"settings of signal {signal!r} (--set KEY=VALUE):\n{listing}"
+
+
+def build_parser(fit_signal: str | None = None) -> argparse.ArgumentParser:
+    """The `aire` parser; `fit_signal` (the SIGNAL of `aire fit SIGNAL --help`) adds that signal's --set
+    settings to the help of `fit`."""
     parser = OneLineParser(prog="aire", description="Adaptive implicit neural representations (AIRe).")
     parser.add_argument("--version", action="version", version=f"aire {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    fit = sub.add_parser("fit", help="fit a signal adaptively and write a report")
+    fit = sub.add_parser("fit", help="fit a signal adaptively and write a report", epilog=_fit_epilog(fit_signal),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_fit_options(fit)
     from aire.many.command import add_parser as add_fit_many
 
@@ -85,31 +113,39 @@ def build_parser() -> argparse.ArgumentParser:
     add_render(sub)
     add_eval(sub)
     add_report(sub)
-    demo = sub.add_parser("demo", help="adaptive fit of a generated image: the two-minute tour")
-    demo.add_argument("--out", type=Path, default=Path("runs/demo"))
-    demo.add_argument("--overwrite", action="store_true")
-    demo.add_argument("--size", type=int, default=96, help="side of the generated image in pixels")
-    demo.add_argument("--steps", type=int, default=1500)
-    demo.add_argument("--target-params", type=float, default=0.5)
-    demo.add_argument("--quiet", action="store_true")
-    verify = sub.add_parser("verify", help="check the theorems of SPEC section 2 on random networks (and a fitted model)")
+    # the defaults are sized so the fit takes ~25 s of CPU time (measured: docs/quickstart.md) and still shows
+    # AIRe halving the network at about 35 dB
+    demo = sub.add_parser("demo", help="adaptive fit of a generated 64 px image to half its parameters "
+                                       "(~25 s of CPU time, under a minute on 2 cores)")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"), metavar="DIR",
+                      help="output folder (default runs/demo; refused if it exists, unless --overwrite)")
+    demo.add_argument("--overwrite", action="store_true", help="replace an existing output folder that aire wrote")
+    demo.add_argument("--size", type=int, default=64, metavar="N", help="side of the generated image in pixels (default 64)")
+    demo.add_argument("--steps", type=int, default=600, metavar="N", help="optimizer steps (default 600)")
+    demo.add_argument("--target-params", type=float, default=0.5, metavar="FLOAT",
+                      help="end with at most this fraction of the starting parameters (default 0.5)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    verify = sub.add_parser("verify", help="check the AIRe paper's theorems (harmonic expansion, pruning stability) on random networks and a fitted model")
     verify.add_argument("model", nargs="?", type=Path, help="a fit's output folder or model.safetensors")
-    verify.add_argument("--seed", type=int, default=0)
-    verify.add_argument("--budget", type=float, default=30.0,
+    verify.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="seed of the random networks and inputs the checks use (default 0)")
+    verify.add_argument("--budget", type=float, default=30.0, metavar="SECONDS",
                         help="seconds the certified (tight) bounds of a model may take; more converges further")
     spectrum = sub.add_parser("spectrum", help="plot and list the strongest frequencies a fitted network expresses")
     spectrum.add_argument("model", type=Path, help="a fit's output folder or model.safetensors")
-    spectrum.add_argument("--resolution", type=int, help="FFT grid points per axis (default 1024/256/48 for 1/2/3-D)")
-    spectrum.add_argument("--channel", type=int, default=0)
-    spectrum.add_argument("--top", type=int, default=10)
-    spectrum.add_argument("--out", type=Path, help="plot file (default: MODEL_DIR/spectrum.png)")
-    spectrum.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    spectrum.add_argument("--resolution", type=int, metavar="N", help="FFT grid points per axis (default 1024/256/48 for 1/2/3-D)")
+    spectrum.add_argument("--channel", type=int, default=0, metavar="N",
+                          help="output channel to analyse, from 0 (image: 0 red, 1 green, 2 blue; default 0)")
+    spectrum.add_argument("--top", type=int, default=10, metavar="N", help="how many of the strongest frequencies to list (default 10)")
+    spectrum.add_argument("--out", type=Path, metavar="FILE", help="plot file (default: MODEL_DIR/spectrum.png)")
+    spectrum.add_argument("--overwrite", action="store_true", help="replace an existing plot file (--out or the default one)")
     export = sub.add_parser("export-mesh", help="extract the zero level set of a fitted SDF model as a mesh")
     export.add_argument("model", type=Path, help="a `fit sdf` output folder or its model.safetensors")
-    export.add_argument("--out", type=Path, required=True, help="mesh file: .ply, .obj, .off, .stl or .glb")
-    export.add_argument("--resolution", type=int, default=256, help="grid points per axis (512 works: chunked)")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="mesh file: .ply, .obj, .off, .stl or .glb")
+    export.add_argument("--resolution", type=int, default=256, metavar="N",
+                        help="grid points per axis (default 256; 512 works: chunked)")
     export.add_argument("--normalised", action="store_true", help="keep the unit-cube frame instead of the mesh's original one")
-    export.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    export.add_argument("--device", default="cpu", metavar="NAME", help="torch device: cpu, cuda, ... (default cpu)")
     export.add_argument("--keep-largest-component", action="store_true",
                         help="write only the connected piece with the most faces (drops small blobs in free space)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing file")
@@ -119,19 +155,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of `python -m benchmarks`")
     scene = sub.add_parser("make-scene", help="render a mesh into a NeRF scene (Blender or nerfstudio format)")
     scene.add_argument("mesh", type=Path, help="a mesh file trimesh reads (.off, .ply, .obj, .stl, ...)")
-    scene.add_argument("--out", type=Path, required=True, help="scene folder to write")
-    scene.add_argument("--views", type=int, default=50, help="training views (default 50)")
-    scene.add_argument("--size", type=int, default=100, help="image side in pixels (default 100)")
-    scene.add_argument("--val-views", type=int, default=4)
-    scene.add_argument("--test-views", type=int, default=8)
-    scene.add_argument("--supersample", type=int, default=2, help="rays per pixel side, box-filtered (default 2)")
-    scene.add_argument("--seed", type=int, default=0, help="rotation of the camera spheres")
+    scene.add_argument("--out", type=Path, required=True, metavar="DIR", help="scene folder to write")
+    scene.add_argument("--views", type=int, default=50, metavar="N", help="training views (default 50)")
+    scene.add_argument("--size", type=int, default=100, metavar="N", help="image side in pixels (default 100)")
+    scene.add_argument("--val-views", type=int, default=0, metavar="N",
+                       help="validation views (default 0: aire fits on train and evaluates on test; give some for "
+                            "tools that want a val split)")
+    scene.add_argument("--test-views", type=int, default=8, metavar="N",
+                       help="test views, on which `aire fit nerf` reports PSNR/SSIM (default 8)")
+    scene.add_argument("--supersample", type=int, default=2, metavar="N", help="rays per pixel side, box-filtered (default 2)")
+    scene.add_argument("--seed", type=int, default=0, metavar="N", help="rotation of the camera spheres (default 0)")
     scene.add_argument("--format", choices=("blender", "nerfstudio"), default="blender",
                        help="blender: transforms_{train,val,test}.json (default); nerfstudio: one transforms.json "
                             "with fl_x, fl_y, cx, cy, w, h and split lists")
-    scene.add_argument("--overwrite", action="store_true")
+    scene.add_argument("--overwrite", action="store_true", help="replace an existing scene folder that aire wrote")
     plugins = sub.add_parser("plugins", help="list plugins: what each provides and hooks, clashes, failures")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.add_argument("--settings", action="store_true",
+                         help="list each component's settings (--set, --criterion-set, ...) with type and default")
     return parser
 
 
@@ -182,7 +223,7 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
     from contextlib import nullcontext
 
     from aire.atomic import one_writer
-    from aire.run import run_spec, summary_line
+    from aire.run import report_line, run_spec, summary_line
 
     # the output's lock from before the checkpoint is read (--resume) to the final swap
     with one_writer(args.resume) if args.resume is not None else nullcontext():
@@ -198,9 +239,7 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
                 raise InputError(f"{exc}; the last checkpoint is kept: make room, then `aire fit --resume {out}`") from exc
             raise
     print(summary_line(result))
-    print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'}, "
-          f"config {out / 'config.json'}" + (f", page {out / 'report.html'}" if (out / "report.html").is_file() else "")
-          + ")")
+    print(report_line(out))
     return 0
 
 
@@ -212,14 +251,18 @@ def cmd_make_scene(args: argparse.Namespace) -> int:
         out = make_scene(args.mesh, args.out, views=args.views, size=args.size, val_views=args.val_views,
                          test_views=args.test_views, supersample=args.supersample, seed=args.seed,
                          overwrite=args.overwrite, format=args.format)
-    print(f"scene: {out} ({args.format} format; {args.views} train, {args.val_views} val, {args.test_views} test views of "
-          f"{args.size}x{args.size}); fit it with `aire fit nerf {out} --out DIR`")
+    counts = ", ".join(f"{n} {split}" for split, n in (("train", args.views), ("val", args.val_views),
+                                                         ("test", args.test_views)) if n)
+    print(f"scene: {out} ({args.format} format; {counts} views of {args.size}x{args.size}); "
+          f"fit it with `aire fit nerf {out} --out DIR`")
     return 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     from aire.plugins import get_registry
 
+    if args.settings:
+        return _print_settings()
     report = get_registry().report()
     if args.json:
         print(json.dumps(report, indent=2))
@@ -239,6 +282,26 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    {'unavailable' if r['status'] == 'unavailable' else 'error'}: {r['error']}")
     for clash in report["clashes"]:
         print(f"clash: {clash['message']}")
+    return 0
+
+
+#: component kind -> the `aire fit` option that passes its settings
+SETTING_FLAGS = {"signal": "--set", "encoding": "--encoding-set", "criterion": "--criterion-set",
+                 "policy": "--policy-set", "backend": "--backend-set", "schedule": "--schedule-set"}
+
+
+def _print_settings() -> int:
+    """`aire plugins --settings`: every component's settings, by kind, from the factories' signatures."""
+    from aire.plugins import get_registry
+
+    registry = get_registry()
+    for kind, flag in SETTING_FLAGS.items():
+        for name in sorted(registry.components(kind)):
+            print(f"{kind} {name} ({flag} KEY=VALUE):")
+            try:
+                print(component_settings_help(kind, name))
+            except Exception as exc:  # one broken plugin must not hide the others
+                print(f"  (cannot list them: {' '.join(str(exc).split())})")
     return 0
 
 
@@ -302,9 +365,9 @@ def cmd_spectrum(args: argparse.Namespace) -> int:
         raise InputError(f"--top must be at least 1, got {args.top}")
     run_dir = args.model.parent if args.model.suffix else args.model
     out = args.out or run_dir / "spectrum.png"
-    # the default file inside a folder aire wrote is aire's own; anything else needs --overwrite
-    overwrite = args.overwrite or (args.out is None and is_aire_folder(run_dir))
-    check_out_file(out, overwrite, inputs=[*run_inputs(run_dir), run_dir / MODEL_FILE, run_dir / CONFIG_FILE])
+    # the default file follows the rule of --out: an existing one is replaced only with --overwrite (a user
+    # may have kept an earlier run's plot, at another --resolution or channel)
+    check_out_file(out, args.overwrite, inputs=[*run_inputs(run_dir), run_dir / MODEL_FILE, run_dir / CONFIG_FILE])
     with one_writer(out):
         return _spectrum(args, out)
 
@@ -430,7 +493,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except InputError as exc:
             print(f"aire: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    parser = build_parser()
+    asks_help = "-h" in argv or "--help" in argv
+    fit_signal = argv[1] if asks_help and argv[:1] == ["fit"] and len(argv) > 1 and not argv[1].startswith("-") else None
+    parser = build_parser(fit_signal)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed as one line

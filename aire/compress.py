@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="the signal the model represents and its input, e.g. --signal image photo.png")
     p.add_argument("--layout", choices=(*LAYOUT_NAMES, "aire"),
                    help="the model's codebase (default: recognised by its parameter names)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (refused if it exists, unless --overwrite)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (refused if it exists, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder that aire wrote")
     add_fit_options(p, exclude=EXCLUDED)
     return p
@@ -62,7 +62,7 @@ def compress_spec(args: argparse.Namespace) -> Any:
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
-    from aire.run import run_spec, summary_line
+    from aire.run import report_line, run_spec, summary_line
 
     spec = compress_spec(args)
     out, result = run_spec(spec, args.out, overwrite=args.overwrite, say=lambda line: print(line, file=sys.stderr))
@@ -71,6 +71,6 @@ def cmd_compress(args: argparse.Namespace) -> int:
     if key is not None:
         print(f"start ({spec.network.start['layout']} model): {key} {start[key]:.4g} at step {start.get('step', 0)}")
     print(summary_line(result))
-    print(f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, config {out / 'config.json'})")
+    print(report_line(out))
     return 0
 

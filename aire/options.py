@@ -69,15 +69,58 @@ def _type_name(tp: Any) -> str:
     return name + (" or null" if optional else "")
 
 
-def _argparse_kwargs(field: attrs.Attribute, tp: Any) -> dict[str, Any]:
+#: metavar of a value by its type, when the field's metadata names none: what the value is, not where it goes
+METAVARS = {int: "N", float: "FLOAT", str: "NAME"}
+
+
+def preset_defaults(path: tuple[str, ...]) -> dict[str, Any]:
+    """{signal: value} of the option at `path` (``("train", "batch_size")``) that each signal's `default`
+    preset sets (aire.presets), in the presets' order; signals whose preset leaves it alone are absent."""
+    from aire.presets import default_presets
+
+    found: dict[str, Any] = {}
+    for signal, table in default_presets().items():
+        node: Any = table
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            found[signal] = node
+    return found
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value) if value else "[]"
+    return "null" if value is None else str(value)
+
+
+def default_note(field: attrs.Attribute, path: tuple[str, ...]) -> str:
+    """The help text's default: the field's own, or where a signal's default preset gives another, the
+    value per signal (``(default 16384 for image, 8192 for sdf, 512 for nerf: the signal's preset)``);
+    "" when there is none to show."""
+    default = field.default if not isinstance(field.default, attrs.Factory) else None  # type: ignore[arg-type]
+    has_default = default is not None and default is not attrs.NOTHING and default not in ((), [], {})
+    groups: dict[str, list[str]] = {}  # shown value -> signals whose preset gives it
+    for signal, value in preset_defaults(path).items():
+        if not (has_default and value == default):
+            groups.setdefault(_show(value), []).append(signal)
+    if not groups:
+        return f" (default {_show(default)})" if has_default else ""
+    per = "; ".join(f"{value} for {'/'.join(signals)}" for value, signals in groups.items())
+    rest = f"; else {_show(default)}" if has_default else ""
+    return f" (default {per}{rest}: the signal's preset)"
+
+
+def _argparse_kwargs(field: attrs.Attribute, tp: Any, path: tuple[str, ...] = ()) -> dict[str, Any]:
     meta = field.metadata
     help_text = meta.get("help", "")
-    default = field.default if not isinstance(field.default, attrs.Factory) else None  # type: ignore[arg-type]
-    if default is not None and default is not attrs.NOTHING and not isinstance(default, (dict, tuple)):
-        help_text += f" (default {default})"
+    if "const" in meta:  # a switch that stores a fixed value (--quiet stores progress=False): its field default
+        # is the opposite of what the switch does, so it is no help
+        return {"help": help_text, "default": argparse.SUPPRESS, "action": "store_const", "const": meta["const"]}
+    help_text += default_note(field, path)
     kwargs: dict[str, Any] = {"help": help_text, "default": argparse.SUPPRESS}
-    if "const" in meta:  # a switch that stores a fixed value (--quiet stores progress=False)
-        return {**kwargs, "action": "store_const", "const": meta["const"]}
     base, _ = _unwrap(tp)
     origin = typing.get_origin(base)
     if base is bool:
@@ -87,9 +130,9 @@ def _argparse_kwargs(field: attrs.Attribute, tp: Any) -> dict[str, Any]:
     if origin in (tuple, list):
         inner = (typing.get_args(base) or (str,))[0]
         return {**kwargs, "nargs": "+", "type": _number(inner), "metavar": meta.get("metavar", "N")}
-    if "choices" in meta:
-        kwargs["choices"] = meta["choices"]
-    return {**kwargs, "type": _number(base), "metavar": meta.get("metavar")}
+    if "choices" in meta:  # argparse shows them as {a,b,c}
+        return {**kwargs, "choices": meta["choices"], "type": _number(base), "metavar": meta.get("metavar")}
+    return {**kwargs, "type": _number(base), "metavar": meta.get("metavar", METAVARS.get(base, "VALUE"))}
 
 
 def _number(tp: Any) -> Any:
@@ -124,14 +167,16 @@ def generated_options() -> list[Option]:
     """Every fit option, from the specification classes (fields with help metadata)."""
     options = [
         Option("preset", ("preset",), "--preset",
-               {"help": "named settings of the signal (e.g. sdf: paper); explicit options still win",
-                "default": argparse.SUPPRESS}, str),
+               {"help": "named settings of the signal (e.g. sdf: paper); explicit options still win "
+                        "(default: the signal's `default` preset; `aire fit SIGNAL --help` lists them)",
+                "metavar": "NAME", "default": argparse.SUPPRESS}, str),
         Option("signal_settings", ("signal_settings",), "--set",
-               {"help": "a setting of the signal plugin, e.g. --set samples=200000 (repeatable)",
+               {"help": "a setting of the signal plugin, e.g. --set samples=200000 (repeatable); "
+                        "`aire fit SIGNAL --help` lists the signal's settings",
                 "action": "append", "metavar": "KEY=VALUE", "type": parse_setting, "default": argparse.SUPPRESS}, dict),
         Option("size", ("signal_settings", "size"), "--size",
                {"help": "image, nerf: resize so the longer side has this many pixels (= --set size=N)",
-                "type": _strict_int, "default": argparse.SUPPRESS}, int),
+                "type": _strict_int, "metavar": "N", "default": argparse.SUPPRESS}, int),
     ]
     for section, cls, _title in SECTIONS:
         hints = typing.get_type_hints(cls)
@@ -140,8 +185,8 @@ def generated_options() -> list[Option]:
                 continue
             flag = field.metadata.get("flag", "--" + field.name.replace("_", "-"))
             key = flag.lstrip("-").replace("-", "_")
-            options.append(Option(key, (section, field.name), flag, _argparse_kwargs(field, hints[field.name]),
-                                  hints[field.name]))
+            options.append(Option(key, (section, field.name), flag,
+                                  _argparse_kwargs(field, hints[field.name], (section, field.name)), hints[field.name]))
     return options
 
 

@@ -76,3 +76,9 @@ def preset(signal: str, name: str) -> dict[str, Any]:
         known = ", ".join(sorted(n for n in table if n != "default")) or "none"
         raise InputError(f"--preset {name!r}: signal {signal!r} has no such preset (known: {known})")
     return copy.deepcopy(table[name])
+
+
+def default_presets() -> dict[str, dict[str, Any]]:
+    """{signal: a copy of its `default` preset} for every signal that has one (what `aire fit SIGNAL` starts
+    from; --help shows these values next to the option defaults)."""
+    return {signal: copy.deepcopy(table["default"]) for signal, table in _PRESETS.items() if "default" in table}

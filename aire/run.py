@@ -63,8 +63,10 @@ def check_spec(spec: FitSpec) -> None:
     _check("policy", spec.schedule.policy, comps.policy_settings)
     _check("encoding", net.encoding, net.encoding_settings)
     _check("backend", comps.backend, comps.backend_settings)
-    _check("signal", spec.signal, spec.signal_settings, reserved=("path", "image", "mesh"))
-    _check("schedule", spec.schedule.kind, spec.schedule.settings, reserved=("config", "criterion", "policy"))
+    from aire.settings import RESERVED
+
+    _check("signal", spec.signal, spec.signal_settings, reserved=RESERVED["signal"])
+    _check("schedule", spec.schedule.kind, spec.schedule.settings, reserved=RESERVED["schedule"])
 
 
 def build_parts(spec: FitSpec) -> dict[str, Any]:
@@ -231,3 +233,17 @@ def summary_line(result: Any) -> str:
             f"{m['architecture_final']}  {m['seconds']:.1f} s"
             + (f" fitting, {m['seconds_total']:.1f} s in all" if isinstance(m.get("seconds_total"), (int, float)) else ""))
 
+
+
+#: the pictures a run folder may hold, in the order the report line names them
+REPORT_PICTURES = ("training.png", "comparison.png", "distance.png", "test_views.png")
+
+
+def report_line(out: str | Path) -> str:
+    """The `report:` line `aire fit` and `aire compress` print: metrics.json, then the model, every picture
+    the run folder holds (training.png always; comparison.png, distance.png ... by signal) and config.json."""
+    out = Path(out)
+    plots = ", ".join(str(out / name) for name in REPORT_PICTURES if (out / name).is_file())
+    page = f", page {out / 'report.html'}" if (out / "report.html").is_file() else ""
+    return (f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}"
+            + (f", plot {plots}" if plots else "") + f", config {out / 'config.json'}{page})")

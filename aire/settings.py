@@ -98,3 +98,52 @@ def check_settings(what: str, factory: Callable[..., Any], settings: Mapping[str
             raise InputError(f"{what} has no setting {key!r}; valid settings: {valid}")
         if not conforms(value, settable[key]):
             raise InputError(f"{what} setting {key} must be {type_name(settable[key])}, got {value!r}")
+
+
+#: keywords aire passes itself, per component kind: they are not settings a user can give
+RESERVED = {"signal": ("path", "image", "mesh"), "schedule": ("config", "criterion", "policy")}
+
+
+def settings_table(factory: Callable[..., Any], reserved: tuple[str, ...] = ()) -> list[tuple[str, str, Any]] | None:
+    """[(name, type name, default)] of the keyword settings `factory` accepts, from its signature (as
+    check_settings reads it), sorted by name; a setting without a default has `inspect.Parameter.empty`.
+    None when the factory takes **kwargs (its settings cannot be listed)."""
+    accepted = accepted_settings(factory)
+    if accepted is None:
+        return None
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    return [(name, type_name(tp), params[name].default if name in params else inspect.Parameter.empty)
+            for name, tp in sorted(accepted.items()) if name not in reserved]
+
+
+def describe_settings(factory: Callable[..., Any], reserved: tuple[str, ...] = (),
+                      preset: Mapping[str, Any] | None = None, indent: str = "  ") -> str:
+    """One line per setting of `factory`: ``name (type, default X)``; `preset` ({setting: value}, a
+    signal's default preset) marks the values `aire fit` starts from instead of the signature's default."""
+    rows = settings_table(factory, reserved)
+    if rows is None:
+        return f"{indent}(any KEY=VALUE: the component takes **kwargs and checks its settings itself)"
+    if not rows:
+        return f"{indent}(none)"
+    preset = preset or {}
+    lines = []
+    for name, tname, default in rows:
+        if name in preset and preset[name] != default:
+            note = f"default {_value(preset[name])} from the preset; {_value(default)} otherwise" \
+                if default is not inspect.Parameter.empty else f"default {_value(preset[name])} from the preset"
+        else:
+            note = "required" if default is inspect.Parameter.empty else f"default {_value(default)}"
+        lines.append(f"{indent}{name} ({tname}, {note})")
+    return "\n".join(lines)
+
+
+def _value(value: Any) -> str:
+    import json
+
+    try:
+        return json.dumps(value)  # as --set would write it: true, null, [1, 2], "apply"
+    except (TypeError, ValueError):
+        return repr(value)

@@ -45,7 +45,9 @@ class NetworkSpec:
     widths: tuple[int, ...] = attrs.field(
         default=(256, 256, 256), converter=to_int_tuple, validator=check_widths,
         metadata={"flag": "--hidden", "metavar": "W",
-                  "help": "widths of the sine layers, the first being the number of input frequencies"})
+                  "help": "widths of the sine layers, the first being the number of input frequencies; the signal "
+                          "adds the output layer (image: its channels, sdf: 1, nerf: 1 density + --set features, "
+                          "default 15, so nerf's --hidden 16 16 is reported as [16, 16, 16])"})
     omega0: float = attrs.field(default=30.0, converter=float, validator=_positive_or_none,
                                 metadata={"help": "omega_0 of the first sine layer (SIREN's frequency scale)"})
     omega0_hidden: float | None = attrs.field(

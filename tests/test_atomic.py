@@ -231,7 +231,12 @@ def test_spectrum_does_not_replace_a_file_of_the_user(tmp_path, capsys):
     code = main(["spectrum", str(run), "--out", str(image), "--resolution", "16", "--overwrite"])
     assert code == 2, "the run's own input is never replaced"
     assert main(["spectrum", str(run), "--resolution", "16"]) == 0
-    assert main(["spectrum", str(run), "--resolution", "16"]) == 0, "its own default plot is replaced freely"
+    before = (run / "spectrum.png").read_bytes()
+    capsys.readouterr()
+    assert main(["spectrum", str(run), "--resolution", "32"]) == 2, "the default plot follows the rule of --out"
+    assert "--overwrite" in capsys.readouterr().err and (run / "spectrum.png").read_bytes() == before
+    assert main(["spectrum", str(run), "--resolution", "32", "--overwrite"]) == 0
+    assert (run / "spectrum.png").read_bytes() != before
 
 
 def test_make_scene_never_replaces_the_folder_of_its_mesh(tmp_path, capsys, sphere_mesh):

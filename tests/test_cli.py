@@ -25,10 +25,13 @@ def test_fit_image_writes_the_full_report(image_path, tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"report: {out / 'metrics.json'}" in done.stdout
-    for name in ("metrics.json", "model.safetensors", "model.json", "reconstruction.png", "training.png",
-                 "history.json"):
+    for name in ("metrics.json", "model.safetensors", "model.json", "reconstruction.png", "comparison.png",
+                 "training.png", "history.json"):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
+    env = metrics["environment"]  # what a paper's table needs beside the numbers (aire.environment)
+    assert env["aire"] == aire.__version__ and env["torch"] == torch.__version__ and env["device"] == "cpu"
+    assert env["python"] == ".".join(map(str, sys.version_info[:3])) and env["torch_threads"] >= 1
     for key in ("psnr", "params_initial", "params_final", "steps", "seconds", "architecture_initial",
                 "architecture_final"):
         assert key in metrics, key

@@ -71,6 +71,10 @@ def test_compress_an_aire_run_folder(image_path, tmp_path, capsys):
     history = json.loads((out / "history.json").read_text())["history"]
     assert history[0]["psnr"] == pytest.approx(before["psnr"], abs=1e-4)
     assert "start (aire model)" in stdout
+    # the report line names every file a reader looks at, the training plot included
+    assert (f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'}, "
+            f"{out / 'comparison.png'}, config {out / 'config.json'})") in stdout
+    assert (out / "training.png").is_file() and (out / "comparison.png").is_file()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["params_initial"] == before["params_final"]
     assert metrics["params_final"] <= 0.6 * metrics["params_initial"]

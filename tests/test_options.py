@@ -66,3 +66,57 @@ def test_fit_many_offers_the_same_options():
 def _actions(command):
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     return [a for a in sub.choices[command]._actions if a.option_strings]
+
+
+def _fit_action(flag: str) -> argparse.Action:
+    fit = _subparsers(build_parser())["fit"]
+    return next(a for a in fit._actions if flag in a.option_strings)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize("flag, metavar", [("--steps", "N"), ("--lr", "FLOAT"), ("--omega0", "FLOAT"),
+                                           ("--preset", "NAME"), ("--batch-size", "N"), ("--size", "N"),
+                                           ("--target-params", "FLOAT"), ("--device", "NAME")])
+def test_metavars_say_what_the_value_is(flag, metavar):
+    assert _fit_action(flag).metavar == metavar
+
+
+def test_no_option_of_any_command_lacks_help_or_shows_an_internal_metavar():
+    for command, sub in _subparsers(build_parser()).items():
+        for action in sub._actions:
+            assert action.help and action.help != argparse.SUPPRESS, f"aire {command} {action.option_strings or action.dest}"
+            names = action.metavar if isinstance(action.metavar, tuple) else (action.metavar,)
+            for name in names:
+                assert name is None or "." not in name and name == name.upper(), f"aire {command}: {name}"
+
+
+def test_quiet_does_not_claim_a_default_and_preset_defaults_are_shown_per_signal():
+    assert "default" not in _fit_action("--quiet").help
+    batch = _fit_action("--batch-size").help
+    # the values each signal's default preset gives (aire.presets), not the field's None
+    assert "16384 for image" in batch and "8192 for sdf" in batch and "512 for nerf" in batch
+    hidden = _fit_action("--hidden").help
+    assert "128x128x128x128 for image/sdf" in hidden and "64x64x64 for nerf" in hidden
+    assert "output layer" in hidden  # nerf's --hidden 16 16 is reported with its 16-wide output layer
+    assert "(default 2000)" in _fit_action("--steps").help  # every preset agrees with the field
+
+
+def test_fit_signal_help_lists_the_signal_settings_from_its_signature(capsys):
+    assert main(["fit", "image", "--help"]) == 0
+    text = capsys.readouterr().out
+    listing = text[text.index("settings of signal 'image'"):]
+    assert "orientation (one of 'apply', 'ignore', default \"apply\")" in listing
+    assert "max_size (int or null, default 256 from the preset; null otherwise)" in listing
+    assert "path" not in listing.split("\n", 1)[1]  # passed by aire itself, not a setting
+
+
+def test_plugins_settings_lists_every_component_kind(capsys):
+    assert main(["plugins", "--settings"]) == 0
+    text = capsys.readouterr().out
+    assert "signal sdf (--set KEY=VALUE):" in text and "criterion column-l1 (--criterion-set KEY=VALUE):" in text
+    nerf = text[text.index("signal nerf"):text.index("signal sdf")]
+    assert "samples (int, default 32 from the preset; 48 otherwise)" in nerf

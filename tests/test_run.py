@@ -13,6 +13,7 @@ import torch
 from aire.cli import main
 from aire.signals.image import synthetic_image
 from aire.train.state import CHECKPOINT_FILE, load_checkpoint
+from tests.notices import expect_notice
 
 FAST = ["--hidden", "8", "8", "8", "--steps", "40", "--eval-every", "10", "--quiet", "--target-params", "0.6"]
 
@@ -164,12 +165,12 @@ def test_criterion_settings_reach_the_criterion(image_path, tmp_path, capsys):
     assert code == 2 and "p" in err[0], err
 
 
-def test_a_device_generator_of_another_device_is_dropped_with_a_note(image_path, tmp_path, capsys):
+def test_a_device_generator_of_another_device_is_dropped_with_a_note(image_path, tmp_path, capsys, caplog):
     run = _interrupted(capsys, image_path, tmp_path)
     state = torch.load(run / CHECKPOINT_FILE, weights_only=False)
     state["rng"]["device"] = "cuda:0"  # as a CUDA fit would have written it
     torch.save(state, run / CHECKPOINT_FILE)
-    with pytest.warns(UserWarning, match="random state for cuda:0 was dropped"):
+    with expect_notice(caplog, "random state for cuda:0 was dropped"):
         code, _ = _fit(capsys, "fit", "--resume", run, "--device", "cpu")
     assert code == 0
 

@@ -1,6 +1,6 @@
 """Ground-truth signed distances to a triangle mesh, with the sign a person expects of the surface.
 
-Candidates measured on 100k points against the 52k-face armadillo (issue 4): libigl 0.65 s (wall,
+Candidates measured on 100k points against the 52k-face armadillo: libigl 0.65 s (wall,
 pseudonormal); point-cloud-utils 0.7 s; trimesh.proximity 64 s; mesh-to-sdf 20-40 s with wrong signs. We use libigl:
 the exact unsigned distance from its AABB tree, and the sign from
 

@@ -66,6 +66,20 @@ def view_eyes(count: int = 3, distance: float = 3.2, elevation_degrees: float = 
     return eyes
 
 
+def view_label(eye: np.ndarray, up: str = "y") -> str:
+    """Where a view's camera is, in the mesh's normalised frame, as two title lines: its azimuth about the
+    `up` axis, measured from the + side of one horizontal axis towards the other (as `view_eyes` places
+    them: from +x towards +z for y up), and its elevation above the horizon, in degrees."""
+    eye = np.asarray(eye, dtype=np.float64)
+    u = AXES[up]
+    a1, a2 = (u + 1) % 3, (u + 2) % 3
+    names = "xyz"
+    elevation = math.degrees(math.asin(eye[u] / np.linalg.norm(eye)))
+    azimuth = math.degrees(math.atan2(eye[a1], eye[a2])) % 360.0
+    return (f"camera azimuth {azimuth:.0f}° (+{names[a2]} towards +{names[a1]})\n"
+            f"elevation {elevation:.0f}°, {up} up")
+
+
 def plot_distance_views(mesh: trimesh.Trimesh, vertex_distance: np.ndarray, vmax: float, path: str | Path,
                         size: int = 320, views: int = 3, title: str = "", eyes: Sequence[np.ndarray] | None = None,
                         up: str = "y") -> Path:
@@ -75,6 +89,7 @@ def plot_distance_views(mesh: trimesh.Trimesh, vertex_distance: np.ndarray, vmax
     axes = axes[0]
     for ax, eye in zip(axes, eyes):
         ax.imshow(render_values(mesh, vertex_distance, eye, size, "jet", vmax, up=up))
+        ax.set_title(view_label(eye, up), fontsize=9)
         ax.set_axis_off()
     mappable = matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0.0, vmax), cmap="jet")
     fig.colorbar(mappable, ax=list(axes), shrink=0.8, label="distance to ground truth (normalised units)")

@@ -17,13 +17,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                        description="Each job is one `aire fit` writing DIR/<job-id>/; DIR/summary.{json,md,csv,png} "
                                    "follow as jobs finish. Rerunning the same command skips finished jobs.")
     p.add_argument("spec", nargs="+", help="input folder(s), glob(s) or files; or one TOML file with inputs and a grid")
-    p.add_argument("--out", type=Path, required=True, help="collection folder (created; reused on reruns)")
-    p.add_argument("--signal", help="signal plugin for folder/glob inputs (default: the TOML's, else image)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="collection folder (created; reused on reruns)")
+    p.add_argument("--signal", metavar="NAME", help="signal plugin for folder/glob inputs (default: the TOML's, else image)")
     p.add_argument("--executor", choices=("local", "ray", "serial"),
                    help="local: a process pool on this machine (default); ray: Ray, local or a cluster "
                         "(the default with --ray-address); serial: one by one in this process")
-    p.add_argument("--workers", type=int, help="jobs at once (default: CPUs / threads per worker)")
-    p.add_argument("--threads-per-worker", type=int, default=1, help="torch threads per job (default 1)")
+    p.add_argument("--workers", type=int, metavar="N", help="jobs at once (default: CPUs / threads per worker)")
+    p.add_argument("--threads-per-worker", type=int, default=1, metavar="N", help="torch threads per job (default 1)")
     p.add_argument("--ray-address", metavar="HOST:PORT", help="join this Ray cluster (implies --executor ray)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--batched", action="store_true",

@@ -173,7 +173,9 @@ def plot_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
                         xytext=(3, 3), textcoords="offset points")
     key = done[0]["quality_key"] if done else (rows[0]["quality_key"] if rows else "quality")
     ax.set_xlabel("parameters after the fit")
-    ax.set_ylabel(key + ("" if not rows or rows[0]["higher_is_better"] else " (lower is better)"))
+    from aire.report import quality_label
+
+    ax.set_ylabel(quality_label(key) + ("" if not rows or rows[0]["higher_is_better"] else " (lower is better)"))
     failed = sum(r["status"] == "failed" for r in rows)
     ax.set_title(f"{len(done)} of {len(rows)} jobs done" + (f", {failed} failed" if failed else ""))
     if 1 < len(groups) <= 12:

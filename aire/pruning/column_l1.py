@@ -1,6 +1,6 @@
 """The paper's criterion: a neuron's contribution is the L1 norm of its outgoing weight column.
 
-By Theorem 2 (SPEC section 2) removing neuron j of sine layer i changes f by at most
+By Theorem 2 of the AIRe paper removing neuron j of sine layer i changes f by at most
 ||A_{i+1,*j}||_1 * prod_{l>i+1} ||A_l||_inf, so the smallest columns are the cheapest to remove.
 """
 

@@ -119,11 +119,12 @@ def _barycentric(mesh, tri_idx: np.ndarray, points: np.ndarray) -> np.ndarray:
     return trimesh.triangles.points_to_barycentric(mesh.triangles[tri_idx], points)
 
 
-def make_scene(mesh_path: str | Path, out: str | Path, views: int = 50, size: int = 100, val_views: int = 4,
+def make_scene(mesh_path: str | Path, out: str | Path, views: int = 50, size: int = 100, val_views: int = 0,
                test_views: int = 8, supersample: int = 2, seed: int = 0, overwrite: bool = False,
                format: str = "blender") -> Path:
     """Render `views` training, `val_views` and `test_views` RGBA images of size x size into `out`, written
-    in the dialect `format` ("blender" or "nerfstudio")."""
+    in the dialect `format` ("blender" or "nerfstudio"). No val views by default: aire fits on train and
+    evaluates on test; a split with no views is not written."""
     if format not in FORMATS:
         raise InputError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     for name, value, low in (("views", views, 1), ("size", size, 2), ("val_views", val_views, 0),

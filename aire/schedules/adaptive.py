@@ -1,7 +1,7 @@
 """The ``aire`` schedule: warm-up, then cycles of [densify -> targeted weight decay -> prune], then
 fine-tuning (AIRe, arXiv 2510.23943; timing in aire.train.schedule.plan).
 
-Targeted weight decay (TWD) as measured in SPEC section 6: the targeted outgoing columns are
+Targeted weight decay (TWD): the targeted outgoing columns are
 excluded from Adam's update (gradients zeroed after backward, moments reset when chosen) and scaled
 by (1 - alpha_t) after each optimizer step, alpha_t ramped linearly to alpha_max. They really reach
 ~0, so by Theorem 2 the structured cut at the end of the phase (every column below epsilon, plus
@@ -11,7 +11,6 @@ stubborn targets when a parameter budget must hold) barely changes f.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import attrs
@@ -20,6 +19,7 @@ import torch
 from aire.config import ConfigError, ScheduleConfig, TrainConfig
 from aire.hookspecs import hookimpl
 from aire.interfaces import DensificationPolicy, DensifyContext, PruningCriterion, Schedule, TrainerView
+from aire.notices import warn
 from aire.pruning.certified import CutPrediction, predict_change
 from aire.pruning.compensate import least_squares_compensation
 from aire.schedules import cuts
@@ -137,10 +137,10 @@ class AireSchedule(Schedule):
         ``params_fraction``): densification then added more than pruning removed."""
         self._record_recovery(trainer, "the fit ended before the recovery did")  # none left normally
         if metrics.get("params_grew") and self.config.target_params is None and self.target is None:
-            warnings.warn(
+            warn(
                 f"the fit ended larger than it started ({metrics['params_initial']} -> {metrics['params_final']} "
                 f"parameters, {metrics['params_fraction']:.0%}): without target_params, densification added more "
-                "than pruning removed; set target_params (e.g. --target-params 1.0) to cap the size", stacklevel=2)
+                "than pruning removed; set target_params (e.g. --target-params 1.0) to cap the size", __name__)
         if self.target is None:
             return
         key = self.target.metric
@@ -149,8 +149,8 @@ class AireSchedule(Schedule):
         metrics["target"] = {**self.target.record(), "held": held, "accepted": list(self.accepted),
                              "cuts": [{k: finite(v) for k, v in attrs.asdict(o).items()} for o in self.outcomes]}
         if not held:
-            warnings.warn(f"{self.target.option} {self.target.value:g} was not reached: {key} {metrics.get(key)} "
-                          "at the end, no cut made", stacklevel=2)
+            warn(f"{self.target.option} {self.target.value:g} was not reached: {key} {metrics.get(key)} "
+                 "at the end, no cut made", __name__)
 
     def learning_rate(self, step: int, train: TrainConfig) -> float:
         """Exponential decay lr -> lr_final over the run, restarted at the last cut with lr_rewind."""
@@ -423,10 +423,10 @@ class AireSchedule(Schedule):
         if budgeted and targets is not None:
             stubborn = targets[~remove[targets]]
             if stubborn.numel():
-                warnings.warn(
+                warn(
                     f"TWD left {stubborn.numel()} targets of layer {layer} above epsilon "
                     f"(max column L1 {float(norms[stubborn].max()):.3g}); removing them for the budget. "
-                    "Lengthen twd_length or raise alpha_max.", stacklevel=2)
+                    "Lengthen twd_length or raise alpha_max.", __name__)
             remove[targets] = True
         neurons = remove.nonzero().flatten()
         if neurons.numel() >= norms.numel():  # always keep the strongest neuron

@@ -162,10 +162,16 @@ class ImageSignal(Signal):
         return pred.reshape(self.height, self.width, self.out_features)
 
     def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
-        img = (self.preview(model) * 255.0 + 0.5).astype(np.uint8)
+        """reconstruction.png (the fit at the fitted size) and comparison.png (input | fit | error map with a
+        colour bar, small images enlarged by nearest neighbour; aire.report.comparison_figure)."""
+        from aire.report import plot_comparison
+
+        preview = self.preview(model)
+        img = (preview * 255.0 + 0.5).astype(np.uint8)
         path = Path(out_dir) / "reconstruction.png"
         iio.imwrite(path, img[:, :, 0] if self.out_features == 1 else img)
-        return [path]
+        target = np.asarray(self.image, dtype=np.float64).reshape(preview.shape)
+        return [path, plot_comparison(target, preview, Path(out_dir) / "comparison.png")]
 
     def describe(self) -> dict[str, Any]:
         description = {"kind": "image", "path": str(self.path.resolve()) if self.path else None,

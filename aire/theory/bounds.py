@@ -1,4 +1,4 @@
-"""Theorem 2 of SPEC section 2 and its pruning corollary, on the canonical form.
+"""Theorem 2 of the AIRe paper and its pruning corollary, on the canonical form.
 
 Canonical layers are numbered 0 (input layer: Omega, phi) to L+1 (output: W_out, b_out). With
 inputs in [-1, 1]^d every layer's input is bounded by 1 in the max norm (sines are), so changing

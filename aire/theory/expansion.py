@@ -2,7 +2,7 @@
 
 A first-hidden-layer neuron h(x) = sin(sum_l a_l sin(theta_l) + c), theta_l = <omega_l, x> + phi_l,
 equals sum_{k in Z^m} alpha_k sin(<k, theta> + c) with alpha_k = prod_l J_{k_l}(a_l) (TUNER, Novello
-et al. CVPR 2025; SPEC section 2). Keeping the terms of largest |alpha_k| is what a budget of N terms
+et al. CVPR 2025; the AIRe paper, Theorem 1). Keeping the terms of largest |alpha_k| is what a budget of N terms
 is best spent on; this module enumerates exactly the terms with |alpha_k| >= tau (coordinate by
 coordinate, largest |a_l| first, pruning a partial product when even the largest completion
 |J_n(a_l)| of the remaining coordinates cannot reach tau) and reports three numbers.

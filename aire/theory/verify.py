@@ -1,4 +1,4 @@
-"""Checks of SPEC section 2 against real networks; each returns the worst observed ratio to its bound.
+"""Checks of the AIRe paper's theorems against real networks; each returns the worst observed ratio to its bound.
 
 A ratio <= 1 passes. Bounds are the theorems' own plus float64 rounding (aire.testing.rounding_bound
 and the FFT's error), never tuned constants. Used by the hypothesis tests and by `aire verify`.

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from types import SimpleNamespace
 from typing import Any, Sequence
 
@@ -28,6 +27,7 @@ from aire.config import ScheduleConfig, TrainConfig
 from aire.interfaces import Backend, DensificationPolicy, DensifyContext, PruningCriterion, Signal
 from aire.nn.batched_mlp import BatchedSineMLP
 from aire.nn.sine_mlp import SineMLP
+from aire.notices import warn
 from aire.plugins import get_registry
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
@@ -220,8 +220,8 @@ class BatchedTrainer:
             if self.config.target_params is not None and targets is not None:
                 stubborn = int((targets & ~remove).sum())
                 if stubborn:
-                    warnings.warn(f"TWD left {stubborn} targets of layer {layer} above epsilon across the batch; "
-                                  "removing them for the budget. Lengthen twd_length or raise alpha_max.", stacklevel=2)
+                    warn(f"TWD left {stubborn} targets of layer {layer} above epsilon across the batch; "
+                         "removing them for the budget. Lengthen twd_length or raise alpha_max.", __name__)
                 remove |= targets
             everything = remove.all(dim=1)  # always keep the strongest neuron
             remove[everything, norms[everything].argmax(dim=1)] = False

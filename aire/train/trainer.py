@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import inspect
 import time
-import warnings
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Sequence
@@ -26,6 +25,7 @@ from aire.config import ScheduleConfig, TrainConfig
 from aire.interfaces import (Backend, Callback, DensificationPolicy, Model, PruningCriterion, Schedule, Signal,
                              make_model)
 from aire.nn.sine_mlp import SineMLP
+from aire.notices import warn
 from aire.plugins import PluginRegistry, get_registry
 from aire.targets import check_schedule as check_targets
 from aire.train.callbacks import Checkpointing, Compiler, DivergenceGuard, Evaluation, PluginEvents, ProgressBar
@@ -264,9 +264,9 @@ class Trainer:
         if state["rng"]["device"] == str(self.device_generator.device):
             self.device_generator.set_state(state["rng"]["device_generator"])
         elif clock:  # resumed on another device (a CUDA checkpoint on a CPU): its generator cannot be carried
-            warnings.warn(f"the checkpoint's random state for {state['rng']['device']} was dropped (this fit runs on "
-                          f"{self.device_generator.device}): random draws inside the loss will differ from an "
-                          "uninterrupted fit", stacklevel=2)
+            warn(f"the checkpoint's random state for {state['rng']['device']} was dropped (this fit runs on "
+                 f"{self.device_generator.device}): random draws inside the loss will differ from an "
+                 "uninterrupted fit", __name__)
         for callback in self.callbacks:
             if callback.state_key in state["callbacks"]:
                 callback.load_state_dict(state["callbacks"][callback.state_key])

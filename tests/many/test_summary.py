@@ -62,3 +62,18 @@ def test_summary_markdown_has_a_per_cell_table():
                 "cells": grid_cells(rows), "jobs": rows}
     text = to_markdown(document)
     assert "| lr=0.01 | 2 of 2 | 31.000 ± 1.414 | 55 ± 7 | 55.0% ± 7.1% | 2.0 ± 1.4 |" in text
+
+
+def test_summary_plot_labels_the_quality_with_its_unit(monkeypatch, tmp_path):
+    import aire.figures
+
+    figures = []
+    monkeypatch.setattr(aire.figures, "save_figure", lambda fig, path, dpi=110: figures.append(fig) or path)
+    from aire.many.summary import plot_summary
+
+    done = [{**row(name, {"lr": lr}), "quality": q, "params_final": p, "quality_key": "psnr",
+             "higher_is_better": True} for name, lr, q, p in (("a", 0.1, 20.0, 100), ("b", 0.2, 25.0, 80))]
+    plot_summary(done, tmp_path / "summary.png")
+    ax = figures[0].axes[0]
+    assert ax.get_ylabel() == "PSNR (dB)" and ax.get_xlabel() == "parameters after the fit"
+    assert [list(c.get_offsets()[0]) for c in ax.collections] == [[100.0, 20.0], [80.0, 25.0]]

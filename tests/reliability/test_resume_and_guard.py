@@ -18,6 +18,7 @@ import aire
 from aire.plugins import PluginError
 from aire.signals.image import ImageSignal, synthetic_image
 from aire.train.state import CHECKPOINT_FILE, load_checkpoint
+from tests.notices import recorded_notices
 
 FIT = ["--hidden", "16", "16", "16", "--steps", "400", "--eval-every", "50", "--target-params", "0.6",
        "--seed", "3", "--quiet"]
@@ -87,13 +88,12 @@ def _fit_with(plugin, steps=120, **train):
     reg = aire.get_registry()
     reg.pm.register(plugin, name="nan-injector")
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with recorded_notices() as messages:
             result = aire.fit(signal, net, steps=steps, eval_every=20, progress=False,
                               schedule=aire.ScheduleConfig(kind="none"), **train)
     finally:
         reg.pm.unregister(name="nan-injector")
-    return result, [str(w.message) for w in caught]
+    return result, messages
 
 
 def test_nan_loss_rolls_back_lowers_the_lr_and_finishes():

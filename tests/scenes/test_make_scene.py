@@ -106,3 +106,11 @@ def test_cli_make_scene_writes_the_format_asked_for(tmp_path, sphere_mesh, capsy
     with pytest.raises(InputError, match="format must be one of blender, nerfstudio"):
         make_scene(sphere_mesh, tmp_path / "t", views=1, size=4, format="colmap")
     assert not (tmp_path / "t").exists()
+
+
+def test_cli_make_scene_writes_val_views_only_when_asked(tmp_path, sphere_mesh, capsys):
+    assert main(["make-scene", str(sphere_mesh), "--out", str(tmp_path / "s"), "--views", "2", "--size", "6",
+                 "--test-views", "1", "--supersample", "1"]) == 0
+    assert "(blender format; 2 train, 1 test views of 6x6)" in capsys.readouterr().out
+    assert not (tmp_path / "s" / "transforms_val.json").exists() and not (tmp_path / "s" / "val").exists()
+    assert len(json.loads((tmp_path / "s" / "transforms_test.json").read_text())["frames"]) == 1

@@ -4,13 +4,13 @@ loss explodes; stop with that model when it keeps exploding."""
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Callable
 
 import torch
 
 from aire.config import TrainConfig
 from aire.interfaces import Callback, TrainerView
+from aire.notices import warn
 
 
 class DivergenceGuard(Callback):
@@ -120,12 +120,12 @@ class DivergenceGuard(Callback):
         self.best_loss = self.snapshot_best
         trainer.log_event("rollback", failed_at=failed_at, to_step=trainer.step)
         if self.rollbacks > self.max_failures:
-            warnings.warn(f"training diverged {self.rollbacks} times (last at step {failed_at}); stopping with the "
-                          f"last good model from step {trainer.step}", stacklevel=2)
+            warn(f"training diverged {self.rollbacks} times (last at step {failed_at}); stopping with the "
+                 f"last good model from step {trainer.step}", __name__)
             self.diverged = True
             trainer.should_stop = True
         else:
             self.lr_scale *= self.lr_factor
-            warnings.warn(f"loss diverged at step {failed_at}; rolled back to step {trainer.step}, learning rate "
-                          f"x{self.lr_scale:g}", stacklevel=2)
+            warn(f"loss diverged at step {failed_at}; rolled back to step {trainer.step}, learning rate "
+                 f"x{self.lr_scale:g}", __name__)
         self._reset(trainer)

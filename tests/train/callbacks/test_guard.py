@@ -16,6 +16,7 @@ import aire
 from aire.signals.image import ImageSignal, synthetic_image
 from aire.signals.sdf import SDFSignal
 from aire.train.callbacks import DivergenceGuard
+from tests.notices import expect_notice, notice_messages
 
 
 class FakeTrainer:
@@ -60,10 +61,10 @@ def _started(guard):
     return trainer
 
 
-def test_the_first_loss_seeds_the_guard_so_a_finite_explosion_is_caught():
+def test_the_first_loss_seeds_the_guard_so_a_finite_explosion_is_caught(caplog):
     guard = _guard()
     trainer = _started(guard)
-    with pytest.warns(UserWarning, match="loss diverged at step 9; rolled back to step 0"):
+    with expect_notice(caplog, "loss diverged at step 9; rolled back to step 0"):
         _feed(guard, trainer, [0.5] + [1e6] * 9)  # finite, but 2e6 times the initial model's loss
     assert trainer.rewinds == [0]
     assert [e for e in trainer.events if e["event"] == "rollback"] == \
@@ -71,36 +72,34 @@ def test_the_first_loss_seeds_the_guard_so_a_finite_explosion_is_caught():
     assert guard.lr_scale == 0.5 and guard.rollbacks == 1 and not guard.diverged
 
 
-def test_a_loss_within_factor_of_the_lowest_is_healthy_and_lowers_it():
+def test_a_loss_within_factor_of_the_lowest_is_healthy_and_lowers_it(caplog):
     guard = _guard(factor=1e3)
     trainer = _started(guard)
     _feed(guard, trainer, [0.5, 9, 9, 9, 9, 9, 9, 9, 9, 400.0, 0.2] + [0.3] * 9)  # 400 < 1e3 * 0.5
     assert trainer.rewinds == [] and guard.best_loss == pytest.approx(0.3)  # the lowest observed: steps 0, 9, 19
-    with pytest.warns(UserWarning, match="at step 29"):
+    with expect_notice(caplog, "at step 29"):
         _feed(guard, trainer, [0.3] * 9 + [301.0])  # > 1e3 * 0.3 at step 29
     assert trainer.rewinds == [0] and trainer.events[-1]["failed_at"] == 29
 
 
-def test_nan_and_inf_are_failures():
+def test_nan_and_inf_are_failures(caplog):
     for bad in (float("nan"), float("inf")):
         guard = _guard()
         trainer = _started(guard)
-        with pytest.warns(UserWarning, match="at step 9"):
+        with expect_notice(caplog, "at step 9"):
             _feed(guard, trainer, [0.5] * 9 + [bad])
         assert guard.rollbacks == 1
 
 
-def test_every_rollback_lowers_the_lr_again_keeps_the_log_and_the_last_one_stops():
+def test_every_rollback_lowers_the_lr_again_keeps_the_log_and_the_last_one_stops(caplog):
     guard = _guard(max_failures=2, lr_factor=0.5)
     trainer = _started(guard)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        _feed(guard, trainer, ([0.5] * 9 + [float("nan")]) * 3)
+    _feed(guard, trainer, ([0.5] * 9 + [float("nan")]) * 3)
     assert guard.rollbacks == 3 and guard.diverged and trainer.should_stop
     assert guard.lr_scale == 0.25  # x0.5 at each of the first two rollbacks; the third stops instead
     # each rewind restores the snapshot's events, yet every rollback stays in the log
     assert [e["event"] for e in trainer.events] == ["rollback"] * 3
-    assert "stopping with the last good model from step 0" in str(caught[-1].message)
+    assert "stopping with the last good model from step 0" in notice_messages(caplog)[-1]
 
 
 def test_snapshots_are_taken_only_after_finite_evaluations():
@@ -113,10 +112,10 @@ def test_snapshots_are_taken_only_after_finite_evaluations():
     assert guard.snapshot["step"] == 10
 
 
-def test_state_dict_round_trip_continues_the_same_way():
+def test_state_dict_round_trip_continues_the_same_way(caplog):
     guard = _guard()
     trainer = _started(guard)
-    with pytest.warns(UserWarning):
+    with expect_notice(caplog):
         _feed(guard, trainer, [0.5] * 9 + [float("nan")] + [0.4] * 10)
     restored = _guard()
     restored.load_state_dict(copy.deepcopy(guard.state_dict()))
@@ -126,7 +125,7 @@ def test_state_dict_round_trip_continues_the_same_way():
     restored.on_fit_start(trainer)
     guard.on_fit_start(trainer)
     for g in (guard, restored):
-        with pytest.warns(UserWarning, match="at step 19"):
+        with expect_notice(caplog, "at step 19"):
             _feed(g, copy.deepcopy(trainer), [0.4] * 9 + [401.0])  # steps 10-19: > 1e3 * 0.4 at 19
 
 

@@ -43,3 +43,25 @@ def test_the_bar_moves_every_step_with_rate_and_time_left():
     progress.on_step_end(trainer, 2)
     assert progress.bar.n == 2
     progress.on_train_end(trainer)
+
+
+def test_the_parameter_count_follows_each_structural_change_and_the_quality_says_when_it_was_measured():
+    progress = ProgressBar(steps=100, quality_key="psnr", file=io.StringIO())
+    trainer = FakeTrainer()
+    trainer.step, trainer.events = 0, []
+    progress.on_fit_start(trainer)
+    progress.on_evaluate(trainer, {"step": 0, "loss": None, "params": 643, "psnr": 11.4234, "seconds": 0.0})
+    assert progress.bar.postfix == "psnr=11.42, params=643"
+    trainer.events.append({"step": 20, "event": "prune", "params": 495})
+    trainer.step = 21
+    progress.on_step_end(trainer, 21)
+    assert progress.bar.postfix == "psnr=11.42 (step 0), params=495"  # before the cut: said so
+    trainer.events.append({"step": 30, "event": "twd_start", "params": 495, "targets": {}})
+    progress.on_step_end(trainer, 31)
+    assert progress.bar.postfix == "psnr=11.42 (step 0), params=495"
+    trainer.step = 40
+    progress.on_evaluate(trainer, {"step": 40, "loss": 0.1, "params": 495, "psnr": 20.0, "seconds": 1.0})
+    assert progress.bar.postfix == "psnr=20, params=495"
+    progress.on_step_end(trainer, 41)  # no new event: the evaluation's numbers stay
+    assert progress.bar.postfix == "psnr=20, params=495"
+    progress.on_train_end(trainer)

@@ -1,0 +1,42 @@
+"""metrics.json's environment block: the versions, device and checkout a run ran with."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+import aire
+from aire import environment as env_module
+from aire.environment import cpu_name, environment, git_state
+
+
+def test_environment_reports_this_process():
+    env = environment("cpu")
+    assert env["aire"] == aire.__version__ and env["torch"] == torch.__version__
+    assert env["python"] == platform.python_version() and env["device"] == "cpu"
+    assert env["torch_threads"] == torch.get_num_threads() and env["device_name"] == cpu_name()
+
+
+def test_cpu_name_is_the_model_name_of_proc_cpuinfo():
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        if names:
+            assert cpu_name() == names[0]
+
+
+def test_git_commit_is_the_checkouts_head_and_none_outside_a_checkout(monkeypatch, tmp_path):
+    root = Path(aire.__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        assert git_state()[0] == head and len(head) == 40 and isinstance(git_state()[1], bool)
+    git_state.cache_clear()
+    monkeypatch.setattr(env_module, "PACKAGE_DIR", tmp_path / "site-packages" / "aire")
+    try:
+        assert git_state() == (None, None) and environment()["git_commit"] is None
+    finally:
+        git_state.cache_clear()
