@@ -45,7 +45,7 @@ MARKER = ".aire"
 LEGACY_RUN_FILES = frozenset({
     "metrics.json", "model.safetensors", "model.json", "history.json", "training.png", "reconstruction.png",
     "signal.json", "mesh.ply", "distance.png", "test_views.png", "turntable.gif", "colour_head.safetensors",
-    "nerf_field.json", "checkpoint.pt", "input.png", "spectrum.png", "report.html",
+    "nerf_field.json", "checkpoint.pt", "input.png", "spectrum.png", "report.html", "comparison.png",
 })
 #: top-level names of a fit-many collection of an older aire (beside its job folders, each an aire folder)
 LEGACY_COLLECTION_FILES = frozenset({"jobs.json", "summary.json", "summary.md", "summary.csv", "summary.png",

@@ -73,7 +73,7 @@ def test_compress_an_aire_run_folder(image_path, tmp_path, capsys):
     assert "start (aire model)" in stdout
     # the report line names every file a reader looks at, the training plot included
     assert (f"report: {out / 'metrics.json'}  (model {out / 'model.safetensors'}, plot {out / 'training.png'}, "
-            f"{out / 'comparison.png'}, config {out / 'config.json'})") in stdout
+            f"{out / 'comparison.png'}, config {out / 'config.json'}, page {out / 'report.html'})") in stdout
     assert (out / "training.png").is_file() and (out / "comparison.png").is_file()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["params_initial"] == before["params_final"]

@@ -59,7 +59,7 @@ def test_ms_ssim_below_176_pixels_is_none_and_mismatched_shapes_are_refused():
         ms_ssim(torch.rand(200, 200, 3), torch.rand(200, 201, 3))
 
 
-def test_image_final_metrics_have_ssim_and_ms_ssim_or_none_when_too_small():
+def test_image_final_metrics_have_ssim_and_ms_ssim_on_the_scales_the_image_holds():
     from aire.metrics.image import ssim
     from aire.signals.image import ImageSignal, synthetic_image
 
@@ -76,14 +76,16 @@ def test_image_final_metrics_have_ssim_and_ms_ssim_or_none_when_too_small():
     big = ImageSignal(image=synthetic_image(180))
     metrics = big.final_metrics(Exact(big))
     assert metrics["ssim"] == pytest.approx(1.0, abs=1e-6) and metrics["ms_ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert metrics["ms_ssim_scales"] == 5  # 180 pixels: the standard MS-SSIM
     small = ImageSignal(image=synthetic_image(8))
-    assert small.final_metrics(Exact(small)) == {"ssim": None, "ms_ssim": None}
+    assert small.final_metrics(Exact(small)) == {"ssim": None, "ms_ssim": None, "ms_ssim_scales": 0}
     mid = ImageSignal(image=synthetic_image(32))
     noisy = torch.nn.Module()
     noisy.forward = lambda x: mid.values[: x.shape[0]] * 0.8
     got = mid.final_metrics(noisy)
     expected = ssim(torch.as_tensor(mid.preview(noisy)), torch.as_tensor(mid.image, dtype=torch.float32))
-    assert got["ssim"] == pytest.approx(expected) and got["ssim"] < 0.999 and got["ms_ssim"] is None
+    assert got["ssim"] == pytest.approx(expected) and got["ssim"] < 0.999
+    assert got["ms_ssim_scales"] == 2 and 0 < got["ms_ssim"] < 1  # 32 pixels: its two finest scales
 
 
 def test_ms_ssim_scales_need_the_window_at_the_coarsest_scale_and_torchmetrics_check():

@@ -296,4 +296,5 @@ def test_a_signal_metric_named_like_a_trainer_metric_is_refused_not_overwritten(
 
     signal = Clashing(image=synthetic_image(8))
     with pytest.raises(RuntimeError, match=r"Clashing signal reports metrics named \['precision'\]"):
-        aire.fit(signal, aire.build_network(signal, [4, 4]), steps=2, eval_every=1, progress=False, schedule="none")
+        aire.fit(signal, aire.build_network(signal, [4, 4]), steps=2, eval_every=1, progress=False,
+                 schedule=aire.ScheduleConfig(kind="none"))
