@@ -21,7 +21,7 @@ from aire.backends import get_backend
 from aire.atomic import atomic_folder, check_out_dir
 from aire.config import ConfigError, NetworkConfig, ScheduleConfig, TrainConfig, to_dict
 from aire.errors import InputError
-from aire.interfaces import Backend, DensificationPolicy, PruningCriterion, Signal
+from aire.interfaces import Backend, DensificationPolicy, PruningCriterion, Signal, join_metrics
 from aire.io import jsonable as _jsonable
 from aire.io import save_model
 from aire.loggers import move_live_logs, remove_live_dir
@@ -172,11 +172,7 @@ def compact_export(model: torch.nn.Module, signal: Signal, out_dir: Path, precis
     export = {"precision": precision, "file": path.name, "bytes": size,
               "bytes_fp32": (out_dir / MODEL_FILE).stat().st_size,
               "bits_per_pixel": 8 * size / pixels if pixels else None}
-    clash = sorted(set(export) & set(quality))
-    if clash:  # the copy's quality would overwrite what describes the copy: refuse rather than mislabel it
-        raise RuntimeError(f"the {type(signal).__name__} signal reports metrics named {clash}, which the compact "
-                           "export's own fields also use; the signal must rename them")
-    return {**export, **quality}
+    return join_metrics(signal, quality, export, "the compact export's own fields")
 
 
 __all__ = ["build_network", "fit", "get_backend", "save_run", "check_out_dir", "NetworkConfig", "ScheduleConfig",

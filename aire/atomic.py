@@ -47,6 +47,9 @@ LEGACY_RUN_FILES = frozenset({
     "signal.json", "mesh.ply", "distance.png", "test_views.png", "turntable.gif", "colour_head.safetensors",
     "nerf_field.json", "checkpoint.pt", "input.png", "spectrum.png", "report.html", "comparison.png",
 })
+#: every name a run folder of an aire whose marker had no manifest may hold
+MARKED_RUN_FILES = LEGACY_RUN_FILES | {"config.json", "history.jsonl", "tensorboard", "frames",
+                                       "model.fp16.safetensors", "model.bf16.safetensors", "model.int8.safetensors"}
 #: top-level names of a fit-many collection of an older aire (beside its job folders, each an aire folder)
 LEGACY_COLLECTION_FILES = frozenset({"jobs.json", "summary.json", "summary.md", "summary.csv", "summary.png",
                                      "failed.json"})
@@ -344,26 +347,24 @@ def foreign_entries(folder: str | Path) -> list[str]:
     if read is None:
         return [] if is_aire_folder(folder) else [p.name for p in sorted(folder.iterdir())]
     header, manifest = read
+    kind = header.get("kind")
     foreign = []
     for name in _listing(folder):
+        top = name.split("/")[0]
         if manifest is not None:
             known = name in manifest
-        elif header.get("kind") in ("run", "checkpoint"):
-            known = name.split("/")[0] in LEGACY_RUN_FILES or name.split("/")[0] in _NEWER_RUN_FILES
-        elif header.get("kind") == "collection":
-            known = name.split("/")[0] in LEGACY_COLLECTION_FILES or _read_marker(folder / name.split("/")[0]) is not None
+        elif kind in ("run", "checkpoint"):
+            known = top in MARKED_RUN_FILES
+        elif kind == "collection":
+            known = top in LEGACY_COLLECTION_FILES or _read_marker(folder / top) is not None
         else:
             known = True  # an older scene's marker: its layout is aire's own (frames, transforms)
         if not known:
             foreign.append(name)
-        elif (folder / name).is_dir() and "/" not in name and _read_marker(folder / name) is not None:
+        elif name == top and (folder / name).is_dir() and _read_marker(folder / name) is not None:
             foreign += [f"{name}/{inner}" for inner in foreign_entries(folder / name)]
     return foreign
 
-
-#: files a run folder of a marker-with-no-manifest aire could hold besides LEGACY_RUN_FILES
-_NEWER_RUN_FILES = frozenset({"config.json", "history.jsonl", "tensorboard", "report.html", "frames",
-                              "model.fp16.safetensors", "model.bf16.safetensors", "model.int8.safetensors"})
 
 
 def marker_kind(folder: str | Path) -> str | None:

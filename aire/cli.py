@@ -520,9 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = getattr(args, "out", None)
         if out is not None and (Path(out) / "checkpoint.pt").exists():
             print(f"aire: interrupted; resume with `aire fit --resume {out}`", file=sys.stderr)
-        elif out is not None and _live_log(Path(out)) is not None:  # the log of the fit so far, kept to read
-            print(f"aire: interrupted; nothing was written to {out} (the log so far is in {_live_log(Path(out))})",
-                  file=sys.stderr)
+        elif out is not None and (log := _live_log(Path(out))) is not None:  # the log of the fit so far, kept
+            print(f"aire: interrupted; nothing was written to {out} (the log so far is in {log})", file=sys.stderr)
         else:
             print("aire: interrupted; nothing was written", file=sys.stderr)
         return 130

@@ -356,6 +356,17 @@ class Schedule(Callback):
         return train.lr * (train.lr_final / train.lr) ** (step / max(1, train.steps))
 
 
+def join_metrics(signal: Signal, reported: dict[str, Any], own: dict[str, Any], owner: str) -> dict[str, Any]:
+    """`reported` (the signal's metrics) and `own` (those of `owner`, e.g. "the trainer") in one dict.
+    Raises RuntimeError naming the keys both use: one would overwrite the other silently (an F-score's
+    "precision" under the training's), so the signal plugin must rename its own."""
+    clash = sorted(set(reported) & set(own))
+    if clash:
+        raise RuntimeError(f"the {type(signal).__name__} signal reports metrics named {clash}, which {owner} also "
+                           "uses; the signal must rename them")
+    return {**reported, **own}
+
+
 def make_model(signal: Signal, network: "Network") -> torch.nn.Module:
     """``signal.make_model(network)``, checked: the network itself or an aire.interfaces.Model whose
     field is the network. A signal still defining the removed ``extra_modules()`` is refused (its

@@ -97,3 +97,12 @@ def ms_ssim(prediction: torch.Tensor, target: torch.Tensor, scales: int = 5) -> 
     value = multiscale_structural_similarity_index_measure(x.permute(0, 3, 1, 2), y.permute(0, 3, 1, 2),
                                                            data_range=1.0, kernel_size=11, sigma=1.5, betas=betas)
     return float(value)
+
+
+def ms_ssim_fitted(prediction: torch.Tensor, target: torch.Tensor) -> tuple[float | None, int]:
+    """(MS-SSIM, scales) on as many scales as images of this size hold (`ms_ssim_scales`): the value is
+    Wang et al.'s MS-SSIM at 5 scales, a truncated one below (report the count with it), and None with 0
+    scales below 22 pixels. Shapes as for `ms_ssim`: (H, W, C) or (N, H, W, C)."""
+    height, width = prediction.shape[-3], prediction.shape[-2]
+    scales = ms_ssim_scales(height, width)
+    return (ms_ssim(prediction, target, scales=scales) if scales else None), scales

@@ -547,11 +547,10 @@ class AireSchedule(Schedule):
         network = trainer.network
         weight, bias = network.outgoing(layer), network.biases[layer + 1]
         saved = weight.detach().clone(), bias.detach().clone()
-        others = [p.detach().clone() for p in network.parameters() if p is not weight and p is not bias]
+        others = [p for p in network.parameters() if p is not weight and p is not bias]
+        before = [p.detach().clone() for p in others]
         self.compensate(trainer, layer, neurons)
-        changed = [p for p, q in zip((p for p in network.parameters() if p is not weight and p is not bias), others)
-                   if not torch.equal(p.detach(), q)]
-        if changed:
+        if any(not torch.equal(p.detach(), q) for p, q in zip(others, before)):
             raise RuntimeError(f"{type(self).__name__}.compensate changed parameters beyond layer {layer + 1}'s "
                                "weight and bias; the cut's prediction would not cover them")
         if torch.equal(weight.detach(), saved[0]) and torch.equal(bias.detach(), saved[1]):

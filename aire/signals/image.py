@@ -140,15 +140,13 @@ class ImageSignal(Signal):
         smaller images, 0 (and MS-SSIM None) below 22 (aire.metrics.image.ms_ssim_scales), of the
         reconstruction at the resolution fitted, and LPIPS when the `lpips` setting asks for it
         (aire.metrics.lpips)."""
-        from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim, ms_ssim_scales, ssim
+        from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim_fitted, ssim
 
         prediction = torch.as_tensor(self.preview(model))
         target = torch.as_tensor(self.image, dtype=prediction.dtype).reshape(prediction.shape)
         small = min(self.height, self.width) < SSIM_MIN_SIDE
-        scales = ms_ssim_scales(self.height, self.width)
-        metrics = {"ssim": None if small else ssim(prediction, target),
-                   "ms_ssim": ms_ssim(prediction, target, scales=scales) if scales else None,
-                   "ms_ssim_scales": scales}
+        value, scales = ms_ssim_fitted(prediction, target)
+        metrics = {"ssim": None if small else ssim(prediction, target), "ms_ssim": value, "ms_ssim_scales": scales}
         if self.lpips:
             from aire.metrics.lpips import lpips
 

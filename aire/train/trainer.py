@@ -23,7 +23,7 @@ import torch
 
 from aire.config import ScheduleConfig, TrainConfig
 from aire.interfaces import (Backend, Callback, DensificationPolicy, Model, PruningCriterion, Schedule, Signal,
-                             make_model)
+                             join_metrics, make_model)
 from aire.nn.sine_mlp import SineMLP
 from aire.notices import warn
 from aire.plugins import PluginRegistry, get_registry
@@ -225,12 +225,7 @@ class Trainer:
             **({"compile": self.compiler.summary()} if self.compiler else {}),
             "final_loss": final["loss"],  # of the last step kept (a rollback discards later ones)
         }
-        clash = sorted(set(own) & set(metrics))
-        if clash:  # a signal plugin's metric would be overwritten silently: refuse instead
-            raise RuntimeError(f"the {type(self.signal).__name__} signal reports metrics named {clash}, which the "
-                               "trainer's own metrics also use; the signal must rename them")
-        metrics.update(own)
-        return metrics
+        return join_metrics(self.signal, metrics, own, "the trainer's own metrics")
 
     # ------------------------------------------------------------------ state
     def state_dict(self, exclude: str | None = None) -> dict[str, Any]:

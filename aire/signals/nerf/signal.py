@@ -34,7 +34,7 @@ from aire.figures import image_grid, save_figure
 from aire.hookspecs import hookimpl
 from aire.interfaces import Network, Signal
 from aire.metrics import psnr, ssim
-from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim, ms_ssim_scales
+from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim_fitted
 from aire.signals.nerf.cameras import Intrinsics, look_at, orbit_positions, pose_rays
 from aire.signals.nerf.model import NerfModel
 from aire.signals.nerf.scene_format import Split, find_scene, read_split
@@ -182,10 +182,9 @@ class NerfSignal(Signal):
             pred = self.test_images(model)
         target = self.test_colours.reshape(pred.shape)
         small = min(pred.shape[1:3]) < SSIM_MIN_SIDE  # SSIM's window does not fit: no SSIM rather than a guess
-        scales = ms_ssim_scales(pred.shape[1], pred.shape[2])
+        value, scales = ms_ssim_fitted(pred, target)
         metrics = {"psnr_test": psnr(pred, target), "ssim_test": None if small else ssim(pred, target),
-                   "ms_ssim_test": ms_ssim(pred, target, scales=scales) if scales else None,
-                   "ms_ssim_test_scales": scales}
+                   "ms_ssim_test": value, "ms_ssim_test_scales": scales}
         if self.lpips:
             from aire.metrics.lpips import lpips
 
