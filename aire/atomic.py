@@ -511,13 +511,28 @@ def _swap(tmp: Path, out: Path, overwrite: bool, inputs: list[str | Path]) -> No
     register(out)
 
 
-def check_out_file(out: str | Path, overwrite: bool, inputs: Iterable[str | Path | None] = ()) -> None:
-    """Refuse an output file path that is a folder, that is one of `inputs`, or that exists unless
-    `overwrite`."""
+def check_out_file(out: str | Path, overwrite: bool, inputs: Iterable[str | Path | None] = (),
+                   records: str | Path | None = None) -> None:
+    """Refuse an output file path that is a folder, that is one of `inputs`, that is a file aire wrote
+    into the folder `records` (a run's own pictures, meshes and records: its manifest, `aire_files`), or
+    that exists unless `overwrite`."""
     out = Path(out)
     with write_errors(out):
         _check_parents(out)
         _check_out_file(out, overwrite, inputs)
+        if records is not None and out.resolve() in {p.resolve() for p in aire_files(records)}:
+            raise InputError(f"refusing to write {out}: aire wrote it as part of the run {records}; "
+                             "choose another --out")
+
+
+def aire_files(folder: str | Path) -> list[Path]:
+    """The files directly in `folder` that aire wrote (its marker's manifest; every file of a legacy
+    run folder without one), [] for a folder aire did not write."""
+    folder = Path(folder)
+    read = _read_marker(folder)
+    if read is None or read[1] is None:
+        return [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() and is_aire_folder(folder) else []
+    return [folder / name for name in sorted(read[1]) if "/" not in name and (folder / name).is_file()]
 
 
 def _check_out_file(out: Path, overwrite: bool, inputs: Iterable[str | Path | None]) -> None:

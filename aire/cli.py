@@ -435,7 +435,7 @@ def cmd_export_mesh(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in MESH_SUFFIXES:
         raise InputError(f"--out {args.out}: use one of {', '.join(MESH_SUFFIXES)}")
     run_dir = args.model.parent if args.model.suffix else args.model
-    check_out_file(args.out, args.overwrite, inputs=run_inputs(run_dir))
+    check_out_file(args.out, args.overwrite, inputs=run_inputs(run_dir), records=run_dir)
     with one_writer(args.out):  # one writer from the check to the rename
         return _export_mesh(args, device, run_dir)
 

@@ -216,7 +216,7 @@ def _check_out(run: SavedRun, args: argparse.Namespace, folder: bool) -> list[Pa
     if folder:
         check_out_dir(args.out, args.overwrite, inputs)
     else:
-        check_out_file(args.out, args.overwrite, inputs)
+        check_out_file(args.out, args.overwrite, inputs, records=run.run_dir)
     return inputs
 
 

@@ -98,6 +98,21 @@ def test_outputs_are_never_replaced_without_overwrite_and_never_an_input(image_f
     assert code == 2 and "an image render is one of .png" in err
 
 
+def test_the_runs_own_pictures_and_meshes_are_never_replaced_even_with_overwrite(image_fit, sdf_fit, tmp_path, capsys):
+    run, _ = image_fit
+    for name in ("comparison.png", "training.png", "reconstruction.png"):
+        before = (run / name).read_bytes()
+        code, _, err = _run(capsys, "render", run, "--out", run / name, "--overwrite", "--quiet")
+        assert code == 2 and "aire wrote it as part of the run" in err and (run / name).read_bytes() == before, name
+    mesh = sdf_fit / "mesh.ply"
+    before = mesh.read_bytes()
+    code, _, err = _run(capsys, "export-mesh", sdf_fit, "--out", mesh, "--overwrite", "--resolution", "16")
+    assert code == 2 and "aire wrote it as part of the run" in err and mesh.read_bytes() == before
+    new = run / "zoom-new-name.png"  # a new name inside the run folder is fine
+    assert _run(capsys, "render", run, "--out", new, "--quiet")[0] == 0 and new.is_file()
+    new.unlink()
+
+
 def test_nerf_test_views_are_the_models_views_of_the_test_cameras(nerf_fit, tiny_scene, tmp_path, capsys):
     from aire.signals.nerf.scene_format import read_split
 
