@@ -138,19 +138,21 @@ def run_spec(spec: FitSpec, out: str | Path, *, overwrite: bool = False, resume:
     # seconds_total counts this command from here, plus the fitting time of earlier processes when resumed
     started = time.perf_counter() - (float(resume.get("elapsed", 0.0)) if resume is not None else 0.0)
     out = Path(out)
+    # the inputs a replace must never delete: the signal's file and the trained network a fit starts from
+    inputs = [p for p in (spec.path, spec.network.start.get("model")) if p is not None]
     if resume is None:
-        aire.check_out_dir(out, overwrite, inputs=[spec.path])  # before taking the lock: a refusal writes nothing
+        aire.check_out_dir(out, overwrite, inputs=inputs)  # before taking the lock: a refusal writes nothing
     if "tensorboard" in spec.train.log:  # refuse a missing extra before minutes of sampling, not after
         from aire.loggers.tensorboard import summary_writer_class
 
         summary_writer_class()
     with one_writer(out):  # one writer for the whole fit: checkpoints and the final swap included
         if resume is None:
-            aire.check_out_dir(out, overwrite, inputs=[spec.path])  # again: a killed swap may just have been completed
+            aire.check_out_dir(out, overwrite, inputs=inputs)  # again: a killed swap may just have been completed
         else:  # the finished run replaces the checkpoint folder: make sure it may, before the fit
             from aire.atomic import check_replaceable
 
-            check_replaceable(out, inputs=[spec.path])
+            check_replaceable(out, inputs=inputs)
         with reporting(spec.train.progress):
             return _run(spec, out, overwrite, resume, extra_files, say, input_as, started)
 

@@ -351,3 +351,15 @@ def test_outputs_get_the_modes_the_umask_gives_not_private_temporary_ones(tmp_pa
         assert stat.S_IMODE(run.stat().st_mode) == 0o777 & ~mask
         for name in ("training.png", "model.safetensors", "metrics.json", "report.html"):
             assert stat.S_IMODE((run / name).stat().st_mode) == 0o666 & ~mask, name
+
+
+def test_overwrite_never_replaces_the_folder_holding_the_network_a_fit_starts_from(tmp_path, capsys):
+    """`--start model=RUN/model.safetensors --out RUN --overwrite` would delete the model it starts from
+    (and config.json would then name a file holding other weights): refused like any input."""
+    _, image = _user_folder(tmp_path)
+    run = tmp_path / "run"
+    assert _fit(capsys, image, "--out", run)[0] == 0
+    before = _tree(run)
+    code, err = _fit(capsys, image, "--out", run, "--overwrite", "--start", f"model={run / 'model.safetensors'}")
+    assert code == 2 and len(err) == 1 and "it contains the input" in err[0] and "model.safetensors" in err[0], err
+    assert _tree(run) == before
