@@ -9,7 +9,13 @@ import attrs
 
 
 class ConfigError(ValueError):
-    """An invalid setting; the message names the field."""
+    """An invalid setting; the message names the field. ``key_path`` is its place in the fit
+    specification (``("schedule", "target_params")``) where known, so the CLI can name the flag the
+    user typed (``--target-params``) instead."""
+
+    def __init__(self, message: str, key_path: tuple[str, ...] | None = None, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.key_path, self.detail = key_path, detail  # detail: the message without where, led by the field
 
 
 def _number(value: Any) -> bool:

@@ -115,7 +115,10 @@ class FitSpec:
                 try:
                     kwargs[key] = sections[key](**value)
                 except (TypeError, ValueError) as exc:
-                    raise ConfigError(f"{where}.{key}: {exc}") from None
+                    field = str(exc).split(" ", 1)[0]  # the validators' messages start with the field's name
+                    known = {f.name for f in attrs.fields(sections[key])}
+                    raise ConfigError(f"{where}.{key}: {exc}", key_path=(key, field) if field in known else None,
+                                      detail=str(exc)) from None
             else:
                 kwargs[key] = value
         for required in ("signal", "path"):

@@ -77,12 +77,12 @@ def test_tiny_image_is_rejected(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--steps", "-5"], "steps"),
-    (["--target-params", "1.5"], "target_params"),
-    (["--target-params", "0"], "target_params"),
-    (["--hidden", "12", "0"], "widths"),
+    (["--target-params", "1.5"], "--target-params must lie in (0, 1]"),  # the flag the user typed, not the field
+    (["--target-params", "0"], "--target-params must lie in (0, 1]"),
+    (["--hidden", "12", "0"], "--hidden must be integers >= 1"),
     (["--criterion", "colum-l1"], "did you mean 'column-l1'"),
     (["--network", "sirne"], "did you mean 'siren'"),
-    (["--alpha-max", "1.0"], "alpha_max"),
+    (["--alpha-max", "1.0"], "--alpha-max must lie in [0, 1)"),
     (["--prune-layers", "7"], "prune_layers"),
 ])
 def test_invalid_settings_give_one_line(image_path, tmp_path, capsys, extra, message):
