@@ -232,14 +232,16 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
     from contextlib import nullcontext
 
     from aire.atomic import one_writer
+    from aire.options import flags_in_errors
     from aire.run import report_line, run_spec, summary_line
 
     # the output's lock from before the checkpoint is read (--resume) to the final swap
     with one_writer(args.resume) if args.resume is not None else nullcontext():
         spec, out, state = _fit_spec(args)
         try:
-            out, result = run_spec(spec, out, overwrite=args.overwrite, resume=state, extra_files=extra_files,
-                                   say=lambda line: print(line, file=sys.stderr), input_as=input_as)
+            with flags_in_errors(args, config=getattr(args, "config", None)):  # a setting refused once the network exists
+                out, result = run_spec(spec, out, overwrite=args.overwrite, resume=state, extra_files=extra_files,
+                                       say=lambda line: print(line, file=sys.stderr), input_as=input_as)
         except InputError as exc:
             from aire.train.state import CHECKPOINT_FILE
 

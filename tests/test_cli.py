@@ -83,7 +83,7 @@ def test_tiny_image_is_rejected(tmp_path, capsys):
     (["--criterion", "colum-l1"], "did you mean 'column-l1'"),
     (["--network", "sirne"], "did you mean 'siren'"),
     (["--alpha-max", "1.0"], "--alpha-max must lie in [0, 1)"),
-    (["--prune-layers", "7"], "prune_layers"),
+    (["--prune-layers", "7"], "--prune-layers [7] do not exist"),
 ])
 def test_invalid_settings_give_one_line(image_path, tmp_path, capsys, extra, message):
     out = tmp_path / "out"
