@@ -67,7 +67,7 @@ def _budget(instance: Any, attribute: attrs.Attribute, value: float | None) -> N
 
 #: ScheduleConfig.kind's default, resolved at construction by `default_kind`
 AUTO = "auto"
-#: the default schedule under a parameter budget (aire.schedules.cubic; measured in benchmarks/results/method_search-cpu.md)
+#: the default schedule under a parameter budget (aire.schedules.cubic; measured in docs/benchmarks/baselines.md)
 BUDGET_DEFAULT = "aire-cubic"
 #: ScheduleConfig fields that only the ``aire`` schedule (the paper's cycles) reads -> their `aire fit` flags
 CYCLE_OPTIONS = {"warmup": "--warmup", "cycles": "--cycles", "twd_length": "--twd-length", "cycle_gap": "--cycle-gap"}
@@ -126,10 +126,10 @@ class ScheduleConfig:
                                       "help": "schedule plugin: auto (aire-cubic with --target-params and no quality "
                                               "target, else aire), aire (the paper's densify/TWD/prune cycles), "
                                               "aire-cubic, none (plain training) or an installed one"})
-    warmup: float = attrs.field(default=0.10, validator=_fraction, metadata={"help": "fraction of steps before the first cycle"})
-    cycles: int = attrs.field(default=2, validator=positive, metadata={"help": "number of densify/TWD/prune cycles"})
-    twd_length: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fraction of steps each TWD phase lasts"})
-    cycle_gap: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fine-tuning fraction between a prune and the next cycle"})
+    warmup: float = attrs.field(default=0.10, validator=_fraction, metadata={"help": "fraction of steps before the first cycle (schedule aire)"})
+    cycles: int = attrs.field(default=2, validator=positive, metadata={"help": "number of densify/TWD/prune cycles (schedule aire)"})
+    twd_length: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fraction of steps each TWD phase lasts (schedule aire)"})
+    cycle_gap: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fine-tuning fraction between a prune and the next cycle (schedule aire)"})
     alpha_max: float = attrs.field(default=0.5, validator=_fraction, metadata={"help": "final per-step decay factor of the TWD targets, in [0, 1)"})
     epsilon: float = attrs.field(default=1e-3, validator=positive, metadata={"help": "column-L1 threshold below which a neuron is removed"})
     target_params: float | None = attrs.field(default=None, validator=_budget, metadata={"help": "end with at most this fraction of the starting parameters"})

@@ -355,7 +355,8 @@ def test_baselines_merge_command_renames_the_old_default_and_keeps_every_runs_pa
                "methods": list(qualities), "skipped": {}, "rows": rows}
         return {**out, "parts": parts} if parts else out
 
-    old = part("00.png", 0, {"magnitude-iterative": 29.0, "aire": 30.0}, parts=[{"date": d, "wall_seconds": 1.0, "options": {}} for d in ("d1", "d2")])
+    old = part("00.png", 0, {"magnitude-iterative": 29.0, "aire": 30.0},
+               parts=[{"date": d, "wall_seconds": 1.0, "options": {}} for d in ("d1", "d2")])
     old["rows"] += part("01.png", 0, {"magnitude-iterative": 28.0, "aire": 29.0})["rows"]
     new = part("00.png", 0, {"aire": 31.5})
     new["rows"] += part("01.png", 0, {"aire": 30.5})["rows"]

@@ -15,8 +15,8 @@ from aire.signals.image import ImageSignal
 from tests.nn.test_importers import LucidSirenNet, NotebookSiren
 
 # the paper's cycles, sized for 40 steps (the default under a budget, aire-cubic, has no cycle options)
-FAST = ["--steps", "40", "--eval-every", "20", "--quiet", "--schedule", "aire", "--twd-length", "0.2", "--warmup", "0.1",
-        "--cycle-gap", "0.1"]
+FAST = ["--steps", "40", "--eval-every", "20", "--quiet", "--schedule", "aire", "--twd-length", "0.2",
+        "--warmup", "0.1", "--cycle-gap", "0.1"]
 
 
 def _run(capsys, *argv):
