@@ -64,7 +64,7 @@ def spec_for(options: dict[str, Any], device: str) -> Any:
     return resolve({"signal": "image", "path": ".", "network": {"widths": list(options["widths"])},
                     "train": {"steps": options["steps"], "eval_every": options["steps"], "progress": False,
                               "device": device},
-                    "schedule": {"target_params": options["budget"]}})
+                    "schedule": {"kind": "aire", "target_params": options["budget"]}})  # batched runs aire, none
 
 
 def serial(images: list[np.ndarray], spec: Any) -> tuple[float, list[float]]:
@@ -97,7 +97,8 @@ def pool(images: list[np.ndarray], options: dict[str, Any]) -> tuple[float, list
             names.append(work / f"crop{n:04d}.png")
             iio.imwrite(names[-1], (image * 255).round().astype(np.uint8))
         jobs = [load_jobs([p], defaults={"steps": options["steps"], "hidden": list(options["widths"]),
-                                         "target_params": options["budget"], "eval_every": options["steps"],
+                                         "target_params": options["budget"], "schedule": "aire",
+                                         "eval_every": options["steps"],
                                          "seed": n})[0] for n, p in enumerate(names)]
         start = time.perf_counter()
         with make_executor("local", threads=1) as executor:

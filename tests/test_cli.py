@@ -21,7 +21,7 @@ FAST = ["--hidden", "12", "12", "12", "--steps", "60", "--eval-every", "30", "--
 def test_fit_image_writes_the_full_report(image_path, tmp_path):
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "aire", "fit", "image", str(image_path), "--out", str(out), *FAST,
-                           "--target-params", "0.5", "--twd-length", "0.2", "--warmup", "0.1", "--cycle-gap", "0.1"],
+                           "--target-params", "0.5"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"report: {out / 'metrics.json'}" in done.stdout
