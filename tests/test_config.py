@@ -46,3 +46,14 @@ def test_the_resolved_kind_is_what_the_trainer_runs():
     # a cut at the end of each
     assert [(c.start, c.prune) for c in trainer.schedule.plan(40)] == \
            [(4, 5), (5, 6), (6, 8), (8, 9), (9, 10), (10, 12), (12, 13), (13, 14)]
+
+
+def test_the_cli_refusal_of_a_cycle_option_under_the_budget_default_is_one_line_led_by_the_flag(capsys, tmp_path):
+    from aire.cli import main
+
+    image = tmp_path / "x.png"
+    image.write_bytes(b"")  # never read: refused while the specification is built
+    code = main(["fit", "image", str(image), "--target-params", "0.5", "--cycles", "3", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("aire: error: --cycles sets the paper's cycles"), err
+    assert not (tmp_path / "o").exists()
