@@ -255,6 +255,7 @@ def test_cubic_preset_prunes_to_the_budget_without_adding_input_frequencies(tiny
     metrics = json.loads((out / "metrics.json").read_text())
     s = metrics["settings"]
     assert s["preset"] == "cubic" and s["schedule"]["kind"] == "aire-cubic" and s["schedule"]["densify_k"] == 0
+    assert s["schedule"]["settings"] == {"end": 0.5}
     arch = metrics["architecture_final"]
     assert arch[0] == 12  # the input frequencies: none added, none removed (hidden layers pruned)
     assert metrics["params_final"] <= 0.6 * metrics["params_initial"] and arch[1] < 12
