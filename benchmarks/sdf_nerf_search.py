@@ -55,6 +55,7 @@ REFERENCES = ("aire-cubic", "magnitude-iterative", "aire")
 
 #: name -> (what it tests, ScheduleConfig keyword arguments); "prune_layers": "all" = input layer too
 CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
+    "large": ("the starting network, plain training (twice the budget; a reference)", {"kind": "none"}),
     "aire": ("previous default: schedule aire (2 cycles of densify, TWD, prune)", {}),
     "aire-cubic": ("aire-cubic: 8 cuts on the cubic ramp 10-35 %, densify in the first 2", {"kind": "aire-cubic"}),
     "magnitude-iterative": ("best baseline: 3 magnitude cuts at 10/20/30 %, fine-tuning",
@@ -142,7 +143,16 @@ def _key(r: dict[str, Any]) -> tuple:
     return (r["signal"], r["target"], r["seed"], r["method"])
 
 
+def check_protocol(path: Path) -> None:
+    """Refuse to add rows to a result file written under other protocol settings."""
+    mine = {s: protocol(s) for s in ("sdf", "nerf")} | {"budget": BUDGET}
+    theirs = read(path).get("protocol")
+    if theirs is not None and theirs != json.loads(json.dumps(mine)):
+        raise SystemExit(f"sdf_nerf_search: {path} holds rows of another protocol ({theirs}); use another --result")
+
+
 def run(signal: str, names: Sequence[str], seeds: Sequence[int], path: Path) -> None:
+    check_protocol(path)
     c = protocol(signal)
     targets = baselines._targets(signal, c)
     for seed in seeds:
@@ -244,8 +254,13 @@ def markdown(data: dict[str, Any]) -> str:
              "mean ± standard error (pairs): percent of the other row's Chamfer L1 for SDFs (negative = the row "
              "is better), dB of test PSNR for NeRF (positive = the row is better). Rows with a source came from "
              "the suite; the others were fitted by `python -m benchmarks.sdf_nerf_search` on "
-             f"{device_name('cpu')} (1 thread, `nice -n 10`) of a shared 2-core machine; 1-minute load per row "
-             "in the JSON. Seconds are wall time on that shared machine: not a speed measurement.", ""]
+             f"{device_name('cpu')} (`nice -n 10`) of a shared 2-core machine; 1-minute load per row "
+             "in the JSON. Seconds are wall time on that shared machine: not a speed measurement.", "",
+             "SDF floor rows: `floor-self` is the reference mesh against itself with the metric's sampling "
+             "(independent draws), the Chamfer L1 of a perfect reconstruction at this sample count; `floor-grid` "
+             "is marching cubes of the mesh's exact signed distance at the eval resolution against the mesh. "
+             "No network can go below them, so a percent difference between two fits is a difference of "
+             "(error + floor).", ""]
     for signal, unit, label in (("sdf", " %", "Chamfer L1"), ("nerf", " dB", "test PSNR (dB)")):
         summary = summarize(rows, signal)
         if not summary:
@@ -284,13 +299,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--import", dest="import_", type=Path, help="a baselines suite JSON of the same protocol")
     p.add_argument("--floor", action="store_true", help="add the metric's floor rows (SDF)")
     p.add_argument("--summary-only", action="store_true")
+    p.add_argument("--chamfer-samples", type=int, help="SDF: Chamfer samples per surface (protocol: 20000); "
+                   "rows of another count need their own --result file")
     args = p.parse_args(argv)
+    if args.chamfer_samples is not None:
+        PROTOCOL_OPTIONS["sdf"]["chamfer_samples"] = args.chamfer_samples
     torch.set_num_threads(1)
     if args.import_:
         data = read(args.result)
         print(f"imported {import_suite(args.import_, data)} rows from {args.import_}")
         _write(args.result, data)
     if args.floor:
+        check_protocol(args.result)
         floor(args.result)
     if not args.summary_only:
         run(args.signal, args.candidates, [int(s) for s in args.seeds.split(",")], args.result)

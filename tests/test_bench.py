@@ -399,3 +399,16 @@ def test_sdf_nerf_search_pairs_in_percent_for_sdfs_and_db_for_nerf():
     plain = search.schedule_for("cubic-nodensify", 3)
     assert plain.prune_layers == (1, 2) and plain.settings == {"densify_cycles": 0}
     assert "| cubic-nodensify |" in search.markdown({"rows": rows})
+
+
+def test_sdf_nerf_search_refuses_rows_of_another_protocol_in_one_file(tmp_path):
+    search = importlib.import_module("benchmarks.sdf_nerf_search")
+    path = tmp_path / "search.json"
+    other = {s: search.protocol(s) for s in ("sdf", "nerf")} | {"budget": search.BUDGET}
+    other["sdf"] = {**other["sdf"], "chamfer_samples": 200_000}
+    path.write_text(json.dumps({"rows": [], "protocol": other}))
+    with pytest.raises(SystemExit, match="another protocol"):
+        search.check_protocol(path)
+    other["sdf"]["chamfer_samples"] = search.protocol("sdf")["chamfer_samples"]
+    path.write_text(json.dumps({"rows": [], "protocol": other}))
+    search.check_protocol(path)  # the same protocol: rows may be added
