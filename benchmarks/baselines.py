@@ -244,7 +244,7 @@ def _run_signal(kind: str, s: dict[str, Any], methods: list[str], device: str, r
                                                                          prune_layers=hidden))
                     elif method in ("aire", "scratch"):
                         if method == "aire" or aire_row is None:  # scratch needs AIRe's final architecture
-                            aire_row = one("aire", budget, widths, aire_schedule(s, budget, hidden))
+                            aire_row = one("aire", budget, widths, aire_schedule(s, budget, hidden, kind))
                         if method == "scratch":
                             one(method, budget, aire_row["architecture"][:-1], aire.ScheduleConfig(kind="none"))
                     else:
@@ -253,10 +253,18 @@ def _run_signal(kind: str, s: dict[str, Any], methods: list[str], device: str, r
     return expected
 
 
-def aire_schedule(s: dict[str, Any], budget: float, hidden: tuple[int, ...]) -> aire.ScheduleConfig:
-    """The "aire" rows' schedule: the ScheduleConfig default, or the kind ``aire_schedule`` names."""
-    kind = {} if s.get("aire_schedule") is None else {"kind": str(s["aire_schedule"])}
-    return aire.ScheduleConfig(target_params=budget, prune_layers=hidden, **kind)
+def aire_schedule(s: dict[str, Any], budget: float, hidden: tuple[int, ...],
+                  signal: str | None = None) -> aire.ScheduleConfig:
+    """The "aire" rows' schedule: the ScheduleConfig default with the schedule settings of `signal`'s
+    default preset (``aire fit``'s defaults, e.g. NeRF's densify_k 0; its budget is the suite's), or the
+    kind ``aire_schedule`` names."""
+    from aire.presets import preset
+
+    chosen = dict(preset(signal, "default").get("schedule", {})) if signal else {}
+    chosen.pop("target_params", None)
+    if s.get("aire_schedule") is not None:
+        chosen["kind"] = str(s["aire_schedule"])
+    return aire.ScheduleConfig(**{**chosen, "target_params": budget, "prune_layers": hidden})
 
 
 def _fmt(value: float | None, kind: str) -> str:

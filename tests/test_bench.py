@@ -411,10 +411,14 @@ def test_baselines_aire_rows_take_the_default_or_the_named_schedule():
     s = baselines.settings("cpu", {})
     assert (s["network"], s["encoding"], s["aire_schedule"]) == ("siren", "siren", None)
     default = baselines.aire_schedule(s, 0.5, (1, 2, 3))
-    assert default.kind == aire.ScheduleConfig().kind and default.target_params == 0.5
+    assert default.kind == aire.ScheduleConfig(target_params=0.5).kind == "aire-cubic" and default.target_params == 0.5
     assert default.prune_layers == (1, 2, 3)
     named = baselines.aire_schedule(baselines.settings("cpu", {"aire_schedule": "aire-cubic"}), 0.3, (1,))
     assert (named.kind, named.target_params, named.prune_layers) == ("aire-cubic", 0.3, (1,))
+    # the signal's default preset is part of "the current defaults" (NeRF: no densification); its budget is not
+    nerf = baselines.aire_schedule(s, 0.5, (1, 2), "nerf")
+    assert (nerf.densify_k, nerf.target_params, nerf.kind) == (0, 0.5, "aire-cubic")
+    assert baselines.aire_schedule(s, 0.5, (1, 2), "image").densify_k is None
     with pytest.raises(SystemExit, match="network must be siren or finer"):
         baselines.settings("cpu", {"network": "relu"})
     with pytest.raises(SystemExit, match="encoding siren or lattice"):
