@@ -55,7 +55,7 @@ _PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # 4096 rays a step at 200x200 (half the Blender resolution), budget 0.8.
         "paper": {"network": {"widths": [256, 256, 256, 256], "omega0": 30.0},
                   "train": {"steps": 20000, "lr": 5e-4, "lr_final": 5e-5, "batch_size": 4096},
-                  "schedule": {"kind": "aire", "target_params": 0.8},
+                  "schedule": {"kind": "aire", "target_params": 0.8, "densify_k": None},  # the paper densifies
                   "signal_settings": {"size": 200, "samples": 64, "importance_samples": 128}},
         # the aire-cubic schedule with NeRF's measured settings: no densification (densify_k 0) and the cut
         # ramp ending at 50 % of the steps. On the baselines suite's reduced NeRF protocol (bunny make-scene,

@@ -73,3 +73,10 @@ def test_paper_presets_run_the_papers_cycles_and_other_budgets_get_the_cubic_ram
     assert tuned.schedule.cycles == 3
     other = resolve({"signal": "image", "path": "x", "preset": "paper", "schedule": {"kind": "aire-cubic"}})
     assert other.schedule.kind == "aire-cubic"
+
+
+def test_nerf_default_adds_no_input_frequencies_but_its_paper_preset_densifies_as_the_paper():
+    assert resolve({"signal": "nerf", "path": "x"}).schedule.densify_k == 0
+    assert resolve({"signal": "nerf", "path": "x", "preset": "paper"}).schedule.densify_k is None
+    assert resolve({"signal": "nerf", "path": "x", "schedule": {"densify_k": 3}}).schedule.densify_k == 3
+    assert resolve({"signal": "image", "path": "x"}).schedule.densify_k is None
