@@ -1,7 +1,8 @@
 """The training loop of N fits at once on a :class:`aire.nn.batched_mlp.BatchedSineMLP`.
 
-Each member follows its own single fit (aire.train.trainer.Trainer with the ``aire`` or ``none``
-schedule): the same step timeline (aire.train.schedule.plan), learning rate, loss (the member's
+Each member follows its own single fit (aire.train.trainer.Trainer with the ``aire``, ``aire-cubic``
+or ``none`` schedule, BATCHED_SCHEDULES): the same step timeline (the schedule's ``plan``: AIRe's
+few cycles, or aire-cubic's 8 short cut intervals), learning rate, loss (the member's
 ``signal.loss``), Adam update, densification (the policy proposes per member), TWD targets (the
 criterion selects per member), cut rule and evaluations. The widths stay shared because every member
 adds and removes the same number of neurons per layer; a member whose count would differ (e.g. a
@@ -34,6 +35,11 @@ from aire.train import schedule as sched
 from aire.train.batched_adam import BatchedAdam
 from aire.train.trainer import FitResult, seeded_generator
 
+#: the schedules a batch runs: AireSchedule and its cubic re-timing (per cycle: densify, TWD, cut) and
+#: plain training; variants that refit weights at a cut (aire-lsq, aire-cubic-lsq) or size cuts by a
+#: quality target are not batched
+BATCHED_SCHEDULES = ("aire", "aire-cubic", "none")
+
 
 class BatchedTrainer:
     """Fits `networks[n]` to `signals[n]` with seed `seeds[n]`, all at once; ``fit()`` returns one
@@ -42,14 +48,15 @@ class BatchedTrainer:
     def __init__(self, signals: Sequence[Signal], networks: Sequence[SineMLP], seeds: Sequence[int],
                  train: TrainConfig, schedule: ScheduleConfig, criterion: PruningCriterion,
                  policy: DensificationPolicy, backend: Backend | None = None) -> None:
-        if schedule.kind not in ("aire", "none"):
-            raise ValueError(f"batched fitting runs the aire and none schedules, not {schedule.kind!r}")
+        if schedule.kind not in BATCHED_SCHEDULES:
+            raise ValueError(f"batched fitting runs the schedules {', '.join(BATCHED_SCHEDULES)}, not {schedule.kind!r}")
         self.signals, self.train, self.config = list(signals), train, schedule
         self.criterion, self.policy, self.backend = criterion, policy, backend
         self.network = BatchedSineMLP(networks)
         self.n = self.network.members
         self.optimizer = BatchedAdam(self.network, train.lr)
-        self.schedule = get_registry().create("schedule", schedule.kind, schedule, criterion=criterion, policy=policy)
+        self.schedule = get_registry().create("schedule", schedule.kind, schedule, criterion=criterion, policy=policy,
+                                             **schedule.settings)
         self.generators = [seeded_generator(s, 0) for s in seeds]
         self.device = self.network.weights[0].device
         self.initial_params, self.initial_architecture = self.network.num_parameters(), self.network.widths()
@@ -73,7 +80,7 @@ class BatchedTrainer:
     # ------------------------------------------------------------------ loop
     def fit(self) -> list[FitResult | None]:
         self._start = time.perf_counter()
-        cycles = sched.plan(self.config, self.train.steps) if self.config.kind == "aire" else []
+        cycles = self.schedule.plan(self.train.steps) if self.config.kind != "none" else []
         if cycles:
             self.schedule.cycles = cycles
             self.schedule.check_budget(self._view())
@@ -177,7 +184,7 @@ class BatchedTrainer:
     def begin_cycle(self, cycle: sched.Cycle) -> None:
         """Densify each member by its policy, then choose each member's TWD targets by its criterion."""
         net, protected = self.network, None
-        k_new = self.schedule.densify_count(net.widths()[0])
+        k_new = self.schedule.densify_count(net.widths()[0], cycle.index)
         if k_new > 0:
             members = [net.member(n) for n in range(self.n)]
             proposals = [self.policy.propose(m, m.encoding, k_new, DensifyContext(s, m, self.backend))
