@@ -30,6 +30,7 @@ from aire.nn.batched_mlp import BatchedSineMLP
 from aire.nn.sine_mlp import SineMLP
 from aire.notices import warn
 from aire.plugins import get_registry
+from aire.signals.image import ImageSignal
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
 from aire.train.batched_adam import BatchedAdam
@@ -76,6 +77,10 @@ class BatchedTrainer:
             if any(not torch.equal(s.sample(None)[0], x) for s in self.signals):
                 raise ValueError("full-batch members must share their inputs (images of one size)")
             self._full = (x.unsqueeze(0), torch.stack([s.sample(None)[1] for s in self.signals]))
+            self._full_channels = self._full[1].transpose(1, 2).contiguous()  # (N, out, P): forward_channels' layout
+        # members whose loss is ImageSignal.loss (F.mse_loss, the mean over pixels and channels) share one
+        # batched reduction; a signal with a loss of its own gets it called per member
+        self._mse = all(type(s).loss is ImageSignal.loss for s in self.signals)
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> list[FitResult | None]:
@@ -102,7 +107,9 @@ class BatchedTrainer:
         if self.twd_targets:  # a TWD phase that ran to the last step still ends in a cut
             self.prune()
             self.evaluate([h[-1]["loss"] for h in self.histories])
-        return [None if n in self.left else self.result(n) for n in range(self.n)]
+        members = {n: self.network.member(n).eval() for n in range(self.n) if n not in self.left}
+        finals = self.final_metrics(members)
+        return [None if n in self.left else self.result(n, members[n], finals[n]) for n in range(self.n)]
 
     def training_step(self, step: int) -> torch.Tensor:
         """One Adam step of every member; returns the members' losses (N,)."""
@@ -112,9 +119,12 @@ class BatchedTrainer:
         else:
             pairs = [s.sample(self.train.batch_size, g) for s, g in zip(self.signals, self.generators)]
             x, y = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
-        prediction = self.network(x)
-        # unbind: one backward node for all members (indexing each would zero-fill N x the output per member)
-        losses = torch.stack([s.loss(p, t) for s, p, t in zip(self.signals, prediction.unbind(0), y.unbind(0))])
+        if self._mse and self._full is not None:  # every member's loss is ImageSignal's MSE: one reduction
+            losses = (self.network.forward_channels(x) - self._full_channels).square().mean(dim=(1, 2))
+        else:
+            prediction = self.network(x)
+            # unbind: one backward node for all members (indexing each would zero-fill N x the output per member)
+            losses = torch.stack([s.loss(p, t) for s, p, t in zip(self.signals, prediction.unbind(0), y.unbind(0))])
         self.optimizer.zero_grad()
         losses.sum().backward()  # d(sum)/d(member n's parameters) = d(loss_n)/d(them): members stay independent
         with torch.no_grad():
@@ -264,12 +274,20 @@ class BatchedTrainer:
             self.histories[n].append({"step": self.step, "loss": losses[n], "params": member.num_parameters(),
                                       **signal.evaluate(member), "seconds": seconds})
 
-    def result(self, n: int) -> FitResult:
-        """Member n's FitResult with the metrics a single fit reports (Trainer.final_metrics)."""
-        final, network, signal = self.histories[n][-1], self.network.member(n), self.signals[n]
+    def final_metrics(self, members: dict[int, SineMLP]) -> dict[int, dict[str, Any]]:
+        """Each member's ``signal.final_metrics`` of its network (in eval mode); for ImageSignal members
+        in one ImageSignal.final_metrics_many call (one MS-SSIM call for the batch: same values)."""
+        signals = [self.signals[n] for n in members]
+        if all(type(s).final_metrics is ImageSignal.final_metrics for s in signals):
+            return dict(zip(members, ImageSignal.final_metrics_many(signals, list(members.values()))))
+        return {n: self.signals[n].final_metrics(m) for n, m in members.items()}
+
+    def result(self, n: int, network: SineMLP, final_metrics: dict[str, Any]) -> FitResult:
+        """Member n's FitResult (`network`: its SineMLP, `final_metrics`: its signal's final metrics of it)
+        with the metrics a single fit reports (Trainer.final_metrics)."""
+        final = self.histories[n][-1]
         metrics = {k: v for k, v in final.items() if k not in ("step", "loss", "params", "seconds")}
-        network.eval()
-        metrics.update(signal.final_metrics(network))
+        metrics.update(final_metrics)
         network.train()
         metrics.update({
             "params_initial": self.initial_params, "params_final": network.num_parameters(),

@@ -47,6 +47,9 @@ def assert_same_fit(batched, single):
     for wb, ws in zip(batched.network.weights, single.network.weights):
         torch.testing.assert_close(wb, ws, rtol=0, atol=WEIGHT_TOLERANCE)
     assert abs(b["psnr"] - s["psnr"]) < PSNR_TOLERANCE_DB
+    assert b["ms_ssim_scales"] == s["ms_ssim_scales"] and (b["ms_ssim"] is None) == (s["ms_ssim"] is None)
+    for key in ("ssim", "ms_ssim"):  # the batch's final metrics (one MS-SSIM call) are each member's own
+        assert b[key] is None or abs(b[key] - s[key]) < 1e-5
     assert [r["step"] for r in batched.history] == [r["step"] for r in single.history]
 
 
@@ -68,7 +71,7 @@ def test_cubic_schedule_batched_matches_single_fits():
     """aire-cubic (8 short TWD/cut intervals, densification in the first two): every member cuts the
     same number of neurons per layer at each of the 8 cuts, each its own neurons, as its single fit."""
     spec = small_spec(kind="aire-cubic")
-    images = [synthetic_image(16, seed=i) for i in range(3)]
+    images = [synthetic_image(24, seed=i) for i in range(3)]  # 24 px: MS-SSIM on 2 scales, batched too
     seeds = [2, 7, 1]
     results = fit_batched([ImageSignal(image=im) for im in images], spec, seeds=seeds)
     assert [r.metrics["batched"] for r in results] == [{"members": 3, "member": n} for n in range(3)]
@@ -81,6 +84,7 @@ def test_cubic_schedule_batched_matches_single_fits():
     assert results[0].metrics["params_final"] <= 0.5 * results[0].metrics["params_initial"]
     # every member chose its own neurons: the final weights differ between members
     assert not torch.equal(results[0].network.weights[1], results[1].network.weights[1])
+    assert results[0].metrics["ms_ssim_scales"] == 2 and results[0].metrics["ms_ssim"] != results[1].metrics["ms_ssim"]
 
 
 def test_cubic_schedule_settings_reach_the_batch():
