@@ -5,7 +5,8 @@ ending as its single fit would: the same FitResult fields, its own run folder.
     results = fit_batched([aire.create("signal", "image", p) for p in paths], spec, seeds=[0, 1, 2])
 
 Which specs can share a batch (`batch_key`): image signals whose specs agree in everything but
-the input and the seed, fitted in fp32 without torch.compile, least-squares compensation or
+the input and the seed, fitted in fp32 (compile on: compiled from the last cut on where it pays,
+aire.train.batched_compile) without least-squares compensation or
 checkpoints, with the ``aire``, ``aire-cubic`` or ``none`` schedule (no quality target: its cuts are
 sized per fit) and a siren/finer network; members must also have
 one image size. Members that leave the batch (a diverging loss, a cut of another size) are fitted
@@ -30,7 +31,7 @@ def batch_key(spec: FitSpec) -> str | None:
     from aire.train.batched_trainer import BATCHED_SCHEDULES
 
     train, schedule = spec.train, spec.schedule
-    if (spec.signal != "image" or train.compile or train.precision != "fp32" or train.checkpoint_every
+    if (spec.signal != "image" or train.precision != "fp32" or train.checkpoint_every
             or schedule.compensate or schedule.kind not in BATCHED_SCHEDULES
             or schedule.target_psnr is not None or schedule.target_chamfer is not None
             or spec.network.network not in ("siren", "finer")):
@@ -75,7 +76,7 @@ def fit_batched(signals: Sequence[Signal], spec: FitSpec, seeds: Sequence[int] |
     from aire.train.batched_trainer import BatchedTrainer
 
     if batch_key(spec) is None:
-        raise InputError("this fit cannot be batched: batched fitting needs the image signal, fp32, no compile, "
+        raise InputError("this fit cannot be batched: batched fitting needs the image signal, fp32, "
                          "no compensate, no checkpoints, the aire, aire-cubic or none schedule without a quality target "
                          "and a siren/finer network")
     seeds = [spec.train.seed] * len(signals) if seeds is None else [int(s) for s in seeds]

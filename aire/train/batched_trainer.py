@@ -10,7 +10,8 @@ column below epsilon besides the TWD targets), or whose loss diverges (the singl
 checked at the same steps), leaves the batch: it is frozen at zero and reported in ``left``, and
 the caller fits it alone (aire.many.batched), where the ordinary guard rolls it back.
 
-Not done here (such jobs are not batched, see aire.many.batched.batchable): torch.compile, tf32/bf16,
+With ``compile`` on, the members' loss is compiled once the architecture is final, where that pays
+(aire.train.batched_compile). Not done here (such jobs are not batched, see aire.many.batched.batch_key): tf32/bf16,
 least-squares compensation, checkpoints, signals with their own training loss; plugin events
 (aire_after_densify, aire_before_prune, aire_evaluate, ...) are not emitted for batch members.
 """
@@ -34,6 +35,7 @@ from aire.signals.image import ImageSignal
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
 from aire.train.batched_adam import BatchedAdam
+from aire.train.batched_compile import BatchedCompiler
 from aire.train.trainer import FitResult, seeded_generator
 
 #: the schedules a batch runs: AireSchedule and its cubic re-timing (per cycle: densify, TWD, cut) and
@@ -70,6 +72,7 @@ class BatchedTrainer:
         self._best = torch.full((self.n,), math.inf, device=self.device)
         self._fail = torch.zeros(self.n, dtype=torch.bool, device=self.device)
         self._seeded = False
+        self.compiler: BatchedCompiler | None = None
         full = train.batch_size is None or all(train.batch_size >= s.coords.shape[0] for s in self.signals)
         self._full = None
         if full:
@@ -90,6 +93,9 @@ class BatchedTrainer:
             self.schedule.cycles = cycles
             self.schedule.check_budget(self._view())
         self.evaluate([None] * self.n)
+        if self.train.compile and self._mse and self._full is not None:  # from the last cut on (BatchedCompiler)
+            self.compiler = BatchedCompiler(self.mse_losses, max((c.prune for c in cycles), default=0),
+                                            self.train.steps, self.device.type)
         losses = None
         for step in range(self.train.steps):
             self.step = step
@@ -98,7 +104,11 @@ class BatchedTrainer:
             for cycle in cycles:
                 if step == cycle.start:
                     self.begin_cycle(cycle)
+            if self.compiler:
+                self.compiler.start(step)
             losses = self.training_step(step)
+            if self.compiler:
+                self.compiler.end(step)
             self.step = step + 1
             if self.train.guard:
                 self.watch(losses, step)
@@ -120,7 +130,7 @@ class BatchedTrainer:
             pairs = [s.sample(self.train.batch_size, g) for s, g in zip(self.signals, self.generators)]
             x, y = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
         if self._mse and self._full is not None:  # every member's loss is ImageSignal's MSE: one reduction
-            losses = (self.network.forward_channels(x) - self._full_channels).square().mean(dim=(1, 2))
+            losses = (self.compiler or self.mse_losses)(x)
         else:
             prediction = self.network(x)
             # unbind: one backward node for all members (indexing each would zero-fill N x the output per member)
@@ -140,6 +150,11 @@ class BatchedTrainer:
                     w = self.network.outgoing(layer)
                     w.copy_(torch.where(mask.unsqueeze(1), w * (1.0 - a), w))
         return losses.detach()
+
+    def mse_losses(self, x: torch.Tensor) -> torch.Tensor:
+        """Every member's full-batch mean squared error (N,), computed neurons-first (forward_channels):
+        F.mse_loss's value up to the order of the sum; the function torch.compile compiles."""
+        return (self.network.forward_channels(x) - self._full_channels).square().mean(dim=(1, 2))
 
     # ----------------------------------------------------------------- guard
     def watch(self, losses: torch.Tensor, step: int) -> None:
@@ -293,6 +308,8 @@ class BatchedTrainer:
             "params_initial": self.initial_params, "params_final": network.num_parameters(),
             "architecture_initial": self.initial_architecture, "architecture_final": network.widths(),
             "steps": self.train.steps, "steps_completed": self.step, "seconds": self.elapsed(),
-            "rollbacks": 0, "diverged": False, "precision": self.train.precision, "compiles": 0,
+            "rollbacks": 0, "diverged": False, "precision": self.train.precision,
+            "compiles": self.compiler.compiles if self.compiler else 0,
+            **({"compile": self.compiler.summary()} if self.compiler else {}),
             "final_loss": final["loss"], "batched": {"members": self.n, "member": n}})
         return FitResult(network=network, metrics=metrics, history=self.histories[n], events=self.events[n])

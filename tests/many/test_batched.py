@@ -135,8 +135,9 @@ def test_what_cannot_be_batched_is_refused_in_one_line():
     spec = small_spec()
     assert batch_key(spec) == batch_key(attrs.evolve(spec, path="other.png", train=attrs.evolve(spec.train, seed=7)))
     assert batch_key(attrs.evolve(spec, train=attrs.evolve(spec.train, steps=7))) != batch_key(spec)
-    compiled = attrs.evolve(spec, train=attrs.evolve(spec.train, compile=True))
-    assert batch_key(compiled) is None
+    assert batch_key(attrs.evolve(spec, train=attrs.evolve(spec.train, compile=True))) is not None  # from the last cut
+    bf16 = attrs.evolve(spec, train=attrs.evolve(spec.train, precision="bf16"))
+    assert batch_key(bf16) is None
     assert batch_key(attrs.evolve(spec, schedule=attrs.evolve(spec.schedule, kind="aire-cubic"))) is not None
     lsq = attrs.evolve(spec, schedule=attrs.evolve(spec.schedule, kind="aire-cubic-lsq"))
     assert batch_key(lsq) is None
@@ -144,7 +145,7 @@ def test_what_cannot_be_batched_is_refused_in_one_line():
     targeted = attrs.evolve(spec, schedule=attrs.evolve(spec.schedule, target_params=None, target_psnr=30.0))
     assert batch_key(targeted) is None
     with pytest.raises(InputError, match="cannot be batched"):
-        fit_batched([ImageSignal(image=synthetic_image(8))], compiled)
+        fit_batched([ImageSignal(image=synthetic_image(8))], bf16)
     with pytest.raises(InputError, match="one size"):
         fit_batched([ImageSignal(image=synthetic_image(8)), ImageSignal(image=synthetic_image(10))], spec)
 
