@@ -11,7 +11,6 @@ scales it can be measured on fewer (`ms_ssim_scales`), the count then recorded b
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
@@ -69,7 +68,7 @@ def ms_ssim_scales(height: int, width: int) -> int:
     return 0
 
 
-def ms_ssim(prediction: torch.Tensor, target: torch.Tensor, scales: int = 5, *, each: bool = False) -> Any:
+def ms_ssim(prediction: torch.Tensor, target: torch.Tensor, scales: int = 5) -> float | None:
     """Mean MS-SSIM of images in [0, 1] of shape (H, W, C) or (N, H, W, C), by torchmetrics (Gaussian window
     11 / sigma 1.5; the prediction clamped to [0, 1]).
 
@@ -77,8 +76,7 @@ def ms_ssim(prediction: torch.Tensor, target: torch.Tensor, scales: int = 5, *, 
     `scales` scales, with the first `scales` weights rescaled to sum to 1 (so equal similarities s at every
     scale still give s): not the standard number, so whoever reports it records the count beside it.
     None when a side is too short for `scales` scales (`ms_ssim_scales`; MS_SSIM_MIN_SIDE for 5): no
-    number rather than a guess. Raises ValueError for mismatched shapes or `scales` outside 2..5.
-    each: a list with every image's value instead of their mean (see `ms_ssim_each`)."""
+    number rather than a guess. Raises ValueError for mismatched shapes or `scales` outside 2..5."""
     from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
 
     if not isinstance(scales, int) or isinstance(scales, bool) or not 2 <= scales <= len(MS_SSIM_WEIGHTS):
@@ -97,18 +95,8 @@ def ms_ssim(prediction: torch.Tensor, target: torch.Tensor, scales: int = 5, *, 
         total = sum(MS_SSIM_WEIGHTS[:scales])
         betas = tuple(w / total for w in MS_SSIM_WEIGHTS[:scales])
     value = multiscale_structural_similarity_index_measure(x.permute(0, 3, 1, 2), y.permute(0, 3, 1, 2),
-                                                           data_range=1.0, kernel_size=11, sigma=1.5, betas=betas,
-                                                           reduction="none" if each else "elementwise_mean")
-    return [float(v) for v in value] if each else float(value)
-
-
-def ms_ssim_each(prediction: torch.Tensor, target: torch.Tensor, scales: int = 5) -> list[float] | None:
-    """MS-SSIM of each image of (N, H, W, C) stacks in [0, 1], in one torchmetrics call: entry n is
-    ``ms_ssim(prediction[n], target[n], scales)`` (the mean over one image is that image's value), for
-    code that measures many images of one size at once (batched fitting). None, errors: as `ms_ssim`."""
-    if prediction.ndim != 4:
-        raise ValueError(f"ms_ssim_each needs (N, H, W, C) stacks, got {tuple(prediction.shape)}")
-    return ms_ssim(prediction, target, scales, each=True)
+                                                           data_range=1.0, kernel_size=11, sigma=1.5, betas=betas)
+    return float(value)
 
 
 def ms_ssim_fitted(prediction: torch.Tensor, target: torch.Tensor) -> tuple[float | None, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import imageio.v3 as iio
 import numpy as np
@@ -140,36 +140,12 @@ class ImageSignal(Signal):
         smaller images, 0 (and MS-SSIM None) below 22 (aire.metrics.image.ms_ssim_scales), of the
         reconstruction at the resolution fitted, and LPIPS when the `lpips` setting asks for it
         (aire.metrics.lpips)."""
-        from aire.metrics.image import ms_ssim_fitted
+        from aire.metrics.image import SSIM_MIN_SIDE, ms_ssim_fitted, ssim
 
         prediction = torch.as_tensor(self.preview(model))
         target = torch.as_tensor(self.image, dtype=prediction.dtype).reshape(prediction.shape)
-        return self._final_metrics(prediction, target, *ms_ssim_fitted(prediction, target))
-
-    @staticmethod
-    @torch.no_grad()
-    def final_metrics_many(signals: Sequence["ImageSignal"], models: Sequence[torch.nn.Module]) -> list[dict[str, Any]]:
-        """``signals[n].final_metrics(models[n])`` for every n, the MS-SSIMs of images of one size in one
-        torchmetrics call (aire.metrics.image.ms_ssim_each: each image's own value) rather than one call
-        per image, which at 64 px costs ~0.15 s of mostly per-call overhead; for batched fitting."""
-        from aire.metrics.image import ms_ssim_each, ms_ssim_scales
-
-        predictions = [torch.as_tensor(s.preview(m)) for s, m in zip(signals, models)]
-        targets = [torch.as_tensor(s.image, dtype=p.dtype).reshape(p.shape) for s, p in zip(signals, predictions)]
-        if len({tuple(p.shape) for p in predictions}) != 1:
-            return [s.final_metrics(m) for s, m in zip(signals, models)]
-        scales = ms_ssim_scales(*predictions[0].shape[:2])
-        values = ms_ssim_each(torch.stack(predictions), torch.stack(targets), scales) if scales else None
-        return [s._final_metrics(p, t, None if values is None else values[n], scales)
-                for n, (s, p, t) in enumerate(zip(signals, predictions, targets))]
-
-    def _final_metrics(self, prediction: torch.Tensor, target: torch.Tensor, value: float | None,
-                       scales: int) -> dict[str, Any]:
-        """final_metrics of the reconstruction `prediction` (H, W, C) in [0, 1] given its MS-SSIM `value`
-        on `scales` scales."""
-        from aire.metrics.image import SSIM_MIN_SIDE, ssim
-
         small = min(self.height, self.width) < SSIM_MIN_SIDE
+        value, scales = ms_ssim_fitted(prediction, target)
         metrics = {"ssim": None if small else ssim(prediction, target), "ms_ssim": value, "ms_ssim_scales": scales}
         if self.lpips:
             from aire.metrics.lpips import lpips

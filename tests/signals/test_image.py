@@ -272,17 +272,3 @@ def test_final_ms_ssim_is_measured_on_the_scales_the_image_holds_and_says_how_ma
         assert 0 < m["ms_ssim"] < 0.99  # an untrained network is far from the image
     else:
         assert m["ms_ssim"] is None
-
-
-def test_final_metrics_many_equal_each_image_s_final_metrics():
-    from aire import build_network
-
-    signals = [ImageSignal(image=synthetic_image(48, seed=i)) for i in range(3)]
-    models = [build_network(s, [16, 16], seed=i).eval() for i, s in enumerate(signals)]
-    many = ImageSignal.final_metrics_many(signals, models)
-    for signal, model, got in zip(signals, models, many):
-        alone = signal.final_metrics(model)
-        assert got.keys() == alone.keys() and got["ms_ssim_scales"] == alone["ms_ssim_scales"] == 3
-        assert got["ms_ssim"] == pytest.approx(alone["ms_ssim"], abs=1e-12)
-        assert got["ssim"] == alone["ssim"]
-    assert len({round(m["ms_ssim"], 6) for m in many}) == 3  # each its own image's value, not the mean
