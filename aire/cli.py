@@ -50,7 +50,7 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("signal", nargs="?", help="signal plugin: image, sdf, nerf (more with plugins; see `aire plugins`)")
     p.add_argument("path", nargs="?", help="input file or folder")
-    p.add_argument("--out", type=Path, metavar="DIR", help="output folder (refused if it exists, unless --overwrite)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="output folder (an existing one must be empty, or aire's with --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder that aire wrote")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="start from a resolved specification (a run's config.json); options given here override it")
@@ -118,7 +118,7 @@ def build_parser(fit_signal: str | None = None) -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="adaptive fit of a generated 64 px image to half its parameters "
                                        "(~25 s of CPU time, under a minute on 2 cores)")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), metavar="DIR",
-                      help="output folder (default runs/demo; refused if it exists, unless --overwrite)")
+                      help="output folder (default runs/demo; an existing one must be empty, or aire's with --overwrite)")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing output folder that aire wrote")
     demo.add_argument("--size", type=int, default=64, metavar="N", help="side of the generated image in pixels (default 64)")
     demo.add_argument("--steps", type=int, default=600, metavar="N", help="optimizer steps (default 600)")
@@ -177,7 +177,16 @@ def build_parser(fit_signal: str | None = None) -> argparse.ArgumentParser:
 
 
 def _fit_spec(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | None]:
-    """(the FitSpec, the output folder, the checkpoint state to resume or None) of `aire fit` options."""
+    """(the FitSpec, the output folder, the checkpoint state to resume or None) of `aire fit` options;
+    a bad value the user typed is refused naming its flag (``--target-params must lie in (0, 1]``)."""
+    from aire.options import flags_in_errors
+
+    with flags_in_errors(args, config=args.config):
+        return _fit_spec_of(args)
+
+
+def _fit_spec_of(args: argparse.Namespace) -> tuple[Any, Path, dict[str, Any] | None]:
+    """:func:`_fit_spec` without the flag naming."""
     from aire.options import overrides_from_args
     from aire.run import spec_of_checkpoint
     from aire.spec import FitSpec, merge, read_config, resolve
@@ -223,14 +232,16 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
     from contextlib import nullcontext
 
     from aire.atomic import one_writer
+    from aire.options import flags_in_errors
     from aire.run import report_line, run_spec, summary_line
 
     # the output's lock from before the checkpoint is read (--resume) to the final swap
     with one_writer(args.resume) if args.resume is not None else nullcontext():
         spec, out, state = _fit_spec(args)
         try:
-            out, result = run_spec(spec, out, overwrite=args.overwrite, resume=state, extra_files=extra_files,
-                                   say=lambda line: print(line, file=sys.stderr), input_as=input_as)
+            with flags_in_errors(args, config=getattr(args, "config", None)):  # a setting refused once the network exists
+                out, result = run_spec(spec, out, overwrite=args.overwrite, resume=state, extra_files=extra_files,
+                                       say=lambda line: print(line, file=sys.stderr), input_as=input_as)
         except InputError as exc:
             from aire.train.state import CHECKPOINT_FILE
 

@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="the signal the model represents and its input, e.g. --signal image photo.png")
     p.add_argument("--layout", choices=(*LAYOUT_NAMES, "aire"),
                    help="the model's codebase (default: recognised by its parameter names)")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (refused if it exists, unless --overwrite)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (an existing one must be empty, or aire's with --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder that aire wrote")
     add_fit_options(p, exclude=EXCLUDED)
     return p
@@ -64,7 +64,10 @@ def compress_spec(args: argparse.Namespace) -> Any:
 def cmd_compress(args: argparse.Namespace) -> int:
     from aire.run import report_line, run_spec, summary_line
 
-    spec = compress_spec(args)
+    from aire.options import flags_in_errors
+
+    with flags_in_errors(args):
+        spec = compress_spec(args)
     out, result = run_spec(spec, args.out, overwrite=args.overwrite, say=lambda line: print(line, file=sys.stderr))
     start = result.history[0] if result.history else {}
     key = next((k for k in ("psnr", "chamfer_l1", "psnr_test") if isinstance(start.get(k), (int, float))), None)

@@ -9,7 +9,13 @@ import attrs
 
 
 class ConfigError(ValueError):
-    """An invalid setting; the message names the field."""
+    """An invalid setting; the message names the field. ``key_path`` is its place in the fit
+    specification (``("schedule", "target_params")``) where known, so the CLI can name the flag the
+    user typed (``--target-params``) instead."""
+
+    def __init__(self, message: str, key_path: tuple[str, ...] | None = None, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.key_path, self.detail = key_path, detail  # detail: the message without where, led by the field
 
 
 def _number(value: Any) -> bool:
@@ -65,6 +71,31 @@ def _budget(instance: Any, attribute: attrs.Attribute, value: float | None) -> N
         raise ConfigError(f"{attribute.name} must lie in (0, 1], got {value!r}")
 
 
+#: ScheduleConfig.kind's default, resolved at construction by `default_kind`
+AUTO = "auto"
+#: the default schedule under a parameter budget (aire.schedules.cubic; measured in docs/benchmarks/baselines.md)
+BUDGET_DEFAULT = "aire-cubic"
+#: ScheduleConfig fields that only the ``aire`` schedule (the paper's cycles) reads -> their `aire fit` flags
+CYCLE_OPTIONS = {"warmup": "--warmup", "cycles": "--cycles", "twd_length": "--twd-length", "cycle_gap": "--cycle-gap"}
+
+
+def default_kind(target_params: float | None, quality_target: bool) -> str:
+    """The schedule ``kind = "auto"`` resolves to: ``aire-cubic`` (Zhu & Gupta's cubic ramp of cuts) for a
+    parameter budget without a quality target, where it beat the paper's cycles on images, SDFs and NeRF
+    (docs/schedule.md); ``aire`` otherwise (no budget: cycles cutting a fixed fraction; a quality
+    target: the cycles' quality-target cuts, aire.targets)."""
+    return BUDGET_DEFAULT if target_params is not None and not quality_target else "aire"
+
+
+def check_cycle_options(given: list[str], kind: str) -> None:
+    """Refuse cycle options (field names of CYCLE_OPTIONS) that the auto-resolved schedule `kind` would ignore."""
+    if given:
+        flags = ", ".join(CYCLE_OPTIONS[n] for n in given)
+        raise ConfigError(f"{flags} set{'s' if len(given) == 1 else ''} the paper's cycles, which the default schedule "
+                          f"under a parameter budget ({kind}) does not use: add --schedule aire (kind=\"aire\") for "
+                          f"the cycles, or set {kind}'s cuts, start, end, densify_cycles with --schedule-set KEY=VALUE")
+
+
 @attrs.frozen
 class NetworkConfig:
     """Shape of a sinusoidal MLP: sine-layer widths (input frequencies first) and omega_0s."""
@@ -87,15 +118,24 @@ class ScheduleConfig:
 
     Phase lengths are fractions of the total steps, so one setting works for any --steps.
     Defaults are the ones measured best in benchmarks/image_tradeoff.py (see the docs' schedule page).
+
+    ``kind`` defaults to ``auto``, resolved here once (`default_kind`): ``aire-cubic`` (aire.schedules.cubic)
+    when a parameter budget (target_params) and no quality target is given, else ``aire``. The object holds
+    the resolved name, so config.json, metrics.json and history record it and replaying them gives the same
+    fit. The cycle options (warmup, cycles, twd_length, cycle_gap) are read by ``aire`` only: set to other
+    values than their defaults while ``auto`` resolves to ``aire-cubic``, they raise ConfigError (name
+    ``kind="aire"`` to use them).
     """
 
-    kind: str = attrs.field(default="aire", validator=lambda i, a, v: _name(a, v),
+    kind: str = attrs.field(default=AUTO, validator=lambda i, a, v: _name(a, v),
                             metadata={"flag": "--schedule",
-                                      "help": "schedule plugin: aire (densify, TWD, prune), none (plain training) or an installed one"})
-    warmup: float = attrs.field(default=0.10, validator=_fraction, metadata={"help": "fraction of steps before the first cycle"})
-    cycles: int = attrs.field(default=2, validator=positive, metadata={"help": "number of densify/TWD/prune cycles"})
-    twd_length: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fraction of steps each TWD phase lasts"})
-    cycle_gap: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fine-tuning fraction between a prune and the next cycle"})
+                                      "help": "schedule plugin: auto (aire-cubic with --target-params and no quality "
+                                              "target, else aire), aire (the paper's densify/TWD/prune cycles), "
+                                              "aire-cubic, none (plain training) or an installed one"})
+    warmup: float = attrs.field(default=0.10, validator=_fraction, metadata={"help": "fraction of steps before the first cycle (schedule aire)"})
+    cycles: int = attrs.field(default=2, validator=positive, metadata={"help": "number of densify/TWD/prune cycles (schedule aire)"})
+    twd_length: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fraction of steps each TWD phase lasts (schedule aire)"})
+    cycle_gap: float = attrs.field(default=0.05, validator=_fraction, metadata={"help": "fine-tuning fraction between a prune and the next cycle (schedule aire)"})
     alpha_max: float = attrs.field(default=0.5, validator=_fraction, metadata={"help": "final per-step decay factor of the TWD targets, in [0, 1)"})
     epsilon: float = attrs.field(default=1e-3, validator=positive, metadata={"help": "column-L1 threshold below which a neuron is removed"})
     target_params: float | None = attrs.field(default=None, validator=_budget, metadata={"help": "end with at most this fraction of the starting parameters"})
@@ -124,6 +164,12 @@ class ScheduleConfig:
         metadata={"flag": "--schedule-set", "help": "a setting of a schedule plugin other than aire, KEY=VALUE (repeatable)"})
 
     def __attrs_post_init__(self) -> None:
+        if self.kind == AUTO:
+            kind = default_kind(self.target_params, self.target_psnr is not None or self.target_chamfer is not None)
+            if kind != "aire":
+                fields = attrs.fields_dict(type(self))
+                check_cycle_options([n for n in CYCLE_OPTIONS if getattr(self, n) != fields[n].default], kind)
+            object.__setattr__(self, "kind", kind)  # attrs' documented way to set a field of a frozen instance here
         used = self.warmup + self.cycles * (self.twd_length + self.cycle_gap)
         if self.kind == "aire" and used >= 1.0:
             raise ConfigError(

@@ -13,11 +13,13 @@ import argparse
 import json
 import types
 import typing
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import attrs
 
-from aire.config import ScheduleConfig, TrainConfig
+from aire.config import ConfigError, ScheduleConfig, TrainConfig
 from aire.errors import InputError
 from aire.spec import ComponentSpec, FitSpec, NetworkSpec
 
@@ -253,4 +255,23 @@ def describe_type(cls: type, name: str) -> str:
 
 __all__ = ["Option", "add_fit_options", "generated_options", "overrides_from_args", "overrides_from_options",
            "option_help", "describe_type", "FitSpec"]
+
+
+@contextmanager
+def flags_in_errors(args: argparse.Namespace, config: Path | str | None = None) -> Iterator[None]:
+    """Turn a :class:`~aire.config.ConfigError` about a field into an InputError naming where the user
+    gave the value: the flag they typed (``--target-params must lie in (0, 1], got 1.5``), else the
+    config file and key (``run/config.json: schedule.target_params ...``); other errors pass unchanged."""
+    try:
+        yield
+    except ConfigError as exc:
+        path, detail = exc.key_path, exc.detail
+        if not path or not detail:
+            raise
+        typed = {o.path: o.flag for o in generated_options() if "spec." + o.key in vars(args)}
+        if path in typed:
+            raise InputError(typed[path] + detail[len(path[-1]):]) from None
+        if config is not None:
+            raise InputError(f"{config}: {'.'.join(path)}{detail[len(path[-1]):]}") from None
+        raise
 

@@ -3,7 +3,9 @@
 Each signal's ``default`` preset holds the option defaults of ``aire fit SIGNAL``; other names
 (``--preset paper``) are layered on top of it. A preset is a nested dict in the layout of
 `aire.spec.FitSpec` (``network``, ``train``, ``schedule``, ``signal_settings``). Plugins add
-their own with `register_preset`.
+their own with `register_preset`. The ``paper`` presets reproduce the paper's protocol, so they name
+its schedule (``kind: aire``, the cycles); the others leave the kind to the default rule
+(aire.config.default_kind: ``aire-cubic`` under a budget, as nerf's ``default`` preset has).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # the FINER protocol the paper's image tables use: 5000 full-batch steps at full resolution
         "paper": {"network": {"widths": [256, 256, 256, 256], "omega0": 30.0},
                   "train": {"steps": 5000, "batch_size": None}, "signal_settings": {"max_size": None},
-                  "schedule": {"target_params": 0.6}},
+                  "schedule": {"kind": "aire", "target_params": 0.6}},
     },
     "sdf": {
         # sized for a CPU: a few minutes
@@ -37,7 +39,7 @@ _PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # not pruned and grow 256 -> 320 -> 400 by densification): 24.5 % of the parameters
         "paper": {"network": {"widths": [256, 256, 256, 256], "omega0": 60.0},
                   "train": {"steps": 16000, "batch_size": 16384, "lr": 1e-4, "lr_final": 1e-5},
-                  "schedule": {"target_params": 0.245, "prune_layers": [1, 2]}},
+                  "schedule": {"kind": "aire", "target_params": 0.245, "prune_layers": [1, 2]}},
     },
     "nerf": {
         # small enough to train in minutes on a CPU (see docs/guide/nerf.md)
@@ -51,7 +53,7 @@ _PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # 4096 rays a step at 200x200 (half the Blender resolution), budget 0.8.
         "paper": {"network": {"widths": [256, 256, 256, 256], "omega0": 30.0},
                   "train": {"steps": 20000, "lr": 5e-4, "lr_final": 5e-5, "batch_size": 4096},
-                  "schedule": {"target_params": 0.8},
+                  "schedule": {"kind": "aire", "target_params": 0.8},
                   "signal_settings": {"size": 200, "samples": 64, "importance_samples": 128}},
     },
 }

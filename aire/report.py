@@ -26,6 +26,12 @@ def quality_label(key: str) -> str:
     return QUALITY_LABELS.get(key, key)
 
 
+def _marker(points: int) -> str | None:
+    """Dots on a curve of few evaluations (a short fit's line of two points, or a lone point that a line
+    alone would not show at all); none on a dense one."""
+    return "o" if points < 12 else None
+
+
 def training_figure(history: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]],
                     quality_key: str = "psnr", title: str = "", target: float | None = None) -> Any:
     """The matplotlib Figure of `plot_training`: quality and loss (top; one legend for both axes, the events
@@ -36,15 +42,17 @@ def training_figure(history: Sequence[dict[str, Any]], events: Sequence[dict[str
     fig, (ax_q, ax_p) = new_figure(2, 1, figsize=(7, 6), sharex=True)
     handles: list[Any] = []
     if any(quality_key in h for h in history):
-        handles += ax_q.plot(steps, [h.get(quality_key) for h in history], color="tab:blue",
-                             label=quality_label(quality_key))
+        quality = [h.get(quality_key) for h in history]
+        handles += ax_q.plot(steps, quality, color="tab:blue", label=quality_label(quality_key),
+                             marker=_marker(sum(q is not None for q in quality)), ms=4)
         ax_q.set_ylabel(quality_label(quality_key))
     if target is not None:
         handles.append(ax_q.axhline(target, color="tab:orange", ls="--", lw=1, label=f"target {target:g}"))
     loss_rows = [(h["step"], h["loss"]) for h in history if h.get("loss")]
     if loss_rows:
         ax_l = ax_q.twinx()
-        handles += ax_l.semilogy(*zip(*loss_rows), color="tab:gray", alpha=0.6, label="loss (right axis)")
+        handles += ax_l.semilogy(*zip(*loss_rows), color="tab:gray", alpha=0.6, label="loss (right axis)",
+                                 marker=_marker(len(loss_rows)), ms=4)
         ax_l.set_ylabel("training loss")
     # the count changes only at events, recorded in the order they happened
     counts = [(history[0]["step"], history[0]["params"])]

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 
 import attrs
 
-from aire.config import ConfigError, ScheduleConfig, TrainConfig, check_widths, positive, to_dict, to_int_tuple
+from aire.config import (AUTO, CYCLE_OPTIONS, ConfigError, ScheduleConfig, TrainConfig, check_cycle_options, check_widths,
+                         default_kind, positive, to_dict, to_int_tuple)
 from aire.errors import InputError
 from aire.presets import preset
 
@@ -113,15 +114,33 @@ class FitSpec:
                     raise ConfigError(f"{where}: {key} must be a table, got {value!r}")
                 _check_fields(sections[key], value, f"{where}.{key}")
                 try:
+                    if key == "schedule":
+                        _check_auto_schedule(value)
                     kwargs[key] = sections[key](**value)
                 except (TypeError, ValueError) as exc:
-                    raise ConfigError(f"{where}.{key}: {exc}") from None
+                    if str(exc).startswith("--"):  # already names the flags and says what to do
+                        raise ConfigError(str(exc)) from None
+                    field = str(exc).split(" ", 1)[0]  # the validators' messages start with the field's name
+                    known = {f.name for f in attrs.fields(sections[key])}
+                    raise ConfigError(f"{where}.{key}: {exc}", key_path=(key, field) if field in known else None,
+                                      detail=str(exc)) from None
             else:
                 kwargs[key] = value
         for required in ("signal", "path"):
             if kwargs.get(required) in (None, ""):
                 raise ConfigError(f"{where}: {required} is missing")
         return cls(**kwargs)
+
+
+def _check_auto_schedule(schedule: Mapping[str, Any]) -> None:
+    """Refuse cycle options given (by a preset, a config file or the command line, even at their default
+    values) while the default schedule kind resolves to one that ignores them (aire.config.default_kind)."""
+    if schedule.get("kind", AUTO) != AUTO:
+        return
+    quality = any(schedule.get(name) is not None for name in ("target_psnr", "target_chamfer"))
+    kind = default_kind(schedule.get("target_params"), quality)
+    if kind != "aire":
+        check_cycle_options([name for name in CYCLE_OPTIONS if name in schedule], kind)
 
 
 def _check_fields(cls: type, data: Mapping[str, Any], where: str) -> None:

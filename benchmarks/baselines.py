@@ -8,7 +8,9 @@ restart it at their last cut, as AIRe does with lr_rewind):
 * ``large``: the uniform starting network, plain training (the reference, one per seed);
 * ``dense-narrow``: plain training of the widest uniform network under the budget (a width sweep's
   Pareto point);
-* ``aire``: AIRe with the current defaults (schedule ``aire``), pruning the hidden layers;
+* ``aire``: AIRe with the current defaults (``ScheduleConfig(target_params=budget)``, which resolves to
+  the cubic ramp ``aire-cubic``), pruning the hidden layers;
+* ``aire-cycles``: AIRe with the paper's cycles (schedule ``aire``, the default before the cubic ramp);
 * ``scratch``: AIRe's final architecture trained from scratch (schedule ``none``);
 * ``magnitude-oneshot`` / ``magnitude-iterative``: structured magnitude (outgoing column L1) pruning
   and fine-tuning without TWD: one cut at 30 % of the steps, or 3 cuts at 10/20/30 %
@@ -46,7 +48,7 @@ from benchmarks.suite import data_root
 
 SIGNALS = ("image", "sdf", "nerf")
 #: every method, in table order; "large" is per seed (no budget)
-METHODS = ("large", "dense-narrow", "aire", "scratch", "magnitude-oneshot", "magnitude-iterative",
+METHODS = ("large", "dense-narrow", "aire", "aire-cycles", "scratch", "magnitude-oneshot", "magnitude-iterative",
            "depgraph-oneshot", "depgraph-iterative")
 #: signal -> (metric key, label, +1 if higher is better)
 QUALITY = {"image": ("psnr", "PSNR (dB)", 1), "sdf": ("chamfer_l1", "Chamfer L1", -1),
@@ -224,6 +226,9 @@ def _run_signal(kind: str, s: dict[str, Any], methods: list[str], device: str, r
                     if method == "dense-narrow":
                         w = widest_uniform(in_features, len(widths), out_features, budget * initial)
                         one(method, budget, [w] * len(widths), aire.ScheduleConfig(kind="none"))
+                    elif method == "aire-cycles":
+                        one(method, budget, widths, aire.ScheduleConfig(kind="aire", target_params=budget,
+                                                                         prune_layers=hidden))
                     elif method in ("aire", "scratch"):
                         if method == "aire" or aire_row is None:  # scratch needs AIRe's final architecture
                             aire_row = one("aire", budget, widths, aire.ScheduleConfig(target_params=budget,
@@ -267,7 +272,10 @@ def mean_se(values: list[float]) -> tuple[float | None, float | None]:
 def summarize(rows: list[dict]) -> list[dict]:
     """Per (signal, budget, method): runs, mean quality, params, seconds; paired difference to AIRe."""
     out = []
-    keys = list(dict.fromkeys((r["signal"], r["budget"], r["method"]) for r in rows))
+    signals = list(dict.fromkeys(r["signal"] for r in rows))
+    keys = sorted(dict.fromkeys((r["signal"], r["budget"], r["method"]) for r in rows),
+                  key=lambda k: (signals.index(k[0]), -1.0 if k[1] is None else k[1],
+                                 METHODS.index(k[2]) if k[2] in METHODS else len(METHODS), k[2]))
     for kind, budget, method in keys:
         rs = [r for r in rows if (r["signal"], r["budget"], r["method"]) == (kind, budget, method)]
         qs = [r["quality"] for r in rs if r["quality"] is not None]
@@ -320,7 +328,57 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             "date": max(p["date"] for p in parts), "wall_seconds": sum(p["wall_seconds"] for p in parts),
             "settings": settings_, "methods": methods, "skipped": skipped, "rows": rows, "summary": summarize(rows),
             "interrupted": any(p.get("interrupted") for p in parts),
-            "parts": [{k: p.get(k) for k in ("date", "wall_seconds", "options", "device_name", "load")} for p in parts]}
+            "parts": [{k: q.get(k) for k in ("date", "wall_seconds", "options", "device_name", "load")}
+                      for p in parts for q in (p.get("parts") or [p])]}  # a merged run brings its own parts
+
+
+def rename_method(result: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """`result` with method `old` called `new` (rows, methods, summary): e.g. the rows measured as ``aire``
+    before the default changed become ``aire-cycles`` and stay comparable with the new ``aire`` rows."""
+    rows = [{**r, "method": new if r["method"] == old else r["method"]} for r in result["rows"]]
+    methods = [new if m == old else m for m in result["methods"]]
+    return {**result, "rows": rows, "methods": methods, "summary": summarize(rows)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.baselines merge --out STEM RUN.json[:OLD=NEW] ...``: merge runs of one protocol
+    (`merge`) into STEM.json, .md and .png; ``:OLD=NEW`` renames a method of that run first (`rename_method`);
+    ``--only-targets``/``--only-seeds`` keep a subset of the rows (a curve over budgets on the same pairs)."""
+    import argparse
+    import json
+
+    from benchmarks.suite import header
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.baselines", description=main.__doc__)
+    p.add_argument("command", choices=["merge"])
+    p.add_argument("runs", nargs="+", help="result JSON files, each optionally with :OLD=NEW")
+    p.add_argument("--out", type=Path, required=True, help="output stem (STEM.json, STEM.md, STEM.png)")
+    p.add_argument("--only-targets", help="comma-separated targets to keep (e.g. 00.png,01.png)")
+    p.add_argument("--only-seeds", help="comma-separated seeds to keep")
+    args = p.parse_args(argv)
+    parts = []
+    for spec in args.runs:
+        path, _, rename = spec.partition(":")
+        part = json.loads(Path(path).read_text())
+        if rename:
+            old, _, new = rename.partition("=")
+            part = rename_method(part, old, new)
+        if args.only_targets or args.only_seeds:
+            targets = set(args.only_targets.split(",")) if args.only_targets else None
+            seeds = {int(x) for x in args.only_seeds.split(",")} if args.only_seeds else None
+            rows = [r for r in part["rows"] if (targets is None or r["target"] in targets)
+                    and (seeds is None or r["seed"] in seeds)]
+            kept = sorted({r["seed"] for r in rows})
+            part = {**part, "rows": rows, "settings": {**part["settings"], "seeds": kept}}
+        parts.append(part)
+    result = merge(parts)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
+    args.out.with_suffix(".md").write_text(header("baselines", result) + markdown(result))
+    plot(result, args.out.with_suffix(".png"))
+    print(args.out.with_suffix(".md").read_text())
+    return 0
+
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -390,3 +448,6 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
+
+if __name__ == "__main__":
+    raise SystemExit(main())

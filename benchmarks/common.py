@@ -22,6 +22,17 @@ def div2k(count: int, size: int | None) -> list[tuple[str, ImageSignal]]:
     return [(f.name, ImageSignal(f, size=size)) for f in files]
 
 
+def sweep_schedule(settings: dict[str, Any]) -> aire.ScheduleConfig:
+    """The ScheduleConfig of a sweep's variant: settings that name the paper's cycle options (warmup, cycles,
+    twd_length, cycle_gap) and no kind measure the ``aire`` schedule they belong to; others get the default
+    (``aire-cubic`` under a budget, see aire.config.default_kind)."""
+    from aire.config import CYCLE_OPTIONS
+
+    if "kind" not in settings and CYCLE_OPTIONS.keys() & settings.keys():
+        settings = {"kind": "aire", **settings}
+    return aire.ScheduleConfig(**settings)
+
+
 def fit_row(signal: ImageSignal, widths: list[int], schedule: aire.ScheduleConfig, *, steps: int, device: str,
             precision: str = "fp32", network: str = "siren", omega0: float = 30.0, seed: int = 0,
             eval_every: int = 100, lr: float = 5e-4, lr_final: float = 5e-5) -> dict[str, Any]:

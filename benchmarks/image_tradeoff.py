@@ -29,6 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import aire  # noqa: E402
 from aire.signals.image import ImageSignal, synthetic_image  # noqa: E402
+from benchmarks.common import sweep_schedule  # noqa: E402
 from plain_siren import plain_fit, plain_siren  # noqa: E402
 
 DEFAULT_IMAGE = HERE.parent.parent / "shared" / "data" / "div2k" / "00.png"
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
     scratch_cache: dict[tuple, dict] = {}
     disk_cache = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else {}
     for name, settings in variants.items():
-        schedule = aire.ScheduleConfig(**{"target_params": args.budget, **settings})
+        schedule = sweep_schedule({"target_params": args.budget, **settings})
         row = fit_row(f"aire-{name}", signal, args.widths, args, schedule)
         row["schedule"] = settings
         rows.append(row)

@@ -29,6 +29,7 @@ import aire  # noqa: E402
 from aire.scenes.make_scene import make_scene  # noqa: E402
 from aire.signals.nerf.signal import NerfSignal  # noqa: E402
 
+from benchmarks.common import sweep_schedule  # noqa: E402
 from benchmarks.suite import data_root, device_name  # noqa: E402
 
 DEFAULT_MESH = data_root() / "meshes" / "bunny00.off"
@@ -125,7 +126,7 @@ def run_tradeoff(size: str = "cpu", device: str = "cpu", mesh: Path | None = Non
     rows: list[dict[str, Any]] = []
     try:  # a time limit (SIGTERM -> KeyboardInterrupt in python -m benchmarks) keeps the rows finished so far
         rows.append(fit_row("large", signal, cfg["widths"], cfg, aire.ScheduleConfig(kind="none"), device, seed, quiet))
-        schedule = aire.ScheduleConfig(target_params=cfg["budget"], **cfg.get("schedule", {}))
+        schedule = sweep_schedule({"target_params": cfg["budget"], **cfg.get("schedule", {})})
         rows.append(fit_row("AIRe", signal, cfg["widths"], cfg, schedule, device, seed, quiet))
         rows.append(fit_row("scratch", signal, rows[1]["architecture"][:-1], cfg, aire.ScheduleConfig(kind="none"),
                             device, seed, quiet))

@@ -57,7 +57,7 @@ class CutProbe(Callback):
 
 def continuation(signal, large: torch.nn.Module, fraction: float, twd: bool, s: dict, device: str) -> dict:
     steps = int(s["twd"]) + int(s["finetune"])
-    common = dict(target_params=1.0 - fraction, cycles=1, cycle_gap=0.0, densify_k=0, lr_rewind=True)
+    common = dict(kind="aire", target_params=1.0 - fraction, cycles=1, cycle_gap=0.0, densify_k=0, lr_rewind=True)
     if twd:
         schedule = aire.ScheduleConfig(warmup=0.0, twd_length=int(s["twd"]) / steps, **common)
     else:  # train `twd` steps, then select by column L1 and cut at once (no decay)

@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 import aire  # noqa: E402
 from aire.signals.sdf import SDFSignal  # noqa: E402
 from benchmarks.sdf_tradeoff import RUN_DEFAULTS, SIZES as SUITE_SIZES, fit_row, make_signal  # noqa: E402
+from benchmarks.common import sweep_schedule  # noqa: E402
 from benchmarks.suite import RESULTS, data_root, device_name, device_slug  # noqa: E402
 
 #: the protocols the variants change: `cpu` is the short one the study started from (the sdf suite's cpu
@@ -72,7 +73,7 @@ def sweep(variants: dict[str, dict[str, Any]], seeds: list[int], size: str, devi
         if key not in signals:
             signals[key] = make_signal(mesh, s, **signal_settings)
         hidden = list(range(1, len(s["widths"])))
-        schedule = aire.ScheduleConfig(**{"target_params": s["budget"], "prune_layers": hidden, **schedule_settings})
+        schedule = sweep_schedule({"target_params": s["budget"], "prune_layers": hidden, **schedule_settings})
         prepared[name] = (settings, s, signals[key], schedule)
     for seed in seeds:  # seed-major, so a time limit leaves every variant with the same seeds
         for name, (settings, s, signal, schedule) in prepared.items():

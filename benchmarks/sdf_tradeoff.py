@@ -27,6 +27,7 @@ import aire  # noqa: E402
 from aire.signals.sdf import SDFSignal  # noqa: E402
 
 sys.path.insert(0, str(HERE.parent))
+from benchmarks.common import sweep_schedule  # noqa: E402
 from benchmarks.suite import RESULTS, data_root, device_slug, run_suite  # noqa: E402
 #: the two protocol sizes of the reproduction suite: cpu fits in 30 minutes on 2 cores, gpu in minutes on an H100
 SIZES: dict[str, dict[str, Any]] = {
@@ -129,7 +130,7 @@ def run(size: str = "cpu", device: str = "cpu", options: dict[str, Any] | None =
         scratch_rows: dict[tuple[int, ...], dict[str, Any]] = {}
         for name, settings in variants.items():
             suffix = f"-{name}" if name else ""
-            schedule = aire.ScheduleConfig(**{"target_params": s["budget"], "prune_layers": hidden, **settings})
+            schedule = sweep_schedule({"target_params": s["budget"], "prune_layers": hidden, **settings})
             adaptive = fit_row(f"aire{suffix}", signal, s["widths"], s, schedule, device, pictures_stem, quiet)
             adaptive["schedule"] = settings
             rows.append(adaptive)

@@ -2,7 +2,7 @@
 
 The same crops (`images` crops of `crop` x `crop` pixels cut from the DIV2K images at seeded random
 places), the same spec (SIREN `widths`, `steps` steps, `schedule` (``--schedule``; default: what a fit
-with a budget resolves to, aire-cubic in place of plain aire) to `budget` of the parameters, `compile`
+with a budget resolves to, aire-cubic) to `budget` of the parameters, `compile`
 on (default) so that each mode's compile policy decides, crop n with seed n), three ways:
 
 * serial: an in-process loop of single fits (aire.fit), one torch thread;
@@ -62,11 +62,9 @@ def crops(count: int, size: int) -> list[np.ndarray]:
 
 
 def default_schedule(budget: float) -> str:
-    """The schedule a fit with a parameter budget and no --schedule resolves to (aire.spec.resolve), with
-    ``aire-cubic`` standing in for plain ``aire``: aire-cubic becomes the default with a budget, and the
-    suite measures what users will run."""
-    kind = resolve({"signal": "image", "path": ".", "schedule": {"target_params": budget}}).schedule.kind
-    return "aire-cubic" if kind == "aire" else kind
+    """The schedule a fit with a parameter budget and no --schedule resolves to (aire.spec.resolve:
+    aire-cubic, aire.config.default_kind), so the suite measures what users run."""
+    return resolve({"signal": "image", "path": ".", "schedule": {"target_params": budget}}).schedule.kind
 
 
 def spec_for(options: dict[str, Any], device: str) -> Any:

@@ -10,7 +10,7 @@ import torch
 import aire
 from aire.signals.image import ImageSignal, synthetic_image
 
-SCHEDULE = aire.ScheduleConfig(warmup=0.1, cycles=2, twd_length=0.1, cycle_gap=0.1, target_params=0.6, densify_k=2,
+SCHEDULE = aire.ScheduleConfig(kind="aire", warmup=0.1, cycles=2, twd_length=0.1, cycle_gap=0.1, target_params=0.6, densify_k=2,
                                compensate=True)
 
 

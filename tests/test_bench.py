@@ -171,7 +171,7 @@ def test_throughput_suite_times_serial_pool_and_batched_on_the_same_crops(tmp_pa
     assert rows["batched"]["psnr_diff_max_abs"] < 1e-3  # batched: the single fits up to float rounding
     assert rows["serial"]["speedup"] == 1.0 and result["pairs"][0]["images"] == 2
     assert "| batched | 3 | 1 |" in path.with_suffix(".md").read_text()
-    # the schedule a budget resolves to, aire-cubic for plain aire; compile on, and at this size no fit compiles
+    # the schedule a budget resolves to (aire-cubic); compile on, and at this size no fit compiles
     assert result["settings"]["schedule"] == "aire-cubic" and result["settings"]["compile"] is True
     assert rows["serial"]["compiled_fits"] == 0 and rows["batched"]["compiled_fits"] == 0
     assert "schedule aire-cubic to 50 %" in path.with_suffix(".md").read_text()
@@ -350,3 +350,45 @@ def test_baselines_merge_joins_runs_and_recomputes_the_pairs():
     other["settings"]["image"]["steps"] = 6
     with pytest.raises(ValueError, match="settings differ"):
         baselines.merge([part("00.png", 0, 30.0, 29.0), other])
+
+
+def test_baselines_merge_command_renames_the_old_default_and_keeps_every_runs_parts(tmp_path):
+    """The rows measured as ``aire`` before the default changed become ``aire-cycles`` beside the new ``aire``
+    rows (python -m benchmarks.baselines merge RUN:aire=aire-cycles NEW ...); a merged run brings its own
+    parts; the table lists methods in the suite's order; --only-targets keeps a subset."""
+    baselines = importlib.import_module("benchmarks.baselines")
+
+    def part(target, seed, qualities, parts=None):
+        rows = [{"signal": "image", "target": target, "seed": seed, "budget": 0.5, "method": m, "quality": q,
+                 "params": 10, "seconds": 1.0} for m, q in qualities.items()]
+        out = {"suite": "baselines", "size": "cpu", "device": "cpu", "device_name": "x", "torch": "t",
+               "date": "2026-01-01", "wall_seconds": 5.0, "options": {"seeds": [seed]}, "load": [1.0, 2.0],
+               "settings": {"signals": ["image"], "budgets": [0.5], "seeds": [seed], "precision": "fp32",
+                            "image": {"images": 1, "size": 8, "steps": 5}},
+               "methods": list(qualities), "skipped": {}, "rows": rows}
+        return {**out, "parts": parts} if parts else out
+
+    old = part("00.png", 0, {"magnitude-iterative": 29.0, "aire": 30.0},
+               parts=[{"date": d, "wall_seconds": 1.0, "options": {}} for d in ("d1", "d2")])
+    old["rows"] += part("01.png", 0, {"magnitude-iterative": 28.0, "aire": 29.0})["rows"]
+    new = part("00.png", 0, {"aire": 31.5})
+    new["rows"] += part("01.png", 0, {"aire": 30.5})["rows"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    assert baselines.main(["merge", "--out", str(tmp_path / "all"), f"{tmp_path / 'old.json'}:aire=aire-cycles",
+                           str(tmp_path / "new.json")]) == 0
+    merged = json.loads((tmp_path / "all.json").read_text())
+    assert sorted((r["target"], r["method"], r["quality"]) for r in merged["rows"] if r["method"].startswith("aire")) == \
+           [("00.png", "aire", 31.5), ("00.png", "aire-cycles", 30.0), ("01.png", "aire", 30.5),
+            ("01.png", "aire-cycles", 29.0)]
+    summary = {g["method"]: g for g in merged["summary"]}
+    assert [g["method"] for g in merged["summary"]] == ["aire", "aire-cycles", "magnitude-iterative"]
+    assert summary["aire-cycles"]["aire_minus_method"] == pytest.approx(1.5)
+    assert summary["magnitude-iterative"]["aire_minus_method"] == pytest.approx(2.5)
+    assert [q.get("date") for q in merged["parts"]] == ["d1", "d2", "2026-01-01"]  # the merged run's own parts
+    assert "| 50% | aire-cycles | 2 |" in (tmp_path / "all.md").read_text() and (tmp_path / "all.png").stat().st_size
+    assert baselines.main(["merge", "--out", str(tmp_path / "one"), "--only-targets", "01.png",
+                           f"{tmp_path / 'old.json'}:aire=aire-cycles", str(tmp_path / "new.json")]) == 0
+    one = json.loads((tmp_path / "one.json").read_text())
+    assert {r["target"] for r in one["rows"]} == {"01.png"}
+    assert next(g for g in one["summary"] if g["method"] == "aire-cycles")["aire_minus_method"] == pytest.approx(1.5)

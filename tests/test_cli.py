@@ -21,7 +21,7 @@ FAST = ["--hidden", "12", "12", "12", "--steps", "60", "--eval-every", "30", "--
 def test_fit_image_writes_the_full_report(image_path, tmp_path):
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "aire", "fit", "image", str(image_path), "--out", str(out), *FAST,
-                           "--target-params", "0.5", "--twd-length", "0.2", "--warmup", "0.1", "--cycle-gap", "0.1"],
+                           "--target-params", "0.5"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"report: {out / 'metrics.json'}" in done.stdout
@@ -77,13 +77,13 @@ def test_tiny_image_is_rejected(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--steps", "-5"], "steps"),
-    (["--target-params", "1.5"], "target_params"),
-    (["--target-params", "0"], "target_params"),
-    (["--hidden", "12", "0"], "widths"),
+    (["--target-params", "1.5"], "--target-params must lie in (0, 1]"),  # the flag the user typed, not the field
+    (["--target-params", "0"], "--target-params must lie in (0, 1]"),
+    (["--hidden", "12", "0"], "--hidden must be integers >= 1"),
     (["--criterion", "colum-l1"], "did you mean 'column-l1'"),
     (["--network", "sirne"], "did you mean 'siren'"),
-    (["--alpha-max", "1.0"], "alpha_max"),
-    (["--prune-layers", "7"], "prune_layers"),
+    (["--alpha-max", "1.0"], "--alpha-max must lie in [0, 1)"),
+    (["--prune-layers", "7"], "--prune-layers [7] do not exist"),
 ])
 def test_invalid_settings_give_one_line(image_path, tmp_path, capsys, extra, message):
     out = tmp_path / "out"

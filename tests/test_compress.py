@@ -14,8 +14,9 @@ from aire.nn.importers import load_start
 from aire.signals.image import ImageSignal
 from tests.nn.test_importers import LucidSirenNet, NotebookSiren
 
-FAST = ["--steps", "40", "--eval-every", "20", "--quiet", "--twd-length", "0.2", "--warmup", "0.1",
-        "--cycle-gap", "0.1"]
+# the paper's cycles, sized for 40 steps (the default under a budget, aire-cubic, has no cycle options)
+FAST = ["--steps", "40", "--eval-every", "20", "--quiet", "--schedule", "aire", "--twd-length", "0.2",
+        "--warmup", "0.1", "--cycle-gap", "0.1"]
 
 
 def _run(capsys, *argv):
@@ -58,6 +59,20 @@ def test_compress_a_siren_pytorch_model_to_a_budget(image_path, lucid_model, tmp
     code, _, err = _run(capsys, "fit", "--config", out / "config.json", "--out", again)
     assert code == 0, err
     assert json.loads((again / "metrics.json").read_text())["psnr"] == pytest.approx(metrics["psnr"], abs=1e-4)
+
+
+def test_compress_to_a_budget_defaults_to_the_cubic_ramp_and_refuses_cycle_options(image_path, lucid_model,
+                                                                                    tmp_path, capsys):
+    out = tmp_path / "small"
+    code, _, err = _run(capsys, "compress", lucid_model, "--signal", "image", image_path, "--omega0-hidden", "30",
+                        "--target-params", "0.5", "--out", out, "--steps", "40", "--eval-every", "20", "--quiet")
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["schedule"]["kind"] == "aire-cubic"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["params_initial"] == 643 and metrics["params_final"] <= 0.5 * 643  # LucidSirenNet(2, 16, 3, 3)
+    code, _, err = _run(capsys, "compress", lucid_model, "--signal", "image", image_path, "--omega0-hidden", "30",
+                        "--target-params", "0.5", "--out", tmp_path / "o", "--steps", "40", "--warmup", "0.2")
+    assert code == 2 and len(err) == 1 and "--warmup" in err[0] and "--schedule aire" in err[0]
 
 
 def test_compress_an_aire_run_folder(image_path, tmp_path, capsys):

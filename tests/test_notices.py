@@ -18,7 +18,7 @@ signal = ImageSignal(image=synthetic_image(12))
 net = aire.build_network(signal, [8, 8, 8], seed=1)
 # 4-step TWD phases cannot bring the targets under epsilon: the schedule says so while cutting for the budget
 aire.fit(signal, net, steps=20, eval_every=10, progress=False,
-         schedule=aire.ScheduleConfig(warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.1, target_params=0.5))
+         schedule=aire.ScheduleConfig(kind="aire", warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.1, target_params=0.5))
 # aire adds no filter (a library imported on the way may add one for its own category: sympy does)
 added = [f for f in warnings.filters if f not in filters]
 assert all(f[2].__module__ != "builtins" for f in added), added

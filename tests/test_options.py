@@ -56,6 +56,27 @@ def test_bad_option_values_are_one_line(argv, capsys, tmp_path):
     assert code == 2 and len(err) == 1 and err[0].startswith("aire: error:"), err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--target-params", "1.5"], "aire: error: --target-params must lie in (0, 1], got 1.5"),
+    (["--omega0", "-1"], "aire: error: --omega0 must be a positive number, got -1.0"),
+    (["--steps", "0"], "aire: error: --steps must be a positive number, got 0"),
+])
+def test_an_out_of_range_value_is_refused_naming_the_flag_the_user_typed(argv, message, capsys, tmp_path):
+    image = tmp_path / "x.png"
+    image.write_bytes(b"")  # never read: the value is refused while the specification is built
+    code = main(["fit", "image", str(image), "--out", str(tmp_path / "o"), *argv])
+    assert (code, capsys.readouterr().err.strip()) == (2, message)
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_out_of_range_value_of_a_config_file_is_refused_naming_the_file_and_key(capsys, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"signal": "image", "path": "x.png", "schedule": {"target_params": 2}}')
+    code = main(["fit", "--config", str(config), "--out", str(tmp_path / "o")])
+    assert (code, capsys.readouterr().err.strip()) == (
+        2, f"aire: error: {config}: schedule.target_params must lie in (0, 1], got 2")
+
+
 def test_fit_many_offers_the_same_options():
     fit = {a.option_strings[0] for a in _actions("fit")}
     many = {a.option_strings[0] for a in _actions("fit-many")}

@@ -280,7 +280,7 @@ def _registered(plugin, name):
 
 def test_training_events_reach_plugins():
     with _registered(_Recorder(), "recorder") as recorder:
-        _tiny_fit(aire.ScheduleConfig(cycles=1, warmup=0.25, twd_length=0.25, cycle_gap=0.0, densify_k=2,
+        _tiny_fit(aire.ScheduleConfig(kind="aire", cycles=1, warmup=0.25, twd_length=0.25, cycle_gap=0.0, densify_k=2,
                                       target_params=0.7))
     kinds = [c[0] for c in recorder.calls]
     assert recorder.calls[0] == ("fit_start", 0) and recorder.calls[-1] == ("fit_end", 40, 40)
@@ -312,7 +312,7 @@ def test_after_evaluate_gets_each_full_history_row_and_after_event_each_recorded
             self.events.append(dict(event))
 
     with _registered(Logger(), "logger") as logger:
-        result = _tiny_fit(aire.ScheduleConfig(cycles=1, warmup=0.25, twd_length=0.25, cycle_gap=0.0, densify_k=2,
+        result = _tiny_fit(aire.ScheduleConfig(kind="aire", cycles=1, warmup=0.25, twd_length=0.25, cycle_gap=0.0, densify_k=2,
                                                target_params=0.7))
     assert logger.rows == result.history and "seconds" in logger.rows[-1] and "psnr" in logger.rows[-1]
     assert logger.events == result.events

@@ -60,3 +60,16 @@ def test_aire_fit_image_announces_the_downscale_in_one_line_and_metrics_record_i
                      "--set max_size=null or --preset gpu for full resolution)"]
     signal = json.loads((out / "metrics.json").read_text())["signal"]
     assert (signal["width"], signal["original_width"], signal["downscaled"]) == (20, 40, True)
+
+
+def test_paper_presets_run_the_papers_cycles_and_other_budgets_get_the_cubic_ramp():
+    for signal in ("image", "sdf", "nerf"):
+        paper = resolve({"signal": signal, "path": "x", "preset": "paper"})
+        assert paper.schedule.kind == "aire" and paper.schedule.target_params is not None, signal
+    assert resolve({"signal": "nerf", "path": "x"}).schedule.kind == "aire-cubic"  # its default preset has a budget
+    assert resolve({"signal": "sdf", "path": "x"}).schedule.kind == "aire"  # no budget: cycles
+    # the paper preset's cycles take the cycle options; the command line still chooses another schedule
+    tuned = resolve({"signal": "image", "path": "x", "preset": "paper", "schedule": {"cycles": 3}})
+    assert tuned.schedule.cycles == 3
+    other = resolve({"signal": "image", "path": "x", "preset": "paper", "schedule": {"kind": "aire-cubic"}})
+    assert other.schedule.kind == "aire-cubic"

@@ -39,6 +39,20 @@ def test_training_plot_labels_psnr_in_db_with_one_legend_holding_the_loss_and_th
     assert list(params_axis.get_lines()[0].get_ydata()) == [100, 120, 60, 60]
 
 
+def test_a_short_fit_shows_its_few_evaluations_as_points_and_a_long_one_as_a_plain_line():
+    short = [{"step": 0, "loss": None, "params": 10, "psnr": 12.0}, {"step": 20, "loss": 0.1, "params": 10, "psnr": 18.0}]
+    fig = report.training_figure(short, [])
+    quality_axis, _, loss_axis = fig.axes
+    psnr, = [line for line in quality_axis.get_lines() if line.get_label() == "PSNR (dB)"]
+    loss, = loss_axis.get_lines()
+    # the loss has one point (step 0 has none): a line alone would draw nothing under its legend entry
+    assert list(loss.get_xdata()) == [20] and loss.get_marker() == "o"
+    assert psnr.get_marker() == "o"
+    long = [{"step": 10 * i, "loss": 1.0 / (i + 1), "params": 10, "psnr": 10.0 + i} for i in range(40)]
+    quality_axis, _, loss_axis = report.training_figure(long, []).axes
+    assert quality_axis.get_lines()[0].get_marker() in (None, "None", "") and loss_axis.get_lines()[0].get_marker() in (None, "None", "")
+
+
 def test_sdf_and_nerf_quality_keys_get_their_labels():
     assert report.quality_label("psnr_test") == "test-view PSNR (dB)" and report.quality_label("iou") == "IoU"
     assert report.quality_label("my_metric") == "my_metric"

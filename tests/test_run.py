@@ -29,6 +29,7 @@ def test_config_replays_bit_identically(image_path, tmp_path, capsys):
     assert _fit(capsys, "fit", "image", image_path, "--out", a, *FAST)[0] == 0
     config = json.loads((a / "config.json").read_text())
     assert config["train"]["steps"] == 40 and config["network"]["widths"] == [8, 8, 8]
+    assert config["schedule"]["kind"] == "aire-cubic"  # the budget's default, recorded resolved: replays the same
     assert _fit(capsys, "fit", "--config", a / "config.json", "--out", b)[0] == 0
     assert _same_tensors(a, b)
     assert json.loads((b / "config.json").read_text()) == config
@@ -36,6 +37,27 @@ def test_config_replays_bit_identically(image_path, tmp_path, capsys):
     assert _fit(capsys, "fit", "--config", a / "config.json", "--out", c, "--seed", "5")[0] == 0
     assert json.loads((c / "config.json").read_text())["train"]["seed"] == 5
     assert not _same_tensors(a, c)
+
+
+def test_a_budget_fit_records_the_resolved_cubic_ramp_and_schedule_aire_keeps_the_cycles(image_path, tmp_path, capsys):
+    """The default under --target-params is aire-cubic: config.json, metrics.json and the history say so (its
+    8 TWD phases tile 10-35 % of the 40 steps); --schedule aire runs the paper's 2 cycles (warm-up 4 steps,
+    TWD 2, gap 2) and records that."""
+    cubic, cycles = tmp_path / "cubic", tmp_path / "cycles"
+    assert _fit(capsys, "fit", "image", image_path, "--out", cubic, *FAST)[0] == 0
+    assert _fit(capsys, "fit", "image", image_path, "--out", cycles, *FAST, "--schedule", "aire")[0] == 0
+    for run, kind, starts in ((cubic, "aire-cubic", [4, 5, 6, 8, 9, 10, 12, 13]), (cycles, "aire", [4, 8])):
+        assert json.loads((run / "config.json").read_text())["schedule"]["kind"] == kind
+        assert json.loads((run / "metrics.json").read_text())["settings"]["schedule"]["kind"] == kind
+        events = json.loads((run / "history.json").read_text())["events"]
+        assert [e["step"] for e in events if e["event"] == "twd_start"] == starts, kind
+
+
+def test_a_cycle_option_with_the_budget_default_is_one_line_and_writes_nothing(image_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, err = _fit(capsys, "fit", "image", image_path, "--out", out, *FAST, "--cycles", "3")
+    assert code == 2 and len(err) == 1 and err[0].startswith("aire: error: ")
+    assert "--cycles" in err[0] and "--schedule aire" in err[0] and not out.exists()
 
 
 def _same_tensors(a, b) -> bool:

@@ -80,3 +80,24 @@ def test_config_files_from_another_version_are_refused(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(InputError, match="table"):
         read_config(path)
+
+
+def test_the_default_schedule_follows_the_budget_rule_and_is_recorded_resolved():
+    budget = resolve({"signal": "image", "path": "a.png", "schedule": {"target_params": 0.5}})
+    assert budget.schedule.kind == "aire-cubic" and budget.to_dict()["schedule"]["kind"] == "aire-cubic"
+    assert resolve({"signal": "image", "path": "a.png"}).schedule.kind == "aire"
+    quality = resolve({"signal": "image", "path": "a.png", "schedule": {"target_params": 0.5, "target_psnr": 30}})
+    assert quality.schedule.kind == "aire"
+    named = resolve({"signal": "image", "path": "a.png", "schedule": {"kind": "aire", "target_params": 0.5}})
+    assert named.schedule.kind == "aire"
+    # replaying the recorded (resolved) spec gives the same spec, kind included
+    assert FitSpec.from_dict(json.loads(json.dumps(budget.to_dict()))) == budget
+
+
+@pytest.mark.parametrize("schedule", [{"cycles": 2}, {"warmup": 0.1, "twd_length": 0.05}, {"cycle_gap": 0.05}])
+def test_cycle_options_given_under_the_budget_default_are_refused_even_at_their_default_values(schedule):
+    with pytest.raises(ConfigError, match="--schedule aire") as info:
+        resolve({"signal": "image", "path": "a.png", "schedule": {"target_params": 0.5, **schedule}})
+    assert "\n" not in str(info.value) and all(f"--{k.replace('_', '-')}" in str(info.value) for k in schedule)
+    kept = resolve({"signal": "image", "path": "a.png", "schedule": {"kind": "aire", "target_params": 0.5, **schedule}})
+    assert kept.schedule.kind == "aire" and all(getattr(kept.schedule, k) == v for k, v in schedule.items())

@@ -46,6 +46,8 @@ class AireSchedule(Schedule):
     """
 
     honours_targets = True  # target_psnr / target_chamfer: see the "quality target" methods
+    #: what to change when TWD leaves targets above epsilon (the stubborn-target warning's last sentence)
+    twd_advice = "Lengthen twd_length or raise alpha_max."
 
     def __init__(self, config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy) -> None:
         self.config, self.criterion, self.policy = config, criterion, policy
@@ -426,7 +428,7 @@ class AireSchedule(Schedule):
                 warn(
                     f"TWD left {stubborn.numel()} targets of layer {layer} above epsilon "
                     f"(max column L1 {float(norms[stubborn].max()):.3g}); removing them for the budget. "
-                    "Lengthen twd_length or raise alpha_max.", __name__)
+                    f"{self.twd_advice}", __name__)
             remove[targets] = True
         neurons = remove.nonzero().flatten()
         if neurons.numel() >= norms.numel():  # always keep the strongest neuron

@@ -40,6 +40,10 @@ def cubic_fraction_removed(budget: float, cut: int, cuts: int) -> float:
 class CubicSchedule(AireSchedule):
     """AireSchedule with Zhu & Gupta's cubic sparsity ramp over many short TWD/cut cycles."""
 
+    #: each TWD phase lasts (end - start) / cuts of the steps; twd_length is not read
+    twd_advice = ("Give each TWD phase more steps: more --steps, fewer cuts or a longer ramp "
+                  "(--schedule-set cuts=N start=F end=F), or raise alpha_max.")
+
     def __init__(self, config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy,
                  cuts: int = 8, start: float = 0.1, end: float = 0.35, densify_cycles: int = 2) -> None:
         super().__init__(config, criterion, policy)

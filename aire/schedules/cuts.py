@@ -23,7 +23,8 @@ def prunable_layers(network: Any, layers: Sequence[int] | None) -> list[int]:
     chosen = (list(range(1, n)) or [0]) if layers is None else [int(i) for i in layers]
     bad = [i for i in chosen if i >= n]
     if bad:
-        raise ConfigError(f"prune_layers {bad} do not exist: the network has sine layers 0..{n - 1}")
+        detail = f"prune_layers {bad} do not exist: the network has sine layers 0..{n - 1}"
+        raise ConfigError(detail, key_path=("schedule", "prune_layers"), detail=detail)
     return chosen
 
 

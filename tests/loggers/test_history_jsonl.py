@@ -18,7 +18,7 @@ from aire.loggers import history_jsonl
 from aire.signals.image import ImageSignal, synthetic_image
 from aire.train.trainer import Trainer
 
-SCHEDULE = aire.ScheduleConfig(warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, target_params=0.8,
+SCHEDULE = aire.ScheduleConfig(kind="aire", warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, target_params=0.8,
                                densify_k=2, prune_layers=(1,))
 
 
@@ -134,7 +134,7 @@ def test_after_resume_history_jsonl_holds_each_step_once_in_order_continuing_the
     iio.imwrite(image, (synthetic_image(12) * 255).round().astype(np.uint8))
     out = tmp_path / "run"
     argv = ["fit", "image", str(image), "--out", str(out), "--hidden", "8", "8", "8", "--steps", "50",
-            "--eval-every", "5", "--target-params", "0.8", "--checkpoint-every", "10", "--quiet"]
+            "--eval-every", "5", "--target-params", "0.8", "--schedule", "aire", "--checkpoint-every", "10", "--quiet"]
     registry = aire.get_registry()
     registry.pm.register(InterruptAt(38), name="interrupt-at")
     try:

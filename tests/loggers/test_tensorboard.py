@@ -17,7 +17,7 @@ from aire.loggers import live_dir
 from aire.loggers.tensorboard import summary_writer_class
 from aire.signals.image import ImageSignal, synthetic_image
 
-SCHEDULE = aire.ScheduleConfig(warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, target_params=0.8,
+SCHEDULE = aire.ScheduleConfig(kind="aire", warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, target_params=0.8,
                                densify_k=2, prune_layers=(1,))
 from tests.notices import expect_notice
 

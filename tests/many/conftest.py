@@ -8,9 +8,11 @@ import pytest
 
 from aire.signals.image import synthetic_image
 
-#: every job's fit options: seconds per fit, deterministic (seeded, one thread)
-FIT_OPTIONS = {"hidden": [8, 8, 8], "steps": 40, "eval_every": 20, "target_params": 0.5}
-FIT_ARGV = ["--hidden", "8", "8", "8", "--steps", "40", "--eval-every", "20", "--target-params", "0.5"]
+#: every job's fit options: seconds per fit, deterministic (seeded, one thread); the paper's cycles (schedule
+#: aire), since batched fitting runs the aire and none schedules only (a budget alone would pick aire-cubic)
+FIT_OPTIONS = {"hidden": [8, 8, 8], "steps": 40, "eval_every": 20, "target_params": 0.5, "schedule": "aire"}
+FIT_ARGV = ["--hidden", "8", "8", "8", "--steps", "40", "--eval-every", "20", "--target-params", "0.5",
+            "--schedule", "aire"]
 
 
 def write_images(folder, count: int, size: int = 16):
@@ -32,5 +34,5 @@ def collection(tmp_path_factory):
     (tmp_path / "images" / "broken.png").write_bytes(b"not an image")
     spec = tmp_path / "spec.toml"
     spec.write_text('signal = "image"\ninputs = ["images/*.png"]\n[defaults]\n'
-                    'hidden = [8, 8, 8]\nsteps = 40\neval-every = 20\ntarget_params = 0.5\n')
+                    'hidden = [8, 8, 8]\nsteps = 40\neval-every = 20\ntarget_params = 0.5\nschedule = "aire"\n')
     return {"spec": spec, "images": images, "broken": tmp_path / "images" / "broken.png", "alone": tmp_path / "alone"}

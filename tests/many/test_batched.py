@@ -29,7 +29,7 @@ WEIGHT_TOLERANCE = 1e-5
 def small_spec(**schedule):
     return resolve({"signal": "image", "path": ".", "network": {"widths": [12, 12, 12]},
                     "train": {"steps": 120, "eval_every": 40, "progress": False, "lr": 1e-3},
-                    "schedule": {"target_params": 0.5, **schedule}})
+                    "schedule": {"kind": "aire", "target_params": 0.5, **schedule}})  # the paper's cycles; aire-cubic below
 
 
 def alone(signal, spec, seed):

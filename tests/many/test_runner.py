@@ -96,6 +96,12 @@ def held_back(path: Path):
         path.write_bytes(data)
 
 
+def _finished(out):
+    """Job folders in place with their metrics.json: not a job's temporary ``.ID.R.tmp`` folder (pathlib's
+    glob matches hidden names), which holds metrics.json just before it is renamed into place."""
+    return {p.parent.name for p in out.glob("*/metrics.json") if not p.parent.name.startswith(".")}
+
+
 def test_local_pool_killed_midway_reruns_only_unfinished_jobs_identically(collection, tmp_path):
     """Two workers; the collection process is killed once a job has finished while another is surely still
     running (its input held back: waiting for the kill used to race the last job finishing on a loaded
@@ -108,16 +114,16 @@ def test_local_pool_killed_midway_reruns_only_unfinished_jobs_identically(collec
     with held_back(last):
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 300
-        while not list(out.glob("*/metrics.json")) and process.poll() is None and time.monotonic() < deadline:
+        while not _finished(out) and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         process.send_signal(signal.SIGTERM)  # to the collection process only, as a scheduler or `kill` would
         _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "rerun the same command" in err
-    finished = {p.parent.name for p in out.glob("*/metrics.json")}
+    finished = _finished(out)
     assert [name.split("_")[0] for name in finished] == [first.stem]  # the held-back job was interrupted
     time.sleep(0.5)  # a worker left running would write another job now
-    assert {p.parent.name for p in out.glob("*/metrics.json")} == finished
+    assert _finished(out) == finished
     mtimes = {i: (out / i / "metrics.json").stat().st_mtime_ns for i in finished}
     interrupted = json.loads((out / "summary.json").read_text())
     assert interrupted["run"]["interrupted"] and interrupted["counts"]["done"] == len(finished)
@@ -167,7 +173,7 @@ def test_local_pool_sigkilled_midway_leaves_no_worker_and_reruns_cleanly(collect
     process.send_signal(signal.SIGKILL)
     process.wait(30)
     assert workers and wait_until(lambda: all(gone(pid) for pid in workers), 30), "workers outlived their parent"
-    finished = {p.parent.name for p in out.glob("*/metrics.json")}
+    finished = _finished(out)
     assert main(command[3:]) == 1  # the same command again; exit 1 because one job failed
     summary = check_collection(out, collection)
     assert set(summary["run"]["skipped"]) == finished

@@ -188,3 +188,12 @@ def test_fit_many_refuses_a_folder_of_yours_as_its_collection(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds files fit-many did not write" in err[0]
     assert sorted(p.name for p in mine.iterdir()) == ["thesis.tex"]
+
+
+def test_a_jobs_budget_gets_the_cubic_ramp_and_its_cycle_options_are_refused_naming_the_job():
+    assert Job("image", "/data/a.png", {"target_params": 0.5}, {}).spec().schedule.kind == "aire-cubic"
+    named = Job("image", "/data/a.png", {"target_params": 0.5, "schedule": "aire", "cycles": 3}, {}).spec()
+    assert named.schedule.kind == "aire" and named.schedule.cycles == 3
+    job = Job("image", "/data/a.png", {"target_params": 0.5, "cycles": 3}, {})
+    with pytest.raises(InputError, match=rf"job {job.id}: .*--cycles.*--schedule aire"):
+        job.spec()

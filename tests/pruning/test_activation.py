@@ -50,7 +50,7 @@ def test_without_inputs_it_refuses():
 def test_the_aire_schedule_shows_it_training_inputs():
     signal, net = _network()
     train = aire.TrainConfig(steps=20, eval_every=20, progress=False, guard=False)
-    trainer = Trainer(signal, net, train, aire.ScheduleConfig(criterion="activation-l1", cycles=1, warmup=0.1,
+    trainer = Trainer(signal, net, train, aire.ScheduleConfig(kind="aire", criterion="activation-l1", cycles=1, warmup=0.1,
                                                               twd_length=0.2, cycle_gap=0.0, target_params=0.7))
     result = trainer.fit()
     assert isinstance(trainer.schedule.criterion, ActivationL1Criterion)

@@ -152,7 +152,7 @@ def test_a_fit_without_budget_that_ends_larger_says_so_in_one_line_and_records_i
 
 
 def test_a_fit_with_a_budget_does_not_grow_and_records_its_fraction(caplog):
-    budget = aire.ScheduleConfig(warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, alpha_max=0.9, target_params=0.8,
+    budget = aire.ScheduleConfig(kind="aire", warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, alpha_max=0.9, target_params=0.8,
                                  densify_k=2, prune_layers=(1,))
     metrics = _trainer(budget).fit().metrics
     assert metrics["params_grew"] is False and metrics["params_fraction"] <= 0.8

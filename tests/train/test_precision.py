@@ -99,7 +99,7 @@ def test_compile_survives_surgery_and_matches_eager():
 
     from aire.train import compile_policy
 
-    schedule = aire.ScheduleConfig(target_params=0.5, cycles=2)
+    schedule = aire.ScheduleConfig(kind="aire", target_params=0.5, cycles=2)
     eager = _fit(steps=200, schedule=schedule).metrics
     moved = _fit(steps=200, schedule=schedule, nudge=True).metrics
     delta = abs(moved["psnr"] - eager["psnr"])

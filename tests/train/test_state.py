@@ -14,7 +14,7 @@ from aire.signals.image import ImageSignal, synthetic_image
 from aire.train.state import CHECKPOINT_FILE, FORMAT_VERSION, load_checkpoint, save_checkpoint
 from aire.train.trainer import Trainer
 
-SCHEDULE = aire.ScheduleConfig(warmup=0.1, cycles=2, twd_length=0.2, cycle_gap=0.1, densify_k=2, target_params=0.7)
+SCHEDULE = aire.ScheduleConfig(kind="aire", warmup=0.1, cycles=2, twd_length=0.2, cycle_gap=0.1, densify_k=2, target_params=0.7)
 
 
 def _fit(tmp_path=None, resume=None):

@@ -90,7 +90,7 @@ def test_twd_drives_targets_to_zero_and_the_cut_obeys_theorem_2():
 def test_parameter_budget_is_respected(budget, cycles, densify, widths):
     signal = _signal(8)
     net = aire.build_network(signal, widths)
-    schedule = aire.ScheduleConfig(target_params=budget, cycles=cycles, warmup=0.1, twd_length=0.1, cycle_gap=0.1,
+    schedule = aire.ScheduleConfig(kind="aire", target_params=budget, cycles=cycles, warmup=0.1, twd_length=0.1, cycle_gap=0.1,
                                    densify_k=densify)
     initial = net.num_parameters()
     grown = widths[0]
@@ -161,7 +161,7 @@ def test_same_seed_same_result_on_cpu():
         signal = _signal()
         net = aire.build_network(signal, [8, 8], seed=4)
         runs.append(aire.fit(signal, net, steps=40, eval_every=20, progress=False, seed=4, batch_size=64,
-                             schedule=aire.ScheduleConfig(target_params=0.6, cycles=1)).metrics)
+                             schedule=aire.ScheduleConfig(kind="aire", target_params=0.6, cycles=1)).metrics)
     assert runs[0]["psnr"] == runs[1]["psnr"] and runs[0]["architecture_final"] == runs[1]["architecture_final"]
 
 

@@ -37,8 +37,8 @@ def test_a_tiny_fit_through_the_python_api_with_the_example_signal_and_criterion
     signal = Curve(values=chirp(128))
     network = aire.build_network(signal, [16, 16, 16], omega0=30.0)
     criterion = aire.create("criterion", "column-lp", p=2)
-    schedule = aire.ScheduleConfig(target_params=0.6, cycles=1, warmup=0.2, twd_length=0.3, cycle_gap=0.0,
-                                   densify_k=0)
+    schedule = aire.ScheduleConfig(kind="aire", target_params=0.6, cycles=1, warmup=0.2, twd_length=0.3,
+                                   cycle_gap=0.0, densify_k=0)  # one cycle of the paper's schedule: 2 prune events
     result = aire.fit(signal, network, steps=300, eval_every=100, progress=False, schedule=schedule,
                       criterion=criterion)
     first, final = result.history[0]["rmse"], result.metrics["rmse"]
