@@ -8,10 +8,11 @@ restart it at their last cut, as AIRe does with lr_rewind):
 * ``large``: the uniform starting network, plain training (the reference, one per seed);
 * ``dense-narrow``: plain training of the widest uniform network under the budget (a width sweep's
   Pareto point);
-* ``aire``: AIRe with the current defaults (``ScheduleConfig(target_params=budget)``, which resolves to
-  the cubic ramp ``aire-cubic``), pruning the hidden layers;
-* ``aire-cycles``: AIRe with the paper's cycles (schedule ``aire``, the default before the cubic ramp);
-* ``scratch``: AIRe's final architecture trained from scratch (schedule ``none``);
+* ``aire``: AIRe with the current defaults (the ScheduleConfig default schedule, or the schedule
+  option ``aire_schedule`` names, e.g. ``aire-cubic``), pruning the hidden layers;
+* ``aire-cycles``: AIRe with the paper's cycles (schedule ``aire``: densify, TWD, prune twice), the default
+  before the cubic ramp;
+* ``scratch``: AIRe's final architecture (of the ``aire`` row) trained from scratch (schedule ``none``);
 * ``magnitude-oneshot`` / ``magnitude-iterative``: structured magnitude (outgoing column L1) pruning
   and fine-tuning without TWD: one cut at 30 % of the steps, or 3 cuts at 10/20/30 %
   (aire.schedules.magnitude);
@@ -22,6 +23,10 @@ restart it at their last cut, as AIRe does with lr_rewind):
 RigL is not run: the only packaged implementation, rigl-torch 0.5.2 (2020), is unmaintained, does not
 run as installed (an undeclared torchvision import) and makes unstructured (weight-level) sparsity,
 which gives no smaller dense network (see ``RIGL_NOTE``).
+
+Options ``network`` (``siren`` or ``finer``) and ``encoding`` (``siren`` or ``lattice``) choose the
+network and input-layer plugins of every row (aire.build_network), for the "signals beyond SIREN's
+comfort zone" rows of issue 15; results of different networks or encodings are never merged.
 
 Each method is paired with AIRe on the same (target, seed, budget); the summary gives per
 (signal, budget, method) the mean quality, parameters and wall seconds, and the mean paired
@@ -58,10 +63,14 @@ RIGL_NOTE = ("the only packaged implementation, rigl-torch 0.5.2 (last release N
              "declaring it, looks for layers only as modules with a .weight (it finds none in our SineMLP), and makes "
              "unstructured weight-level sparsity, which gives no smaller dense network at equal parameters.")
 
+#: the network and encoding plugins of every row, and the schedule of the "aire" rows (None: the
+#: ScheduleConfig default); options like any other (--set network=finer)
+NETWORK_DEFAULTS: dict[str, Any] = {"network": "siren", "encoding": "siren", "aire_schedule": None}
+
 SIZES: dict[str, dict[str, Any]] = {
     # 1 thread of a shared 2-core CPU; the full protocol is hours there, use --set for a reduced one
     "cpu": {"signals": list(SIGNALS), "budgets": [0.3, 0.5, 0.7], "seeds": [0, 1], "methods": list(METHODS),
-            "precision": "fp32",
+            "precision": "fp32", **NETWORK_DEFAULTS,
             "image": {"images": 8, "first": 0, "size": 96, "widths": [64, 64, 64, 64], "steps": 1000, "lr": 5e-4,
                       "lr_final": 5e-5, "batch_size": None, "omega0": 30.0, "eval_every": 250},
             "sdf": {"meshes": ["armadillo.off", "bunny00.off"], "widths": [64, 64, 64, 64], "steps": 2000,
@@ -72,7 +81,7 @@ SIZES: dict[str, dict[str, Any]] = {
                      "lr": 5e-4, "lr_final": 5e-5, "eval_every": 500}},
     # one H100/H200
     "gpu": {"signals": list(SIGNALS), "budgets": [0.3, 0.5, 0.7], "seeds": [0, 1, 2], "methods": list(METHODS),
-            "precision": "tf32",
+            "precision": "tf32", **NETWORK_DEFAULTS,
             "image": {"images": 8, "first": 0, "size": 256, "widths": [256, 256, 256, 256], "steps": 3000, "lr": 5e-4,
                       "lr_final": 5e-5, "batch_size": None, "omega0": 30.0, "eval_every": 500},
             "sdf": {"meshes": ["armadillo.off", "bunny00.off"], "widths": [256, 256, 256, 256], "steps": 5000,
@@ -105,6 +114,9 @@ def settings(size: str, options: dict[str, Any]) -> dict[str, Any]:
     bad = [x for x in s["signals"] if x not in SIGNALS] + [m for m in s["methods"] if m not in METHODS]
     if bad:
         raise SystemExit(f"baselines suite: unknown signal(s)/method(s) {bad} (signals {SIGNALS}, methods {METHODS})")
+    if s["network"] not in ("siren", "finer") or s["encoding"] not in ("siren", "lattice"):
+        raise SystemExit(f"baselines suite: network must be siren or finer and encoding siren or lattice, got "
+                         f"{s['network']!r}, {s['encoding']!r}")
     if any(not 0 < float(b) < 1 for b in s["budgets"]):
         raise SystemExit(f"baselines suite: budgets must be fractions in (0, 1), got {s['budgets']}")
     return s
@@ -149,9 +161,9 @@ def _targets(signal: str, c: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def fit(signal_kind: str, target: Any, widths: list[int], schedule: aire.ScheduleConfig, c: dict[str, Any],
-        seed: int, device: str, precision: str) -> dict[str, Any]:
+        seed: int, device: str, precision: str, network: str = "siren", encoding: str = "siren") -> dict[str, Any]:
     """One fit: quality, parameters, architecture, seconds and the quality history."""
-    net = aire.build_network(target, widths, omega0=float(c["omega0"]), seed=seed)
+    net = aire.build_network(target, widths, omega0=float(c["omega0"]), seed=seed, network=network, encoding=encoding)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = aire.fit(target, net, steps=int(c["steps"]), lr=float(c["lr"]), lr_final=float(c["lr_final"]),
@@ -162,6 +174,7 @@ def fit(signal_kind: str, target: Any, widths: list[int], schedule: aire.Schedul
     quality = m.get(key)
     return {"quality": None if quality is None else float(quality), "params": int(m["params_final"]),
             "params_initial": int(m["params_initial"]), "architecture": list(m["architecture_final"]),
+            "activation": net.activation, "encoding": net.config.encoding,
             "seconds": round(float(m["seconds"]), 2),
             "history": [(h["step"], h.get(key), round(h["seconds"], 2), h["params"]) for h in result.history]}
 
@@ -208,7 +221,7 @@ def _run_signal(kind: str, s: dict[str, Any], methods: list[str], device: str, r
         in_features, out_features = target.in_features, target.out_features
         for seed in s["seeds"]:
             def one(method: str, budget: float | None, w: list[int], schedule: aire.ScheduleConfig) -> dict:
-                r = fit(kind, target, w, schedule, c, int(seed), device, s["precision"])
+                r = fit(kind, target, w, schedule, c, int(seed), device, s["precision"], s["network"], s["encoding"])
                 row = {"signal": kind, "target": name, "seed": int(seed), "budget": budget, "method": method, **r}
                 print(f"  {kind} {name} seed {seed} {'' if budget is None else f'{budget:.0%}':>4} {method:20} "
                       f"{QUALITY[kind][0]} {_fmt(row['quality'], kind)}  params {row['params']:7d} "
@@ -231,14 +244,27 @@ def _run_signal(kind: str, s: dict[str, Any], methods: list[str], device: str, r
                                                                          prune_layers=hidden))
                     elif method in ("aire", "scratch"):
                         if method == "aire" or aire_row is None:  # scratch needs AIRe's final architecture
-                            aire_row = one("aire", budget, widths, aire.ScheduleConfig(target_params=budget,
-                                                                                        prune_layers=hidden))
+                            aire_row = one("aire", budget, widths, aire_schedule(s, budget, hidden, kind))
                         if method == "scratch":
                             one(method, budget, aire_row["architecture"][:-1], aire.ScheduleConfig(kind="none"))
                     else:
                         one(method, budget, widths, aire.ScheduleConfig(kind=method, target_params=budget,
                                                                          prune_layers=hidden))
     return expected
+
+
+def aire_schedule(s: dict[str, Any], budget: float, hidden: tuple[int, ...],
+                  signal: str | None = None) -> aire.ScheduleConfig:
+    """The "aire" rows' schedule: the ScheduleConfig default with the schedule settings of `signal`'s
+    default preset (``aire fit``'s defaults, e.g. NeRF's densify_k 0; its budget is the suite's), or the
+    kind ``aire_schedule`` names."""
+    from aire.presets import preset
+
+    chosen = dict(preset(signal, "default").get("schedule", {})) if signal else {}
+    chosen.pop("target_params", None)
+    if s.get("aire_schedule") is not None:
+        chosen["kind"] = str(s["aire_schedule"])
+    return aire.ScheduleConfig(**{**chosen, "target_params": budget, "prune_layers": hidden})
 
 
 def _fmt(value: float | None, kind: str) -> str:
@@ -304,6 +330,10 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     chosen: dict[str, dict[str, Any]] = {}
     for part in parts:
         s = part["settings"]
+        for key, default in NETWORK_DEFAULTS.items():  # runs from before these options ran the defaults
+            if s.get(key, default) != first["settings"].get(key, default):
+                raise ValueError(f"merge: the runs differ in {key}: {first['settings'].get(key, default)!r} vs "
+                                 f"{s.get(key, default)!r}")
         for kind in s["signals"]:
             if not any(r["signal"] == kind for r in part["rows"]):
                 continue
@@ -383,8 +413,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def markdown(result: dict[str, Any]) -> str:
     s = result["settings"]
+    plugins = (f"network {s.get('network', 'siren')}, encoding {s.get('encoding', 'siren')}, the aire rows' "
+               f"schedule {s.get('aire_schedule') or 'the default'}; ")
     lines = [f"Budgets {s['budgets']} of the large network's parameters, seeds {s['seeds']}, precision "
-             f"{s['precision']}; every method trains the same steps with Adam lr -> lr_final (exponential; the "
+             f"{s['precision']}; {plugins}every method trains the same steps with Adam lr -> lr_final (exponential; the "
              "pruning methods restart it at their last cut, as AIRe does). Difference = AIRe - method, paired "
              "over (target, seed), mean ± standard error: dB for PSNR (positive: AIRe better), percent of the "
              "method's Chamfer L1 for SDFs (negative: AIRe better). Seconds are wall time of the whole fit "

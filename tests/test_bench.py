@@ -350,6 +350,11 @@ def test_baselines_merge_joins_runs_and_recomputes_the_pairs():
     other["settings"]["image"]["steps"] = 6
     with pytest.raises(ValueError, match="settings differ"):
         baselines.merge([part("00.png", 0, 30.0, 29.0), other])
+    finer = part("04.png", 1, 31.0, 29.5)
+    finer["settings"]["network"] = "finer"  # a run of the FINER rows never joins the SIREN ones
+    with pytest.raises(ValueError, match="differ in network"):
+        baselines.merge([part("00.png", 0, 30.0, 29.0), finer])
+
 
 
 def test_baselines_merge_command_renames_the_old_default_and_keeps_every_runs_parts(tmp_path):
@@ -392,3 +397,78 @@ def test_baselines_merge_command_renames_the_old_default_and_keeps_every_runs_pa
     one = json.loads((tmp_path / "one.json").read_text())
     assert {r["target"] for r in one["rows"]} == {"01.png"}
     assert next(g for g in one["summary"] if g["method"] == "aire-cycles")["aire_minus_method"] == pytest.approx(1.5)
+
+
+def test_baselines_suite_runs_finer_with_the_lattice_encoding(tmp_path, monkeypatch):
+    data = tmp_path / "data" / "div2k"
+    data.mkdir(parents=True)
+    iio.imwrite(data / "00.png", (synthetic_image(16) * 255).round().astype(np.uint8))
+    monkeypatch.setenv("AIRE_DATA", str(tmp_path / "data"))
+    options = {"signals": ["image"], "budgets": [0.5], "seeds": [0], "network": "finer", "encoding": "lattice",
+               "aire_schedule": "aire-cubic", "methods": ["dense-narrow", "aire", "aire-cycles", "scratch"],
+               "image": {"images": 1, "size": 16, "widths": [12, 12, 12], "steps": 40, "eval_every": 20}}
+    path = suite.run_suite("baselines", "cpu", "cpu", options, tmp_path / "results")
+    result = json.loads(path.read_text())
+    rows = {r["method"]: r for r in result["rows"]}
+    assert set(rows) == {"dense-narrow", "aire", "aire-cycles", "scratch"}
+    assert all(r["activation"] == "finer" and r["encoding"] == "lattice" for r in rows.values())
+    assert rows["scratch"]["architecture"] == rows["aire"]["architecture"]
+    assert all(r["params"] <= 0.5 * r["params_initial"] for m, r in rows.items() if m in ("aire", "aire-cycles"))
+    assert "network finer, encoding lattice, the aire rows' schedule aire-cubic" in path.with_suffix(".md").read_text()
+
+
+def test_baselines_aire_rows_take_the_default_or_the_named_schedule():
+    import aire
+
+    baselines = importlib.import_module("benchmarks.baselines")
+    s = baselines.settings("cpu", {})
+    assert (s["network"], s["encoding"], s["aire_schedule"]) == ("siren", "siren", None)
+    default = baselines.aire_schedule(s, 0.5, (1, 2, 3))
+    assert default.kind == aire.ScheduleConfig(target_params=0.5).kind == "aire-cubic" and default.target_params == 0.5
+    assert default.prune_layers == (1, 2, 3)
+    named = baselines.aire_schedule(baselines.settings("cpu", {"aire_schedule": "aire-cubic"}), 0.3, (1,))
+    assert (named.kind, named.target_params, named.prune_layers) == ("aire-cubic", 0.3, (1,))
+    # the signal's default preset is part of "the current defaults" (NeRF: no densification); its budget is not
+    nerf = baselines.aire_schedule(s, 0.5, (1, 2), "nerf")
+    assert (nerf.densify_k, nerf.target_params, nerf.kind) == (0, 0.5, "aire-cubic")
+    assert baselines.aire_schedule(s, 0.5, (1, 2), "image").densify_k is None
+    with pytest.raises(SystemExit, match="network must be siren or finer"):
+        baselines.settings("cpu", {"network": "relu"})
+    with pytest.raises(SystemExit, match="encoding siren or lattice"):
+        baselines.settings("cpu", {"encoding": "fourier"})
+
+
+def test_sdf_nerf_search_pairs_in_percent_for_sdfs_and_db_for_nerf():
+    search = importlib.import_module("benchmarks.sdf_nerf_search")
+    rows = [{"signal": sig, "target": t, "seed": 0, "budget": 0.5, "method": m, "quality": q, "params": 10,
+             "seconds": 1.0}
+            for sig, t, m, q in [("sdf", "a", "aire-cubic", 0.010), ("sdf", "b", "aire-cubic", 0.020),
+                                 ("sdf", "a", "cubic-nodensify", 0.009), ("sdf", "b", "cubic-nodensify", 0.021),
+                                 ("sdf", "a", "magnitude-iterative", 0.0095), ("nerf", "s", "aire-cubic", 18.0),
+                                 ("nerf", "s", "aire-lsq", 18.5)]]
+    sdf = {e["method"]: e for e in search.summarize(rows, "sdf")}
+    nodensify = sdf["cubic-nodensify"]
+    assert nodensify["vs_aire-cubic"]["mean"] == pytest.approx(-2.5)  # -10 % and +5 % of aire-cubic's Chamfer
+    assert nodensify["vs_aire-cubic"]["se"] == pytest.approx(np.std([-10.0, 5.0], ddof=1) / np.sqrt(2))
+    assert nodensify["vs_magnitude-iterative"]["mean"] == pytest.approx(100 * (0.009 - 0.0095) / 0.0095)
+    assert nodensify["vs_magnitude-iterative"]["n"] == 1 and sdf["aire-cubic"]["vs_aire-cubic"]["n"] == 0
+    nerf = {e["method"]: e for e in search.summarize(rows, "nerf")}
+    assert nerf["aire-lsq"]["vs_aire-cubic"]["mean"] == pytest.approx(0.5) and nerf["aire-lsq"]["runs"] == 1
+    whole = search.schedule_for("cubic-prune-input", 4)
+    assert whole.kind == "aire-cubic" and whole.prune_layers == (0, 1, 2, 3) and whole.target_params == 0.5
+    plain = search.schedule_for("cubic-nodensify", 3)
+    assert plain.prune_layers == (1, 2) and plain.settings == {"densify_cycles": 0}
+    assert "| cubic-nodensify |" in search.markdown({"rows": rows})
+
+
+def test_sdf_nerf_search_refuses_rows_of_another_protocol_in_one_file(tmp_path):
+    search = importlib.import_module("benchmarks.sdf_nerf_search")
+    path = tmp_path / "search.json"
+    other = {s: search.protocol(s) for s in ("sdf", "nerf")} | {"budget": search.BUDGET}
+    other["sdf"] = {**other["sdf"], "chamfer_samples": 200_000}
+    path.write_text(json.dumps({"rows": [], "protocol": other}))
+    with pytest.raises(SystemExit, match="another protocol"):
+        search.check_protocol(path)
+    other["sdf"]["chamfer_samples"] = search.protocol("sdf")["chamfer_samples"]
+    path.write_text(json.dumps({"rows": [], "protocol": other}))
+    search.check_protocol(path)  # the same protocol: rows may be added

@@ -243,3 +243,19 @@ def test_resumed_fit_is_bit_identical_across_cuts_with_jittered_and_importance_s
     for a, b in zip(whole.model.head.parameters(), resumed.model.head.parameters()):
         assert torch.equal(a, b)
     assert whole.metrics["psnr_test"] == resumed.metrics["psnr_test"]
+
+
+@pytest.mark.filterwarnings("ignore:TWD left")  # 2-step TWD phases of a short fit cannot decay to epsilon
+def test_cubic_preset_prunes_to_the_budget_without_adding_input_frequencies(tiny_scene, tmp_path):
+    out = tmp_path / "run"
+    code = main(["fit", "nerf", str(tiny_scene), "--out", str(out), "--preset", "cubic", "--hidden", "12", "12", "12",
+                 "--steps", "40", "--batch-size", "32", "--eval-every", "20", "--quiet", "--target-params", "0.6",
+                 "--set", "samples=4", "--set", "turntable_frames=0", "--set", "eval_size=8", "--set", "size=24"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    s = metrics["settings"]
+    assert s["preset"] == "cubic" and s["schedule"]["kind"] == "aire-cubic" and s["schedule"]["densify_k"] == 0
+    assert s["schedule"]["settings"] == {"end": 0.5}
+    arch = metrics["architecture_final"]
+    assert arch[0] == 12  # the input frequencies: none added, none removed (hidden layers pruned)
+    assert metrics["params_final"] <= 0.6 * metrics["params_initial"] and arch[1] < 12
