@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") 
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a suite option (repeatable)")
     p.add_argument("--signals", metavar="LIST", help="comma-separated signals, for suites covering several "
                    "(baselines: image,sdf,nerf)")
+    p.add_argument("--schedule", metavar="NAME", help="the schedule, for suites that take one (throughput; default: "
+                   "what a fit with a budget resolves to)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
     p.add_argument("--list", action="store_true", help="list the suites and exit")
     args = p.parse_args(argv)
@@ -54,6 +56,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") 
     if unknown:
         p.error(f"unknown suite {', '.join(map(repr, unknown))} (known: {', '.join(SUITES)})")
     options = parse_set(args.set, prog)
+    if args.schedule:
+        options["schedule"] = args.schedule
     if args.signals:
         options["signals"] = [x.strip() for x in args.signals.split(",") if x.strip()]
     signal.signal(signal.SIGTERM, _interrupt)  # `timeout` stops a suite: it still writes what it has

@@ -1,8 +1,9 @@
 """The throughput suite: many small image fits serially, on the local process pool, and batched.
 
 The same crops (`images` crops of `crop` x `crop` pixels cut from the DIV2K images at seeded random
-places), the same spec (SIREN `widths`, `steps` steps, AIRe to `budget` of the parameters, crop n
-with seed n), three ways:
+places), the same spec (SIREN `widths`, `steps` steps, `schedule` (``--schedule``; default: what a fit
+with a budget resolves to, aire-cubic) to `budget` of the parameters, `compile`
+on (default) so that each mode's compile policy decides, crop n with seed n), three ways:
 
 * serial: an in-process loop of single fits (aire.fit), one torch thread;
 * pool: `aire fit-many` on the local process pool (one worker per CPU, one thread each; the crops as
@@ -60,14 +61,24 @@ def crops(count: int, size: int) -> list[np.ndarray]:
     return out
 
 
+def default_schedule(budget: float) -> str:
+    """The schedule a fit with a parameter budget and no --schedule resolves to (aire.spec.resolve:
+    aire-cubic, aire.config.default_kind), so the suite measures what users run."""
+    return resolve({"signal": "image", "path": ".", "schedule": {"target_params": budget}}).schedule.kind
+
+
 def spec_for(options: dict[str, Any], device: str) -> Any:
+    """The spec every mode fits; `compile` on lets each mode's compile policy decide (single fits of
+    this size decline; the batch compiles after its last cut where that pays)."""
     return resolve({"signal": "image", "path": ".", "network": {"widths": list(options["widths"])},
                     "train": {"steps": options["steps"], "eval_every": options["steps"], "progress": False,
-                              "device": device},
-                    "schedule": {"kind": "aire", "target_params": options["budget"]}})  # batched runs aire, none
+                              "device": device, "compile": bool(options.get("compile", True))},
+                    "schedule": {"target_params": options["budget"],
+                                 "kind": options.get("schedule") or default_schedule(options["budget"])}})
 
 
-def serial(images: list[np.ndarray], spec: Any) -> tuple[float, list[float]]:
+def serial(images: list[np.ndarray], spec: Any, compiles: list[int] | None = None) -> tuple[float, list[float]]:
+    """Single fits one after another; appends each fit's compilation count to `compiles`."""
     from aire.many.batched import _build_network, _components
 
     start, psnrs = time.perf_counter(), []
@@ -76,14 +87,19 @@ def serial(images: list[np.ndarray], spec: Any) -> tuple[float, list[float]]:
         result = aire.fit(signal, _build_network(signal, spec, n), train=attrs.evolve(spec.train, seed=n),
                           schedule=spec.schedule, **_components(spec))
         psnrs.append(result.metrics["psnr"])
+        if compiles is not None:
+            compiles.append(result.metrics.get("compiles", 0))
     return time.perf_counter() - start, psnrs
 
 
-def batched(images: list[np.ndarray], spec: Any) -> tuple[float, list[float]]:
+def batched(images: list[np.ndarray], spec: Any, compiles: list[int] | None = None) -> tuple[float, list[float]]:
+    """One batched fit; appends its compilation count to `compiles`."""
     from aire.many import fit_batched
 
     start = time.perf_counter()
     results = fit_batched([ImageSignal(image=im) for im in images], spec, seeds=list(range(len(images))))
+    if compiles is not None:
+        compiles.append(max(r.metrics.get("compiles", 0) for r in results))
     return time.perf_counter() - start, [r.metrics["psnr"] for r in results]
 
 
@@ -97,8 +113,8 @@ def pool(images: list[np.ndarray], options: dict[str, Any]) -> tuple[float, list
             names.append(work / f"crop{n:04d}.png")
             iio.imwrite(names[-1], (image * 255).round().astype(np.uint8))
         jobs = [load_jobs([p], defaults={"steps": options["steps"], "hidden": list(options["widths"]),
-                                         "target_params": options["budget"], "schedule": "aire",
-                                         "eval_every": options["steps"],
+                                         "target_params": options["budget"], "eval_every": options["steps"],
+                                         "schedule": options["schedule"], "compile": bool(options["compile"]),
                                          "seed": n})[0] for n, p in enumerate(names)]
         start = time.perf_counter()
         with make_executor("local", threads=1) as executor:
@@ -115,6 +131,8 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict[str, Any]:
     from aire.train.allocator import retain_freed_memory
 
     o = {**SIZES[size], **options}
+    o["schedule"] = o.get("schedule") or default_schedule(o["budget"])
+    o.setdefault("compile", True)
     # fit_batched keeps freed memory in the process (aire.train.allocator); set here first so that the
     # serial fits run with the same allocator settings as the batched ones
     retained = retain_freed_memory()
@@ -129,16 +147,17 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict[str, Any]:
                 continue
             load = os.getloadavg()[0]
             mine = images if name == "batched" or not o["serial_images"] else images[:int(o["serial_images"])]
+            compiles: list[int] = []
             if name == "pool":
                 seconds, psnrs, slots = pool(mine, o)
             else:
-                seconds, psnrs = (serial if name == "serial" else batched)(mine, spec)
+                seconds, psnrs = (serial if name == "serial" else batched)(mine, spec, compiles)
                 slots = 1
             print(f"throughput: {name}: {len(mine)} images in {seconds:.1f} s (load {load:.1f})", flush=True)
             measured[name] = psnrs
             rows.append({"mode": name, "images": len(mine), "processes": slots, "seconds": seconds,
                          "images_per_s": len(mine) / seconds, "mean_psnr": statistics.fmean(psnrs),
-                         "load_before": load, "psnr": psnrs})
+                         "load_before": load, "compiled_fits": sum(1 for c in compiles if c), "psnr": psnrs})
         pairs = []
         subset = images[:int(o["pair_images"])]
         for _ in range(int(o["pairs"])):
@@ -160,16 +179,20 @@ def run(size: str, device: str, options: dict[str, Any]) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     o = result["settings"]
-    lines = [f"{o['images']} crops of {o['crop']} px from DIV2K, SIREN {o['widths']}, {o['steps']} steps, AIRe to "
-             f"{100 * o['budget']:.0f} % of the parameters; one torch thread per process. Load average of the "
+    lines = [f"{o['images']} crops of {o['crop']} px from DIV2K, SIREN {o['widths']}, {o['steps']} steps, schedule "
+             f"{o.get('schedule', 'aire')} to {100 * o['budget']:.0f} % of the parameters, compile "
+             f"{'on (each mode' + chr(39) + 's compile policy decides)' if o.get('compile') else 'off'}; one torch "
+             "thread per process. Load average of the "
              "(shared) machine before each run listed. glibc keeps freed memory (aire.train.allocator) for every "
              f"mode: {result.get('retain_freed_memory')}.", "",
              "| mode | images | processes | seconds | images/s | speedup vs serial | mean PSNR (dB) | "
-             "mean abs PSNR diff vs serial (dB) | max abs diff (dB) | load before |", "|---" * 10 + "|"]
+             "mean abs PSNR diff vs serial (dB) | max abs diff (dB) | load before | compiled fits |",
+             "|---" * 11 + "|"]
     for r in result["rows"]:
         lines.append(f"| {r['mode']} | {r['images']} | {r['processes']} | {r['seconds']:.1f} | "
                      f"{r['images_per_s']:.2f} | {r['speedup']:.2f}x | {r['mean_psnr']:.3f} | "
-                     f"{r['psnr_diff_mean_abs']:.2e} | {r['psnr_diff_max_abs']:.2e} | {r['load_before']:.1f} |")
+                     f"{r['psnr_diff_mean_abs']:.2e} | {r['psnr_diff_max_abs']:.2e} | {r['load_before']:.1f} | "
+                     f"{r.get('compiled_fits', '')} |")
     if result.get("pairs"):
         lines += ["", "Paired (serial then batched on the same crops, back to back):", "",
                   "| images | serial s | batched s | speedup | load before |", "|---|---|---|---|---|"]

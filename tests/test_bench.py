@@ -171,6 +171,19 @@ def test_throughput_suite_times_serial_pool_and_batched_on_the_same_crops(tmp_pa
     assert rows["batched"]["psnr_diff_max_abs"] < 1e-3  # batched: the single fits up to float rounding
     assert rows["serial"]["speedup"] == 1.0 and result["pairs"][0]["images"] == 2
     assert "| batched | 3 | 1 |" in path.with_suffix(".md").read_text()
+    # the schedule a budget resolves to (aire-cubic); compile on, and at this size no fit compiles
+    assert result["settings"]["schedule"] == "aire-cubic" and result["settings"]["compile"] is True
+    assert rows["serial"]["compiled_fits"] == 0 and rows["batched"]["compiled_fits"] == 0
+    assert "schedule aire-cubic to 50 %" in path.with_suffix(".md").read_text()
+
+
+def test_throughput_schedule_flag_reaches_the_suite(monkeypatch):
+    import benchmarks.__main__ as bench
+
+    seen = {}
+    monkeypatch.setattr(bench, "run_suite", lambda name, size, device, options, out: seen.update(options))
+    assert bench.main(["throughput", "--schedule", "aire", "--set", "images=2"]) == 0
+    assert seen == {"schedule": "aire", "images": 2}
 
 
 def test_baselines_suite_pairs_every_method_with_aire(tmp_path, monkeypatch):

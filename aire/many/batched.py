@@ -5,8 +5,10 @@ ending as its single fit would: the same FitResult fields, its own run folder.
     results = fit_batched([aire.create("signal", "image", p) for p in paths], spec, seeds=[0, 1, 2])
 
 Which specs can share a batch (`batch_key`): image signals whose specs agree in everything but
-the input and the seed, fitted in fp32 without torch.compile, least-squares compensation or
-checkpoints, with the ``aire`` or ``none`` schedule and a siren/finer network; members must also have
+the input and the seed, fitted in fp32 (compile on: compiled from the last cut on where it pays,
+aire.train.batched_compile) without least-squares compensation or
+checkpoints, with the ``aire``, ``aire-cubic`` or ``none`` schedule (no quality target: its cuts are
+sized per fit) and a siren/finer network; members must also have
 one image size. Members that leave the batch (a diverging loss, a cut of another size) are fitted
 alone here, by aire.fit, so the caller still gets every result.
 """
@@ -26,9 +28,12 @@ if TYPE_CHECKING:  # `aire --help` must not import torch
 
 def batch_key(spec: FitSpec) -> str | None:
     """A string equal for specs that can share a batch, or None when `spec` cannot be batched."""
+    from aire.train.batched_trainer import BATCHED_SCHEDULES
+
     train, schedule = spec.train, spec.schedule
-    if (spec.signal != "image" or train.compile or train.precision != "fp32" or train.checkpoint_every
-            or schedule.compensate or schedule.kind not in ("aire", "none")
+    if (spec.signal != "image" or train.precision != "fp32" or train.checkpoint_every
+            or schedule.compensate or schedule.kind not in BATCHED_SCHEDULES
+            or schedule.target_psnr is not None or schedule.target_chamfer is not None
             or spec.network.network not in ("siren", "finer")):
         return None
     data = spec.to_dict()
@@ -71,8 +76,9 @@ def fit_batched(signals: Sequence[Signal], spec: FitSpec, seeds: Sequence[int] |
     from aire.train.batched_trainer import BatchedTrainer
 
     if batch_key(spec) is None:
-        raise InputError("this fit cannot be batched: batched fitting needs the image signal, fp32, no compile, "
-                         "no compensate, no checkpoints, the aire or none schedule and a siren/finer network")
+        raise InputError("this fit cannot be batched: batched fitting needs the image signal, fp32, "
+                         "no compensate, no checkpoints, the aire, aire-cubic or none schedule without a quality target "
+                         "and a siren/finer network")
     seeds = [spec.train.seed] * len(signals) if seeds is None else [int(s) for s in seeds]
     if len(seeds) != len(signals):
         raise InputError(f"fit_batched got {len(signals)} signals but {len(seeds)} seeds")

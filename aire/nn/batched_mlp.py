@@ -33,7 +33,8 @@ def gather_members(tensor: torch.Tensor, dim: int, index: torch.Tensor) -> torch
 class BatchedSineMLP(nn.Module):
     """N SIREN/FINER MLPs with shared widths; built from (and split back into) SineMLPs.
 
-    forward: x (N, P, in) or (1, P, in) shared by all members -> (N, P, out).
+    forward: x (N, P, in) or (1, P, in) shared by all members -> (N, P, out); forward_channels:
+    the same as (N, out, P), the layout it computes in.
     """
 
     def __init__(self, networks: Sequence[SineMLP]) -> None:
@@ -79,15 +80,33 @@ class BatchedSineMLP(nn.Module):
         return self.weights[layer + 1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.expand(self.members, *x.shape[1:]) if x.shape[0] == 1 else x
-        last = len(self.weights) - 1
+        """x (N, P, in), or (1, P, in) shared by all members -> (N, P, out), a transposed view of
+        ``forward_channels``."""
+        return self.forward_channels(x).transpose(1, 2)
+
+    def forward_channels(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, P, in) or (1, P, in) -> (N, out, P): activations kept neurons-first, (N, width, P).
+
+        Why this layout: each layer is then ``W_n @ H_n`` with the long pixel dimension as the GEMM's
+        columns, which MKL's batched GEMM runs faster for these narrow layers than ``H_n @ W_n^T``
+        (measured on one core, 64 members of 4096 pixels: the matmuls of a [50, 14, 14] step 67 ms
+        against 111 ms), and shared inputs make the first layer one GEMM for all members,
+        ``(N * width, in) @ (in, P)`` (its weight gradient likewise, instead of a batched GEMM over a
+        broadcast input). Same products and sums as SineMLP's, in another order (rounding only)."""
+        n, last = self.members, len(self.weights) - 1
+        h = x
         for i in range(last):
             w, b, w0 = self.weights[i], self.biases[i], self.omega(i)
             if self.activation == "sine":  # omega_0 folded into the weight, as SineMLP does
-                h = torch.sin(torch.baddbmm((b * w0).unsqueeze(1), h, (w * w0).transpose(1, 2)))
+                w, b = w * w0, b * w0
+            if i > 0:
+                z = torch.baddbmm(b.unsqueeze(2), w, h)
+            elif x.shape[0] == 1:  # inputs shared by every member: one GEMM
+                z = torch.addmm(b.reshape(-1, 1), w.reshape(-1, w.shape[2]), x[0].T).view(n, w.shape[1], -1)
             else:
-                h = finer_activation(torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)), w0)
-        return torch.baddbmm(self.biases[last].unsqueeze(1), h, self.weights[last].transpose(1, 2))
+                z = torch.baddbmm(b.unsqueeze(2), w, x.transpose(1, 2))
+            h = torch.sin(z) if self.activation == "sine" else finer_activation(z, w0)
+        return torch.baddbmm(self.biases[last].unsqueeze(2), self.weights[last], h)
 
     # ---------------------------------------------------------------- members
     @torch.no_grad()

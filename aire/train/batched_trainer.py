@@ -1,7 +1,8 @@
 """The training loop of N fits at once on a :class:`aire.nn.batched_mlp.BatchedSineMLP`.
 
-Each member follows its own single fit (aire.train.trainer.Trainer with the ``aire`` or ``none``
-schedule): the same step timeline (aire.train.schedule.plan), learning rate, loss (the member's
+Each member follows its own single fit (aire.train.trainer.Trainer with the ``aire``, ``aire-cubic``
+or ``none`` schedule, BATCHED_SCHEDULES): the same step timeline (the schedule's ``plan``: AIRe's
+few cycles, or aire-cubic's 8 short cut intervals), learning rate, loss (the member's
 ``signal.loss``), Adam update, densification (the policy proposes per member), TWD targets (the
 criterion selects per member), cut rule and evaluations. The widths stay shared because every member
 adds and removes the same number of neurons per layer; a member whose count would differ (e.g. a
@@ -9,7 +10,8 @@ column below epsilon besides the TWD targets), or whose loss diverges (the singl
 checked at the same steps), leaves the batch: it is frozen at zero and reported in ``left``, and
 the caller fits it alone (aire.many.batched), where the ordinary guard rolls it back.
 
-Not done here (such jobs are not batched, see aire.many.batched.batchable): torch.compile, tf32/bf16,
+With ``compile`` on, the members' loss is compiled once the architecture is final, where that pays
+(aire.train.batched_compile). Not done here (such jobs are not batched, see aire.many.batched.batch_key): tf32/bf16,
 least-squares compensation, checkpoints, signals with their own training loss; plugin events
 (aire_after_densify, aire_before_prune, aire_evaluate, ...) are not emitted for batch members.
 """
@@ -29,10 +31,17 @@ from aire.nn.batched_mlp import BatchedSineMLP
 from aire.nn.sine_mlp import SineMLP
 from aire.notices import warn
 from aire.plugins import get_registry
+from aire.signals.image import ImageSignal
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
 from aire.train.batched_adam import BatchedAdam
+from aire.train.batched_compile import BatchedCompiler
 from aire.train.trainer import FitResult, seeded_generator
+
+#: the schedules a batch runs: AireSchedule and its cubic re-timing (per cycle: densify, TWD, cut) and
+#: plain training; variants that refit weights at a cut (aire-lsq, aire-cubic-lsq) or size cuts by a
+#: quality target are not batched
+BATCHED_SCHEDULES = ("aire", "aire-cubic", "none")
 
 
 class BatchedTrainer:
@@ -42,14 +51,15 @@ class BatchedTrainer:
     def __init__(self, signals: Sequence[Signal], networks: Sequence[SineMLP], seeds: Sequence[int],
                  train: TrainConfig, schedule: ScheduleConfig, criterion: PruningCriterion,
                  policy: DensificationPolicy, backend: Backend | None = None) -> None:
-        if schedule.kind not in ("aire", "none"):
-            raise ValueError(f"batched fitting runs the aire and none schedules, not {schedule.kind!r}")
+        if schedule.kind not in BATCHED_SCHEDULES:
+            raise ValueError(f"batched fitting runs the schedules {', '.join(BATCHED_SCHEDULES)}, not {schedule.kind!r}")
         self.signals, self.train, self.config = list(signals), train, schedule
         self.criterion, self.policy, self.backend = criterion, policy, backend
         self.network = BatchedSineMLP(networks)
         self.n = self.network.members
         self.optimizer = BatchedAdam(self.network, train.lr)
-        self.schedule = get_registry().create("schedule", schedule.kind, schedule, criterion=criterion, policy=policy)
+        self.schedule = get_registry().create("schedule", schedule.kind, schedule, criterion=criterion, policy=policy,
+                                             **schedule.settings)
         self.generators = [seeded_generator(s, 0) for s in seeds]
         self.device = self.network.weights[0].device
         self.initial_params, self.initial_architecture = self.network.num_parameters(), self.network.widths()
@@ -62,6 +72,7 @@ class BatchedTrainer:
         self._best = torch.full((self.n,), math.inf, device=self.device)
         self._fail = torch.zeros(self.n, dtype=torch.bool, device=self.device)
         self._seeded = False
+        self.compiler: BatchedCompiler | None = None
         full = train.batch_size is None or all(train.batch_size >= s.coords.shape[0] for s in self.signals)
         self._full = None
         if full:
@@ -69,15 +80,22 @@ class BatchedTrainer:
             if any(not torch.equal(s.sample(None)[0], x) for s in self.signals):
                 raise ValueError("full-batch members must share their inputs (images of one size)")
             self._full = (x.unsqueeze(0), torch.stack([s.sample(None)[1] for s in self.signals]))
+            self._full_channels = self._full[1].transpose(1, 2).contiguous()  # (N, out, P): forward_channels' layout
+        # members whose loss is ImageSignal.loss (F.mse_loss, the mean over pixels and channels) share one
+        # batched reduction; a signal with a loss of its own gets it called per member
+        self._mse = all(type(s).loss is ImageSignal.loss for s in self.signals)
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> list[FitResult | None]:
         self._start = time.perf_counter()
-        cycles = sched.plan(self.config, self.train.steps) if self.config.kind == "aire" else []
+        cycles = self.schedule.plan(self.train.steps) if self.config.kind != "none" else []
         if cycles:
             self.schedule.cycles = cycles
             self.schedule.check_budget(self._view())
         self.evaluate([None] * self.n)
+        if self.train.compile and self._mse and self._full is not None:  # from the last cut on (BatchedCompiler)
+            self.compiler = BatchedCompiler(self.mse_losses, max((c.prune for c in cycles), default=0),
+                                            self.train.steps, self.device.type)
         losses = None
         for step in range(self.train.steps):
             self.step = step
@@ -86,7 +104,11 @@ class BatchedTrainer:
             for cycle in cycles:
                 if step == cycle.start:
                     self.begin_cycle(cycle)
+            if self.compiler:
+                self.compiler.start(step)
             losses = self.training_step(step)
+            if self.compiler:
+                self.compiler.end(step)
             self.step = step + 1
             if self.train.guard:
                 self.watch(losses, step)
@@ -95,7 +117,9 @@ class BatchedTrainer:
         if self.twd_targets:  # a TWD phase that ran to the last step still ends in a cut
             self.prune()
             self.evaluate([h[-1]["loss"] for h in self.histories])
-        return [None if n in self.left else self.result(n) for n in range(self.n)]
+        members = {n: self.network.member(n).eval() for n in range(self.n) if n not in self.left}
+        finals = self.final_metrics(members)
+        return [None if n in self.left else self.result(n, members[n], finals[n]) for n in range(self.n)]
 
     def training_step(self, step: int) -> torch.Tensor:
         """One Adam step of every member; returns the members' losses (N,)."""
@@ -105,9 +129,12 @@ class BatchedTrainer:
         else:
             pairs = [s.sample(self.train.batch_size, g) for s, g in zip(self.signals, self.generators)]
             x, y = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
-        prediction = self.network(x)
-        # unbind: one backward node for all members (indexing each would zero-fill N x the output per member)
-        losses = torch.stack([s.loss(p, t) for s, p, t in zip(self.signals, prediction.unbind(0), y.unbind(0))])
+        if self._mse and self._full is not None:  # every member's loss is ImageSignal's MSE: one reduction
+            losses = (self.compiler or self.mse_losses)(x)
+        else:
+            prediction = self.network(x)
+            # unbind: one backward node for all members (indexing each would zero-fill N x the output per member)
+            losses = torch.stack([s.loss(p, t) for s, p, t in zip(self.signals, prediction.unbind(0), y.unbind(0))])
         self.optimizer.zero_grad()
         losses.sum().backward()  # d(sum)/d(member n's parameters) = d(loss_n)/d(them): members stay independent
         with torch.no_grad():
@@ -123,6 +150,11 @@ class BatchedTrainer:
                     w = self.network.outgoing(layer)
                     w.copy_(torch.where(mask.unsqueeze(1), w * (1.0 - a), w))
         return losses.detach()
+
+    def mse_losses(self, x: torch.Tensor) -> torch.Tensor:
+        """Every member's full-batch mean squared error (N,), computed neurons-first (forward_channels):
+        F.mse_loss's value up to the order of the sum; the function torch.compile compiles."""
+        return (self.network.forward_channels(x) - self._full_channels).square().mean(dim=(1, 2))
 
     # ----------------------------------------------------------------- guard
     def watch(self, losses: torch.Tensor, step: int) -> None:
@@ -177,7 +209,7 @@ class BatchedTrainer:
     def begin_cycle(self, cycle: sched.Cycle) -> None:
         """Densify each member by its policy, then choose each member's TWD targets by its criterion."""
         net, protected = self.network, None
-        k_new = self.schedule.densify_count(net.widths()[0])
+        k_new = self.schedule.densify_count(net.widths()[0], cycle.index)
         if k_new > 0:
             members = [net.member(n) for n in range(self.n)]
             proposals = [self.policy.propose(m, m.encoding, k_new, DensifyContext(s, m, self.backend))
@@ -257,17 +289,25 @@ class BatchedTrainer:
             self.histories[n].append({"step": self.step, "loss": losses[n], "params": member.num_parameters(),
                                       **signal.evaluate(member), "seconds": seconds})
 
-    def result(self, n: int) -> FitResult:
-        """Member n's FitResult with the metrics a single fit reports (Trainer.final_metrics)."""
-        final, network, signal = self.histories[n][-1], self.network.member(n), self.signals[n]
+    def final_metrics(self, members: dict[int, SineMLP]) -> dict[int, dict[str, Any]]:
+        """Each member's ``signal.final_metrics`` of its network (in eval mode). One MS-SSIM call for the
+        whole batch was tried and saved nothing: at 64 px the time is torchmetrics' double-precision
+        grouped conv2d, proportional to the pixels, not per-call overhead."""
+        return {n: self.signals[n].final_metrics(m) for n, m in members.items()}
+
+    def result(self, n: int, network: SineMLP, final_metrics: dict[str, Any]) -> FitResult:
+        """Member n's FitResult (`network`: its SineMLP, `final_metrics`: its signal's final metrics of it)
+        with the metrics a single fit reports (Trainer.final_metrics)."""
+        final = self.histories[n][-1]
         metrics = {k: v for k, v in final.items() if k not in ("step", "loss", "params", "seconds")}
-        network.eval()
-        metrics.update(signal.final_metrics(network))
+        metrics.update(final_metrics)
         network.train()
         metrics.update({
             "params_initial": self.initial_params, "params_final": network.num_parameters(),
             "architecture_initial": self.initial_architecture, "architecture_final": network.widths(),
             "steps": self.train.steps, "steps_completed": self.step, "seconds": self.elapsed(),
-            "rollbacks": 0, "diverged": False, "precision": self.train.precision, "compiles": 0,
+            "rollbacks": 0, "diverged": False, "precision": self.train.precision,
+            "compiles": self.compiler.compiles if self.compiler else 0,
+            **({"compile": self.compiler.summary()} if self.compiler else {}),
             "final_loss": final["loss"], "batched": {"members": self.n, "member": n}})
         return FitResult(network=network, metrics=metrics, history=self.histories[n], events=self.events[n])

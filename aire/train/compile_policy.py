@@ -49,10 +49,13 @@ PRIORS: dict[str, CompileCosts] = {
 _measured: dict[str, CompileCosts] = {}
 
 
-def expected_costs(device_type: str) -> CompileCosts:
-    """This process's last measured costs on `device_type` ("cpu", "cuda"), else the prior (an
-    unknown device type gets the CUDA prior)."""
-    return _measured.get(device_type) or PRIORS.get(device_type) or PRIORS["cuda"]
+def expected_costs(device_type: str, priors: dict[str, CompileCosts] | None = None) -> CompileCosts:
+    """This process's last measured costs on `device_type` ("cpu", "cuda"; other compiled functions
+    keep their own under another key, e.g. "cpu-batched"), else the prior of `priors` (default PRIORS;
+    keyed by device type, the part before "-"; an unknown device type gets the CUDA prior)."""
+    priors = PRIORS if priors is None else priors
+    base = device_type.split("-")[0]
+    return _measured.get(device_type) or priors.get(base) or priors.get("cuda") or PRIORS["cuda"]
 
 
 def record_costs(device_type: str, costs: CompileCosts) -> None:

@@ -29,7 +29,7 @@ WEIGHT_TOLERANCE = 1e-5
 def small_spec(**schedule):
     return resolve({"signal": "image", "path": ".", "network": {"widths": [12, 12, 12]},
                     "train": {"steps": 120, "eval_every": 40, "progress": False, "lr": 1e-3},
-                    "schedule": {"kind": "aire", "target_params": 0.5, **schedule}})  # batched: the paper's cycles
+                    "schedule": {"kind": "aire", "target_params": 0.5, **schedule}})  # the paper's cycles; aire-cubic below
 
 
 def alone(signal, spec, seed):
@@ -47,6 +47,9 @@ def assert_same_fit(batched, single):
     for wb, ws in zip(batched.network.weights, single.network.weights):
         torch.testing.assert_close(wb, ws, rtol=0, atol=WEIGHT_TOLERANCE)
     assert abs(b["psnr"] - s["psnr"]) < PSNR_TOLERANCE_DB
+    assert b["ms_ssim_scales"] == s["ms_ssim_scales"] and (b["ms_ssim"] is None) == (s["ms_ssim"] is None)
+    for key in ("ssim", "ms_ssim"):  # the batch's final metrics (one MS-SSIM call) are each member's own
+        assert b[key] is None or abs(b[key] - s[key]) < 1e-5
     assert [r["step"] for r in batched.history] == [r["step"] for r in single.history]
 
 
@@ -61,6 +64,34 @@ def test_four_images_batched_match_their_single_fits():
     for image, seed, result in zip(images, seeds, results):
         assert_same_fit(result, alone(ImageSignal(image=image), spec, seed))
     assert results[0].metrics["params_final"] <= 0.5 * results[0].metrics["params_initial"]
+
+
+@pytest.mark.filterwarnings("ignore:TWD left")
+def test_cubic_schedule_batched_matches_single_fits():
+    """aire-cubic (8 short TWD/cut intervals, densification in the first two): every member cuts the
+    same number of neurons per layer at each of the 8 cuts, each its own neurons, as its single fit."""
+    spec = small_spec(kind="aire-cubic")
+    images = [synthetic_image(24, seed=i) for i in range(3)]  # 24 px: MS-SSIM on 2 scales, batched too
+    seeds = [2, 7, 1]
+    results = fit_batched([ImageSignal(image=im) for im in images], spec, seeds=seeds)
+    assert [r.metrics["batched"] for r in results] == [{"members": 3, "member": n} for n in range(3)]
+    events = results[0].events
+    assert sum(e["event"] == "twd_start" for e in events) == 8  # the cubic ramp's 8 intervals
+    assert len({e["step"] for e in events if e["event"] == "prune"}) >= 4  # at 12 neurons some cuts round to 0
+    assert sum(e["event"] == "densify" for e in events) == 2  # densify_cycles
+    for image, seed, result in zip(images, seeds, results):
+        assert_same_fit(result, alone(ImageSignal(image=image), spec, seed))
+    assert results[0].metrics["params_final"] <= 0.5 * results[0].metrics["params_initial"]
+    # every member chose its own neurons: the final weights differ between members
+    assert not torch.equal(results[0].network.weights[1], results[1].network.weights[1])
+    assert results[0].metrics["ms_ssim_scales"] == 2 and results[0].metrics["ms_ssim"] != results[1].metrics["ms_ssim"]
+
+
+def test_cubic_schedule_settings_reach_the_batch():
+    spec = small_spec(kind="aire-cubic", settings={"cuts": 3})
+    results = fit_batched([ImageSignal(image=synthetic_image(16, seed=i)) for i in range(2)], spec, seeds=[0, 1])
+    assert sum(e["event"] == "twd_start" for e in results[0].events) == 3
+    assert_same_fit(results[1], alone(ImageSignal(image=synthetic_image(16, seed=1)), spec, 1))
 
 
 def test_plain_schedule_batched_matches_single_fits():
@@ -104,10 +135,17 @@ def test_what_cannot_be_batched_is_refused_in_one_line():
     spec = small_spec()
     assert batch_key(spec) == batch_key(attrs.evolve(spec, path="other.png", train=attrs.evolve(spec.train, seed=7)))
     assert batch_key(attrs.evolve(spec, train=attrs.evolve(spec.train, steps=7))) != batch_key(spec)
-    compiled = attrs.evolve(spec, train=attrs.evolve(spec.train, compile=True))
-    assert batch_key(compiled) is None
+    assert batch_key(attrs.evolve(spec, train=attrs.evolve(spec.train, compile=True))) is not None  # from the last cut
+    bf16 = attrs.evolve(spec, train=attrs.evolve(spec.train, precision="bf16"))
+    assert batch_key(bf16) is None
+    assert batch_key(attrs.evolve(spec, schedule=attrs.evolve(spec.schedule, kind="aire-cubic"))) is not None
+    lsq = attrs.evolve(spec, schedule=attrs.evolve(spec.schedule, kind="aire-cubic-lsq"))
+    assert batch_key(lsq) is None
+    # a quality target sizes each fit's cuts from its own PSNR: not one count per layer for a batch
+    targeted = attrs.evolve(spec, schedule=attrs.evolve(spec.schedule, target_params=None, target_psnr=30.0))
+    assert batch_key(targeted) is None
     with pytest.raises(InputError, match="cannot be batched"):
-        fit_batched([ImageSignal(image=synthetic_image(8))], compiled)
+        fit_batched([ImageSignal(image=synthetic_image(8))], bf16)
     with pytest.raises(InputError, match="one size"):
         fit_batched([ImageSignal(image=synthetic_image(8)), ImageSignal(image=synthetic_image(10))], spec)
 

@@ -47,8 +47,10 @@ def test_jobs_are_grouped_by_settings_and_image_size_in_batches_of_at_most_n(tmp
     sizes = sorted(len(b) for b in batches)
     assert sizes == [2]  # 3 of 12 px -> a batch of 2 and one alone; the 10-px image alone
     assert len(alone) == 2
+    bf16 = load_jobs([tmp_path / "a"], defaults={"steps": 10, "hidden": [4, 4], "precision": "bf16"})
+    assert group_jobs(bf16, batch_members=8) == ([], list(bf16))  # settings a batch does not run: alone
     compiled = load_jobs([tmp_path / "a"], defaults={"steps": 10, "hidden": [4, 4], "compile": True})
-    assert group_jobs(compiled, batch_members=8) == ([], list(compiled))
+    assert [len(b) for b in group_jobs(compiled, batch_members=8)[0]] == [3]  # compiled after the last cut
 
 
 def test_batch_members_must_be_positive(collection, tmp_path, capsys):
