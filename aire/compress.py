@@ -72,5 +72,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
         print(f"start ({spec.network.start['layout']} model): {key} {start[key]:.4g} at step {start.get('step', 0)}")
     print(summary_line(result))
     print(report_line(out))
-    return 0
+    from aire.cli import _target_status
+
+    return _target_status(result, out)
 
