@@ -28,6 +28,7 @@ final network, and whether it holds), and wall time of each side. The bar (issue
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import warnings
@@ -202,8 +203,12 @@ def markdown(result: dict) -> str:
              f"SIREN of 4 sine layers, omega_0 30, {s['steps']} full-batch steps, Adam {LR:g} -> {LR_FINAL:g}, "
              f"{s['precision']}. Targets: the large network's (width {s['width']}) PSNR minus {s['easy']:g} dB (easy) "
              f"and minus {s['hard']:g} dB (hard). Sweep: bisection on the uniform width, from scratch, same protocol. "
-             f"AIRe: one run of the large network with --target-psnr (cycles {s['cycles']}, cycle_gap {s['cycle_gap']}, "
-             f"twd_length {s['twd_length']}, warmup {s['warmup']}). Ratios: AIRe / sweep parameters (bar <= "
+             f"AIRe: one run of {'the large network' if not s.get('aire_width') else 'a network of width ' + str(s['aire_width'])} "
+             f"with --target-psnr (warmup {s['warmup']}, twd_length {s['twd_length']}, cycles {s['cycles']} and cycle_gap "
+             f"{s['cycle_gap']} in the held mode"
+             f"{', ' + json.dumps(s['aire'], sort_keys=True) if s.get('aire') else ''}; the rest aire's defaults)"
+             f"{'; sweep rows reused from ' + str(s['reuse']) + (' (large fits retimed)' if s.get('retime') else '') if s.get('reuse') else ''}"
+             f". Ratios: AIRe / sweep parameters (bar <= "
              f"{PARAMS_BAR}), AIRe / large-fit wall time (bar <= {TIME_BAR}); seconds are wall time on a shared machine.",
              "", "| target | images | AIRe held | params ratio (geomean) | time ratio (geomean) | sweep time ratio | "
              "params bar met | time bar met |", "|---|---|---|---|---|---|---|---|"]

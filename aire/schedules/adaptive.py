@@ -436,6 +436,20 @@ class AireSchedule(Schedule):
                 f"(with densification) leaves at least {minimum} of {trainer.initial_params} parameters; "
                 "add layers to prune_layers (0 = input frequencies) or lower densification")
 
+    def frequencies_to_add(self, trainer: TrainerView, cycle: sched.Cycle) -> int:
+        """The input frequencies `cycle` adds: densify_count, paid from the parameters the run ends with
+        under a budget (else from the cycle's target to a quality target), in proportion
+        (aire.schedules.cuts.affordable_frequencies). `trainer` needs network, signal and initial_params."""
+        network = trainer.network
+        k_new = self.densify_count(network.widths()[0], cycle.index)
+        budget = self.config.target_params
+        target = budget * trainer.initial_params if budget is not None else self._params_target(trainer, cycle)
+        if k_new > 0 and target is not None:
+            k_new = cuts.affordable_frequencies(network.weights[0].shape[1], network.widths()[:-1],
+                                                trainer.signal.out_features, self.prunable_layers(network), target,
+                                                k_new)
+        return k_new
+
     def _params_target(self, trainer: TrainerView, cycle: sched.Cycle) -> float | None:
         """The parameters the network may have after `cycle`'s cut (densification included), or None
         without a parameter budget or quality target to size it."""
@@ -464,14 +478,7 @@ class AireSchedule(Schedule):
         """Densify, then choose the TWD targets and reset their Adam moments."""
         network = trainer.network
         self.protected = torch.empty(0, dtype=torch.long)
-        k_new = self.densify_count(network.widths()[0], cycle.index)
-        # the new frequencies are paid from the parameters the run ends with (a budget), else this cycle's target
-        budget = self.config.target_params
-        target = budget * trainer.initial_params if budget is not None else self._params_target(trainer, cycle)
-        if k_new > 0 and target is not None:
-            k_new = cuts.affordable_frequencies(network.weights[0].shape[1], network.widths()[:-1],
-                                                trainer.signal.out_features, self.prunable_layers(network), target,
-                                                k_new)
+        k_new = self.frequencies_to_add(trainer, cycle)
         if k_new > 0:
             context = DensifyContext(trainer.signal, network, trainer.backend)
             rows, bias = self.policy.propose(network, network.encoding, k_new, context)
