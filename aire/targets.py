@@ -209,8 +209,8 @@ class TargetMode:
     """
 
     mode: str = attrs.field(default="anticipate")
-    cuts: int = attrs.field(default=5)
-    end: float = attrs.field(default=0.6)
+    cuts: int = attrs.field(default=7)
+    end: float = attrs.field(default=0.7)
     kappa: float = attrs.field(default=0.4)
     densify_cycles: int = attrs.field(default=1)
     first: float | None = attrs.field(default=0.3)

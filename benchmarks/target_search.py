@@ -4,7 +4,7 @@
 
 Each variant (VARIANTS: AIRe's starting width and ScheduleConfig fields, e.g. the ``aire`` schedule's
 ``target_*`` settings) reruns only AIRe's rows of the target suite against the sweep rows of
-benchmarks/results/target-cpu-cpu.json (same protocol: benchmarks.target_suite with ``reuse``), on the
+benchmarks/results/target-cpu-cpu-held.json (the full run of the suite with the former "held" mode; same protocol: benchmarks.target_suite with ``reuse``), on the
 first `images` images, and appends them to benchmarks/results/target_search-cpu.json; the markdown table
 (target_search-cpu.md) is rewritten from all rows so far, one line per (variant, images) with the
 geometric-mean parameter ratio per target level, the targets held, and the time ratio (against the
@@ -26,7 +26,7 @@ import torch
 from benchmarks import target_suite
 from benchmarks.suite import RESULTS
 
-SWEEP = RESULTS / "target-cpu-cpu.json"
+SWEEP = RESULTS / "target-cpu-cpu-held.json"  # the full run (sweep and the held mode), 2026-11-30
 OUT = RESULTS / "target_search-cpu.json"
 _CUT = {"cycles": 4, "cycle_gap": 0.15, "twd_length": 0.05}  # the suite's protocol for the "held" mode
 
@@ -43,6 +43,12 @@ VARIANTS: dict[str, tuple[int | None, dict]] = {
                                           "target_end": 0.7}}),
     "ant-w40-k0.4": (40, {"settings": {"target_kappa": 0.4, "target_first": 0.3}}),
     "ant-w64-k0.4": (64, {"settings": {"target_kappa": 0.4, "target_first": 0.4}}),
+    "ant-w48-k0.4-c9": (48, {"settings": {"target_kappa": 0.4, "target_first": 0.3, "target_cuts": 9,
+                                          "target_end": 0.8}}),
+    "ant-w64-k0.4-c7": (64, {"settings": {"target_kappa": 0.4, "target_first": 0.4, "target_cuts": 7,
+                                          "target_end": 0.7}}),
+    "ant-w40-k0.4-c7": (40, {"settings": {"target_kappa": 0.4, "target_first": 0.3, "target_cuts": 7,
+                                          "target_end": 0.7}}),
     "ant-w48-k0.55-d0-pl0": (48, {"prune_layers": [0, 1, 2, 3], "settings": {"target_kappa": 0.55, "target_first": 0.3,
                                                                           "target_densify_cycles": 0}}),
     "ant-w48-k0.4-d0-pl0": (48, {"prune_layers": [0, 1, 2, 3], "settings": {"target_kappa": 0.4, "target_first": 0.3,
@@ -56,7 +62,7 @@ VARIANTS: dict[str, tuple[int | None, dict]] = {
 
 def run_variant(name: str, images: int, retime: bool) -> dict:
     width, fields = VARIANTS[name]
-    options = {"reuse": str(SWEEP), "images": images, "retime": retime, "aire_width": width, "aire": fields}
+    options = {"reuse": str(SWEEP), "images": images, "retime": retime, "aire_width": width or 32, "aire": fields}
     torch.set_num_threads(1)
     load = os.getloadavg()
     start = time.perf_counter()
