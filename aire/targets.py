@@ -191,8 +191,8 @@ MODES = ("anticipate", "held")
 class TargetMode:
     """How the ``aire`` schedule cuts to a quality target (``--schedule-set KEY=VALUE``, keys ``target_*``).
 
-    mode: "held" cuts only after the target holds at a check (the measured quality), in cycles of the
-    schedule's own timing; "anticipate" (the default) cuts from the end of warm-up on, while the quality
+    mode: "held" (the default) cuts only after the target holds at a check (the measured quality), in cycles
+    of the schedule's own timing; "anticipate" cuts from the end of warm-up on, while the quality
     *projected to the last step* (`projected_margin`) holds it, in `cuts` cycles that tile
     [warmup, `end`] of the steps (each: targeted weight decay for twd_length, then recovery), and checks
     once more after the last cut's recovery (a cut whose projection then misses is undone). Cutting early
@@ -205,10 +205,14 @@ class TargetMode:
     parameters the first cut removes (None: the schedule's prune_fraction).
     Either way the run ends with the smallest network whose *measured* quality held the target: the
     final network when it holds, else the last one that held at a check, else (none did) the final
-    network, reported as not holding it.
+    network, reported as not holding it. "held" stays the default: on the target suite (DIV2K 00-07, 64 px)
+    "anticipate" ended no smaller from the suite's width-32 network (1.11 / 1.13x the sweep against 1.13 /
+    1.13x) and once below a target the starting network reached, which "held" never does; from a wider
+    network (48) it ended smallest of the modes tried (1.00 / 1.06x) but in ~2.2x one fit's time
+    (benchmarks/results/target_search-cpu.md).
     """
 
-    mode: str = attrs.field(default="anticipate")
+    mode: str = attrs.field(default="held")
     cuts: int = attrs.field(default=7)
     end: float = attrs.field(default=0.7)
     kappa: float = attrs.field(default=0.4)

@@ -160,7 +160,7 @@ def test_a_fit_with_a_budget_does_not_grow_and_records_its_fraction(caplog):
 
 
 # ------------------------------------------------------------------ quality target (target_psnr)
-# the "held" mode (cuts only after the measured quality holds the target); the default "anticipate" mode below
+# the "held" mode (the default: cuts only after the measured quality holds the target); the "anticipate" mode below
 TARGET = aire.ScheduleConfig(warmup=0.1, cycles=2, twd_length=0.2, cycle_gap=0.1, alpha_max=0.9, prune_fraction=0.25,
                              densify_k=0, prune_layers=(1,), target_psnr=20.0, settings={"target_mode": "held"})
 
@@ -426,8 +426,9 @@ def test_a_cut_the_fit_stops_after_records_why_it_has_no_recovered_quality():
     assert prune[0]["measured"]["recovered_step"] == 16
 
 
-# ------------------------------------------------ quality target, "anticipate" mode (the default)
-ANTICIPATE = attrs.evolve(TARGET, settings={"target_cuts": 2, "target_end": 0.5, "target_kappa": 0.5})
+# ------------------------------------------------ quality target, "anticipate" mode (--schedule-set target_mode=anticipate)
+ANTICIPATE = attrs.evolve(TARGET, settings={"target_mode": "anticipate", "target_cuts": 2, "target_end": 0.5,
+                                            "target_kappa": 0.5})
 
 
 def test_anticipate_plans_its_cuts_between_warm_up_and_end_then_one_check():
@@ -487,6 +488,7 @@ def test_anticipate_ends_with_the_last_network_whose_measured_quality_held():
 
 
 def test_the_target_mode_settings_are_checked():
+    assert _trainer(attrs.evolve(TARGET, settings={})).schedule.mode.mode == "held"  # the default
     with pytest.raises(aire.ConfigError, match="target_mode must be one of anticipate, held, got 'later'"):
         _trainer(attrs.evolve(TARGET, settings={"target_mode": "later"}))
     with pytest.raises(aire.ConfigError, match=r"schedule aire: unknown setting 'cuts' \(known: target_cuts, "):
