@@ -106,6 +106,18 @@ def missed_line(metrics: dict[str, Any], out: Any) -> str | None:
             "with its final network (metrics.json: target.held false)")
 
 
+def exit_status(metrics: dict[str, Any], out: Any) -> int:
+    """A command's exit status for a finished run: 2, printing `missed_line` as ``aire: error: ...`` on
+    stderr, when its quality target was not held (the run is written all the same); else 0."""
+    import sys
+
+    line = missed_line(metrics, out)
+    if line is None:
+        return 0
+    print(f"aire: error: {line}", file=sys.stderr)
+    return 2
+
+
 def optimistic_end(samples: Sequence[tuple[int, float]], steps: int, higher_is_better: bool = True) -> float:
     """The quality a straight line through the samples (step, value) reaches by step `steps`: the rate
     from the latest sample at or before half the last sample's step (else the first sample) to the
@@ -238,20 +250,20 @@ class TargetMode:
         return cls(**{k[len("target_"):]: v for k, v in settings.items()})
 
 
-def anticipate_plan(steps: int, warmup: float, end: float, cuts: int, twd_length: float) -> tuple[list, int | None]:
-    """(cycles, check step) of the "anticipate" mode: `cuts` intervals tiling [warmup, end] of `steps`,
-    each a TWD phase of `twd_length` of the steps (at most the interval minus one step) from its start,
-    then recovery; the check step is one interval after the last cycle's start (its recovery's end), or
-    None when it falls at or after the last step. Intervals of under two steps are dropped."""
-    from aire.train.schedule import Cycle
-
+def anticipate_plan(steps: int, warmup: float, end: float, cuts: int,
+                    twd_length: float) -> tuple[list[tuple[int, int]], int | None]:
+    """((TWD start, cut) steps per cycle, check step) of the "anticipate" mode: `cuts` intervals tiling
+    [warmup, end] of `steps`, each a TWD phase of `twd_length` of the steps (at most the interval minus
+    one step) from its start, then recovery; the check step is one interval after the last cycle's start
+    (its recovery's end), or None when it falls at or after the last step. Intervals of under two steps:
+    no cycles."""
     warm, stop = int(round(warmup * steps)), int(round(end * steps))
     interval = (stop - warm) / cuts
     if interval < 2:
         return [], None
     twd = max(1, min(int(round(twd_length * steps)), int(interval) - 1))
     starts = [warm + int(round(i * interval)) for i in range(cuts)]
-    cycles = [Cycle(index=i, start=a, prune=a + twd) for i, a in enumerate(starts) if a + twd < steps]
+    cycles = [(a, a + twd) for a in starts if a + twd < steps]
     check = stop if stop < steps else None
     return cycles, check
 

@@ -81,8 +81,9 @@ class AireSchedule(Schedule):
         self.target = resolve(self.config, trainer.signal)
         self.cycles = self.plan(trainer.train_config.steps)
         if self.anticipates:
-            self.cycles, self.check_step = anticipate_plan(trainer.train_config.steps, self.config.warmup, self.mode.end,
-                                                           self.mode.cuts, self.config.twd_length)
+            phases, self.check_step = anticipate_plan(trainer.train_config.steps, self.config.warmup, self.mode.end,
+                                                      self.mode.cuts, self.config.twd_length)
+            self.cycles = [sched.Cycle(index=i, start=a, prune=b) for i, (a, b) in enumerate(phases)]
         self.generator = seeded_generator(trainer.train_config.seed, 2)
         self.check_budget(trainer)
 
