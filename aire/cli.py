@@ -251,7 +251,9 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
             raise
     print(summary_line(result))
     print(report_line(out))
-    return 0
+    from aire.targets import exit_status
+
+    return exit_status(result.metrics, out)  # 2 and one line when a quality target was not held
 
 
 def cmd_make_scene(args: argparse.Namespace) -> int:

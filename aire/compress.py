@@ -75,5 +75,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
         print(f"start ({spec.network.start['layout']} model): {key} {start[key]:.4g} at step {start.get('step', 0)}")
     print(summary_line(result))
     print(report_line(out))
-    return 0
+    from aire.targets import exit_status
+
+    return exit_status(result.metrics, out)  # 2 and one line when a quality target was not held
 

@@ -161,7 +161,7 @@ class ScheduleConfig:
     policy: str = attrs.field(default="topk-doubling", metadata={"help": "densification policy plugin"})
     settings: dict[str, Any] = attrs.field(
         factory=dict, converter=lambda v: {str(k).replace("-", "_"): x for k, x in (v or {}).items()},
-        metadata={"flag": "--schedule-set", "help": "a setting of a schedule plugin other than aire, KEY=VALUE (repeatable)"})
+        metadata={"flag": "--schedule-set", "help": "a setting of the schedule plugin, KEY=VALUE (repeatable; aire: the quality-target mode's target_*)"})
 
     def __attrs_post_init__(self) -> None:
         if self.kind == AUTO:

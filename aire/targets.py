@@ -90,6 +90,34 @@ def check_schedule(config: Any, schedule: Any, signal: Any) -> None:
                           f"(aire); schedule {config.kind!r} cannot honour it")
 
 
+def missed_line(metrics: dict[str, Any], out: Any) -> str | None:
+    """The one line a command prints (as an error, exit status 2) when a run with a quality target ended
+    without holding it, naming the quality reached and where the run is; None when it held or had none."""
+    target = metrics.get("target")
+    if not isinstance(target, dict) or target.get("held", True):
+        return None
+    option = next((o for n, o in OPTIONS.items() if target.get("metric", "").startswith(n)), "the quality target")
+    key = target.get("metric")
+    value = metrics.get(key)
+    reached = f"{key} {value:.4g}" if isinstance(value, (int, float)) else f"no {key}"
+    why = target.get("missed", "")
+    why = " (out of reach of the starting network)" if "out of reach" in why else ""
+    return (f"{option} {target.get('value'):g} was not held: {reached} at the end{why}; the run is written to {out} "
+            "with its final network (metrics.json: target.held false)")
+
+
+def exit_status(metrics: dict[str, Any], out: Any) -> int:
+    """A command's exit status for a finished run: 2, printing `missed_line` as ``aire: error: ...`` on
+    stderr, when its quality target was not held (the run is written all the same); else 0."""
+    import sys
+
+    line = missed_line(metrics, out)
+    if line is None:
+        return 0
+    print(f"aire: error: {line}", file=sys.stderr)
+    return 2
+
+
 def optimistic_end(samples: Sequence[tuple[int, float]], steps: int, higher_is_better: bool = True) -> float:
     """The quality a straight line through the samples (step, value) reaches by step `steps`: the rate
     from the latest sample at or before half the last sample's step (else the first sample) to the
@@ -165,3 +193,104 @@ def propose_fraction(margin: float, history: Sequence[CutOutcome], *, first: flo
             proposal = min(proposal, growth * kept[-1])
     proposal = min(proposal, ceiling, largest)
     return float(max(proposal, smallest))
+
+
+#: the quality-target modes of the ``aire`` schedule (``--schedule-set target_mode=...``)
+MODES = ("anticipate", "held")
+
+
+@attrs.frozen
+class TargetMode:
+    """How the ``aire`` schedule cuts to a quality target (``--schedule-set KEY=VALUE``, keys ``target_*``).
+
+    mode: "held" (the default) cuts only after the target holds at a check (the measured quality), in cycles
+    of the schedule's own timing; "anticipate" cuts from the end of warm-up on, while the quality
+    *projected to the last step* (`projected_margin`) holds it, in `cuts` cycles that tile
+    [warmup, `end`] of the steps (each: targeted weight decay for twd_length, then recovery), and checks
+    once more after the last cut's recovery (a cut whose projection then misses is undone). Cutting early
+    leaves the pruned network most of the run to recover, which a cut late in training never does.
+    kappa: the fraction of the warm-up's improvement rate (per e-fold of steps, times the fraction of the
+    run left) the projection extends to the last step. Measured on DIV2K SIREN fits at 64 px
+    (benchmarks/results/target_search-cpu.md): an uncut network's remaining gain was 0.4-0.6 of the
+    undamped extrapolation, a cut one's 0.40-0.53, so 0.4 errs on the side of holding; 0.55 missed targets.
+    densify_cycles: the cycles that densify the input (the others only cut). first: the fraction of the
+    parameters the first cut removes (None: the schedule's prune_fraction).
+    Either way the run ends with the smallest network whose *measured* quality held the target: the
+    final network when it holds, else the last one that held at a check, else (none did) the final
+    network, reported as not holding it. "held" stays the default: on the target suite (DIV2K 00-07, 64 px)
+    "anticipate" ended no smaller from the suite's width-32 network (1.11 / 1.13x the sweep against 1.13 /
+    1.13x) and once below a target the starting network reached, which "held" never does; from a wider
+    network (48) it ended smallest of the modes tried (1.00 / 1.06x) but in ~2.2x one fit's time
+    (benchmarks/results/target_search-cpu.md).
+    """
+
+    mode: str = attrs.field(default="held")
+    cuts: int = attrs.field(default=7)
+    end: float = attrs.field(default=0.7)
+    kappa: float = attrs.field(default=0.4)
+    densify_cycles: int = attrs.field(default=1)
+    first: float | None = attrs.field(default=0.3)
+
+    def __attrs_post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"target_mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if int(self.cuts) < 1 or not 0.0 < float(self.end) < 1.0 or float(self.kappa) < 0.0 or int(self.densify_cycles) < 0:
+            raise ConfigError(f"target settings: need target_cuts >= 1, 0 < target_end < 1, target_kappa >= 0 and "
+                              f"target_densify_cycles >= 0, got {self.cuts}, {self.end}, {self.kappa}, "
+                              f"{self.densify_cycles}")
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> "TargetMode":
+        """The mode from schedule settings named ``target_<field>``; ConfigError for an unknown one."""
+        fields = {f.name for f in attrs.fields(cls)}
+        unknown = [k for k in settings if not (k.startswith("target_") and k[len("target_"):] in fields)]
+        if unknown:
+            known = ", ".join(f"target_{f}" for f in sorted(fields))
+            raise ConfigError(f"schedule aire: unknown setting {', '.join(map(repr, unknown))} (known: {known})")
+        return cls(**{k[len("target_"):]: v for k, v in settings.items()})
+
+
+def anticipate_plan(steps: int, warmup: float, end: float, cuts: int,
+                    twd_length: float) -> tuple[list[tuple[int, int]], int | None]:
+    """((TWD start, cut) steps per cycle, check step) of the "anticipate" mode: `cuts` intervals tiling
+    [warmup, end] of `steps`, each a TWD phase of `twd_length` of the steps (at most the interval minus
+    one step) from its start, then recovery; the check step is one interval after the last cycle's start
+    (its recovery's end), or None when it falls at or after the last step. Intervals of under two steps:
+    no cycles."""
+    warm, stop = int(round(warmup * steps)), int(round(end * steps))
+    interval = (stop - warm) / cuts
+    if interval < 2:
+        return [], None
+    twd = max(1, min(int(round(twd_length * steps)), int(interval) - 1))
+    starts = [warm + int(round(i * interval)) for i in range(cuts)]
+    cycles = [(a, a + twd) for a in starts if a + twd < steps]
+    check = stop if stop < steps else None
+    return cycles, check
+
+
+def improvement_rate(samples: Sequence[tuple[int, float]], target: QualityTarget) -> float | None:
+    """The target's margin gained per e-fold of steps between the latest sample at or before half the
+    last sample's step (else the first at a positive step) and the last (>= 0), or None without two
+    samples at positive steps."""
+    if not samples:
+        return None
+    step, value = samples[-1]
+    positive = [s for s in samples[:-1] if 0 < s[0] < step]
+    earlier = [s for s in positive if s[0] <= step // 2] or positive[:1]
+    if step <= 0 or not earlier:
+        return None
+    then_step, then_value = earlier[-1]
+    gained = target.margin(value) - target.margin(then_value)
+    if not math.isfinite(gained):
+        return None
+    return max(0.0, gained) / math.log(step / then_step)
+
+
+def projected_margin(margin: float, rate: float | None, step: int, steps: int, kappa: float) -> float:
+    """The margin expected at the last step: `margin` now plus kappa * (1 - step / steps) * rate *
+    ln(steps / step): the warm-up's improvement rate per e-fold of steps, extended in log-steps and damped
+    by kappa and by the fraction of the run left (the rate itself falls as training goes on). `margin`
+    itself without a rate."""
+    if rate is None or step <= 0 or step >= steps:
+        return margin
+    return margin + kappa * (1.0 - step / steps) * rate * math.log(steps / step)

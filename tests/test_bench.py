@@ -289,6 +289,18 @@ def test_target_suite_writes_sweep_and_aire_rows(tmp_path, monkeypatch):
     assert hard["sweep_width"] >= easy["sweep_width"]  # a harder target needs at least as wide a network
     table = path.with_suffix(".md").read_text()
     assert "| 00.png | easy |" in table and path.with_suffix(".png").stat().st_size > 0
+    assert easy["aire_architecture"][0] >= 6  # AIRe starts from the sweep's largest width (6), densified or not
+
+    # AIRe's rows again against the same sweep (reuse): the sweep's fields are the earlier ones, the large fit retimed
+    again = suite.run_suite("target", "cpu", "cpu", {**options, "reuse": str(path), "aire_width": 6},
+                            tmp_path / "again")
+    rerun = json.loads(again.read_text())["rows"]
+    for old, new in zip(result["rows"], rerun):
+        assert {k: new[k] for k in ("target_psnr", "sweep_width", "sweep_params", "sweep_seconds")} == \
+            {k: old[k] for k in ("target_psnr", "sweep_width", "sweep_params", "sweep_seconds")}
+        assert new["reused_sweep"] is True and new["params_ratio"] == pytest.approx(new["aire_params"] / old["sweep_params"],
+                                                                                      abs=1e-3)
+    assert "sweep rows reused from" in again.with_suffix(".md").read_text()
 
 
 def test_baselines_image_first_picks_the_hold_out_images(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from aire.cli import main
 from aire.nn.importers import load_start
 from aire.signals.image import ImageSignal
 from tests.nn.test_importers import LucidSirenNet, NotebookSiren
+from tests.notices import notice_messages
 
 # the paper's cycles, sized for 40 steps (the default under a budget, aire-cubic, has no cycle options)
 FAST = ["--steps", "40", "--eval-every", "20", "--quiet", "--schedule", "aire", "--twd-length", "0.2",
@@ -148,9 +149,14 @@ def test_the_command_lists_every_importable_layout():
     assert LAYOUT_NAMES == tuple(LAYOUTS)
 
 
-def test_compress_to_an_unreachable_target_is_one_line(image_path, lucid_model, tmp_path, capsys):
+def test_compress_to_an_unreachable_target_is_said_early_and_the_run_is_kept(image_path, lucid_model, tmp_path, capsys,
+                                                                             caplog):
+    # (this replaces "one line and no run folder")
+    out = tmp_path / "o"
     code, _, err = _run(capsys, "compress", lucid_model, "--signal", "image", image_path, "--omega0-hidden", "30",
-                        "--target-psnr", "45", "--out", tmp_path / "o", *FAST)
-    assert code == 2 and len(err) == 1
-    assert err[0].startswith("aire: error: target_psnr 45 is out of reach of the starting network: psnr ")
-    assert not (tmp_path / "o").exists()
+                        "--target-psnr", "45", "--out", out, *FAST)
+    assert code == 2 and len(err) == 1, err
+    assert [m for m in notice_messages(caplog) if m.startswith("target_psnr 45 is out of reach of the starting network")]
+    assert err[0].startswith("aire: error: target_psnr 45 was not held: psnr ") and str(out) in err[0]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["target"]["held"] is False and metrics["params_final"] == metrics["params_initial"]

@@ -112,3 +112,61 @@ def test_propose_fraction_bisects_below_a_cut_that_failed():
     assert propose_fraction(1.0, twice, first=0.2, smallest=0.01) == pytest.approx(0.05)
     # the smallest cut already failed from this network: stop
     assert propose_fraction(1.0, [CutOutcome(0.01, 1.0, -0.5)], first=0.2, smallest=0.01) == 0.0
+
+
+# ------------------------------------------------------------------ the "anticipate" mode's arithmetic
+def test_anticipate_plan_tiles_warm_up_to_end_and_checks_after_the_last_cut():
+    from aire.targets import anticipate_plan
+
+    cycles, check = anticipate_plan(800, 0.1, 0.6, 5, 0.05)  # 80 .. 480 in intervals of 80: TWD 40, recovery 40
+    assert cycles == [(80, 120), (160, 200), (240, 280), (320, 360), (400, 440)]
+    assert check == 480
+    cycles, _ = anticipate_plan(100, 0.1, 0.5, 2, 0.3)  # a TWD longer than its interval ends one step early
+    assert cycles == [(10, 29), (30, 49)]
+    assert anticipate_plan(10, 0.1, 0.3, 4, 0.05) == ([], None)  # intervals under two steps: no cuts
+
+
+def test_improvement_rate_is_per_e_fold_of_steps_in_the_target_direction():
+    from aire.targets import improvement_rate
+
+    psnr = QualityTarget("target_psnr", "psnr", 30.0, True)
+    samples = [(0, 5.0), (50, 20.0), (100, 24.0), (200, 26.0)]
+    assert improvement_rate(samples, psnr) == pytest.approx(2.0 / math.log(2.0))  # from step 100 (half of 200)
+    assert improvement_rate([(0, 5.0), (50, 20.0), (80, 23.0)], psnr) == pytest.approx(3.0 / math.log(80 / 50))
+    assert improvement_rate([(0, 5.0), (80, 23.0)], psnr) is None  # step 0 is no e-fold
+    assert improvement_rate([(50, 21.0), (100, 20.0)], psnr) == 0.0  # a fall is no gain
+    chamfer = QualityTarget("target_chamfer", "chamfer_l1", 0.01, False)
+    assert improvement_rate([(10, 0.04), (20, 0.02)], chamfer) == pytest.approx(0.02 / math.log(2.0))
+
+
+def test_projected_margin_extends_the_rate_damped_by_kappa_and_the_run_left():
+    from aire.targets import projected_margin
+
+    assert projected_margin(-1.0, 3.0, 200, 800, 0.4) == pytest.approx(-1.0 + 0.4 * 0.75 * 3.0 * math.log(4.0))
+    assert projected_margin(-1.0, None, 200, 800, 0.4) == -1.0
+    assert projected_margin(-1.0, 3.0, 800, 800, 0.4) == -1.0  # nothing left to gain at the last step
+
+
+def test_target_mode_settings_and_their_refusals():
+    from aire.targets import TargetMode
+
+    mode = TargetMode.from_settings({"target_mode": "held", "target_cuts": 3})
+    assert (mode.mode, mode.cuts, mode.end, mode.kappa, mode.densify_cycles, mode.first) == ("held", 3, 0.7, 0.4, 1, 0.3)
+    with pytest.raises(ConfigError, match=r"unknown setting 'kappa' \(known: target_cuts, target_densify_cycles, "):
+        TargetMode.from_settings({"kappa": 0.5})
+    with pytest.raises(ConfigError, match="need target_cuts >= 1, 0 < target_end < 1"):
+        TargetMode.from_settings({"target_end": 1.0})
+
+
+def test_missed_line_names_the_quality_reached_and_the_run():
+    from aire.targets import missed_line
+
+    held = {"psnr": 31.0, "target": {"metric": "psnr", "value": 30.0, "held": True}}
+    assert missed_line(held, "r") is None and missed_line({"psnr": 31.0}, "r") is None
+    missed = {"psnr": 24.123, "target": {"metric": "psnr", "value": 30.0, "held": False,
+                                         "missed": "target_psnr 30 is out of reach of the starting network: ..."}}
+    assert missed_line(missed, "runs/x") == (
+        "target_psnr 30 was not held: psnr 24.12 at the end (out of reach of the starting network); the run is "
+        "written to runs/x with its final network (metrics.json: target.held false)")
+    sdf = {"chamfer_l1": 0.02, "target": {"metric": "chamfer_l1", "value": 0.01, "held": False, "missed": "not reached"}}
+    assert missed_line(sdf, "r").startswith("target_chamfer 0.01 was not held: chamfer_l1 0.02 at the end; the run")

@@ -23,7 +23,8 @@ from aire.notices import warn
 from aire.pruning.certified import CutPrediction, predict_change
 from aire.pruning.compensate import least_squares_compensation
 from aire.schedules import cuts
-from aire.targets import CutOutcome, QualityTarget, optimistic_end, propose_fraction, resolve
+from aire.targets import (CutOutcome, QualityTarget, TargetMode, anticipate_plan, improvement_rate, optimistic_end,
+                          projected_margin, propose_fraction, resolve)
 from aire.theory.boundprop import removal_change
 from aire.theory.bounds import pruning_bound
 from aire.train import schedule as sched
@@ -49,8 +50,10 @@ class AireSchedule(Schedule):
     #: what to change when TWD leaves targets above epsilon (the stubborn-target warning's last sentence)
     twd_advice = "Lengthen twd_length or raise alpha_max."
 
-    def __init__(self, config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy) -> None:
+    def __init__(self, config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy,
+                 **settings: Any) -> None:
         self.config, self.criterion, self.policy = config, criterion, policy
+        self.mode = TargetMode.from_settings(settings)  # how a quality target is cut to (aire.targets.TargetMode)
         self.cycles: list[sched.Cycle] = []
         self.twd_targets: dict[int, torch.Tensor] = {}
         self.twd_phase: tuple[int, int] | None = None  # (start step, length)
@@ -66,6 +69,10 @@ class AireSchedule(Schedule):
         self.next_fraction = config.prune_fraction  # of the held network's parameters, for the next cut
         self.predicted_rate: float | None = None  # Theorem 2 / predict_cut: PSNR drop per unit fraction, held network
         self.samples: list[tuple[int, float]] = []  # (step, quality) at the checks before the target first holds
+        self.real_held: dict[str, Any] | None = None  # the last network whose measured quality held the target
+        self.rate: float | None = None  # "anticipate": the warm-up's margin gained per e-fold of steps
+        self.check_step: int | None = None  # "anticipate": the check after the last cut's recovery
+        self.out_of_reach: str | None = None  # why the target is out of reach of the starting network, once known
         # the schedule's own draws (a data-aware criterion's inputs, compensation points): the batches stay put
         self.generator = torch.Generator().manual_seed(0)
 
@@ -73,8 +80,12 @@ class AireSchedule(Schedule):
     def on_fit_start(self, trainer: TrainerView) -> None:
         from aire.train.trainer import seeded_generator
 
-        self.cycles = self.plan(trainer.train_config.steps)
         self.target = resolve(self.config, trainer.signal)
+        self.cycles = self.plan(trainer.train_config.steps)
+        if self.anticipates:
+            phases, self.check_step = anticipate_plan(trainer.train_config.steps, self.config.warmup, self.mode.end,
+                                                      self.mode.cuts, self.config.twd_length)
+            self.cycles = [sched.Cycle(index=i, start=a, prune=b) for i, (a, b) in enumerate(phases)]
         self.generator = seeded_generator(trainer.train_config.seed, 2)
         self.check_budget(trainer)
 
@@ -83,13 +94,18 @@ class AireSchedule(Schedule):
         return sched.plan(self.config, steps)
 
     def before_step(self, trainer: TrainerView, step: int) -> None:
-        if self.cutting and any(step == cycle.prune for cycle in self.cycles):
+        if self.cutting and any(step == cycle.prune for cycle in self.cycles) and (
+                self.target is None or self.twd_phase is not None):  # to a target: only a cycle that began cuts
             self.prune(trainer)
         if any(step == cycle.start for cycle in self.cycles):
             self._record_recovery(trainer)
         for cycle in self.cycles:
             if step == cycle.start and self.cutting and self.check_target(trainer):
                 self.begin_cycle(trainer, cycle)
+        if step == self.check_step and self.cutting and self.target is not None:
+            self._record_recovery(trainer)
+            self.check_target(trainer)  # the last cut's recovery: kept or undone, and no more cuts
+            self.cutting = False
 
     def after_backward(self, trainer: TrainerView, step: int) -> None:
         """Exclude the targeted columns from the optimizer's update."""
@@ -128,8 +144,8 @@ class AireSchedule(Schedule):
                                                 self.target.margin(row[self.target.metric]), self.predicted_rate))
             if self.target.holds(row[self.target.metric]):
                 self._accept(trainer, row)
-            elif self._changed(trainer):
-                self._undo(trainer, stop=True)
+            elif self.real_held is not None and self._changed(trainer, self.real_held):
+                self._undo(trainer, stop=True, state=self.real_held)  # the smallest network that held, measured
                 trainer.evaluate(row["loss"])
 
     def on_fit_end(self, trainer: TrainerView, metrics: dict[str, Any]) -> None:
@@ -151,8 +167,10 @@ class AireSchedule(Schedule):
         metrics["target"] = {**self.target.record(), "held": held, "accepted": list(self.accepted),
                              "cuts": [{k: finite(v) for k, v in attrs.asdict(o).items()} for o in self.outcomes]}
         if not held:
-            warn(f"{self.target.option} {self.target.value:g} was not reached: {key} {metrics.get(key)} "
-                 "at the end, no cut made", __name__)
+            metrics["target"]["missed"] = self.out_of_reach or "not reached by the end of the run"
+            if self.out_of_reach is None:  # (out of reach: said when it was found)
+                warn(f"{self.target.option} {self.target.value:g} was not held: {key} {metrics.get(key)} at the end; "
+                     "the final network is kept", __name__)
 
     def learning_rate(self, step: int, train: TrainConfig) -> float:
         """Exponential decay lr -> lr_final over the run, restarted at the last cut with lr_rewind."""
@@ -166,7 +184,8 @@ class AireSchedule(Schedule):
                 "held": copy.deepcopy(self.held), "accepted": copy.deepcopy(self.accepted), "cutting": self.cutting,
                 "held_margin": self.held_margin, "outcomes": [attrs.asdict(o) for o in self.outcomes],
                 "next_fraction": self.next_fraction, "predicted_rate": self.predicted_rate,
-                "samples": list(self.samples)}
+                "samples": list(self.samples), "real_held": copy.deepcopy(self.real_held), "rate": self.rate,
+                "out_of_reach": self.out_of_reach}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         import copy
@@ -182,6 +201,9 @@ class AireSchedule(Schedule):
         self.next_fraction = state.get("next_fraction", self.config.prune_fraction)
         self.predicted_rate = state.get("predicted_rate")
         self.samples = [tuple(x) for x in state.get("samples", [])]
+        self.real_held = copy.deepcopy(state.get("real_held", self.held))
+        self.rate = state.get("rate")
+        self.out_of_reach = state.get("out_of_reach")
 
     # --------------------------------------------------------- quality target
     def _measure(self, trainer: TrainerView) -> dict[str, Any]:
@@ -200,33 +222,45 @@ class AireSchedule(Schedule):
                               f"(its metrics: {known})")
         return row
 
-    def _accept(self, trainer: TrainerView, row: dict[str, Any]) -> None:
-        """Keep the network as the last that held the target and record it (once per architecture)."""
+    def _accept(self, trainer: TrainerView, row: dict[str, Any], margin: float | None = None) -> None:
+        """Keep the network as the last that held the target and record it (once per architecture).
+        margin: the margin it holds with ("anticipate": projected to the last step; default: measured).
+        A network whose measured quality holds the target is also kept as the fallback of the end."""
         from aire.train.state import model_state
 
         key = self.target.metric
         params = trainer.network.num_parameters()
+        measured = self.target.margin(row[key])
+        margin = measured if margin is None else margin
         if not self.accepted or self.accepted[-1]["params"] != params:
-            self.accepted.append({"step": trainer.step, "params": params, key: float(row[key])})
-            trainer.log_event("target_held", **{key: float(row[key])})
+            entry = {"step": trainer.step, "params": params, key: float(row[key])}
+            if margin != measured:
+                entry["projected_margin"] = float(margin)
+            self.accepted.append(entry)
+            trainer.log_event("target_held", **entry)
         self.held = model_state(trainer.network, trainer.optimizer, trainer.model)
-        self.held_margin = self.target.margin(row[key])
+        self.held_margin = margin
+        if measured >= 0.0:
+            self.real_held = self.held
 
-    def _undo(self, trainer: TrainerView, stop: bool) -> None:
-        """Put back the last network that held the target (tensors and Adam moments); with `stop`, cut no more."""
+    def _undo(self, trainer: TrainerView, stop: bool, state: dict[str, Any] | None = None) -> None:
+        """Put back the last network that held the target (tensors and Adam moments), or `state`; with
+        `stop`, cut no more."""
         from aire.train.state import load_model_state
         from aire.train.trainer import make_optimizer
 
-        load_model_state(trainer.network, self.held, trainer.model)
+        state = self.held if state is None else state
+        load_model_state(trainer.network, state, trainer.model)
         trainer.optimizer = make_optimizer(trainer.model, trainer.train_config.lr)
-        trainer.optimizer.load_state_dict(self.held["optimizer"])
+        trainer.optimizer.load_state_dict(state["optimizer"])
         self.cutting = not stop
         self.twd_targets, self.twd_phase = {}, None
         trainer.log_event("target_undo")
 
-    def _changed(self, trainer: TrainerView) -> bool:
-        """Whether the architecture differs from the held network's (a cut, or a densification, since)."""
-        return self.held is not None and [tuple(w.shape) for w in self.held["weights"]] != [
+    def _changed(self, trainer: TrainerView, state: dict[str, Any] | None = None) -> bool:
+        """Whether the architecture differs from the held network's, or `state`'s (a cut, or a densification, since)."""
+        state = self.held if state is None else state
+        return state is not None and [tuple(w.shape) for w in state["weights"]] != [
             tuple(w.shape) for w in trainer.network.weights]
 
     def _cut_fraction(self, trainer: TrainerView) -> float:
@@ -268,7 +302,8 @@ class AireSchedule(Schedule):
         """Size the next cut from the held network's margin and the cuts measured so far
         (aire.targets.propose_fraction); False (and no more cutting) when none is worth trying."""
         self.predicted_rate = self._predict_rate(trainer, row)
-        self.next_fraction = propose_fraction(self.held_margin, self.outcomes, first=self.config.prune_fraction,
+        first = self.mode.first if self.anticipates and self.mode.first is not None else self.config.prune_fraction
+        self.next_fraction = propose_fraction(self.held_margin, self.outcomes, first=first,
                                               smallest=self._smallest_fraction(trainer),
                                               predicted_rate=self.predicted_rate)
         if self.next_fraction <= 0.0:
@@ -281,17 +316,27 @@ class AireSchedule(Schedule):
         """At the start of a cycle (after warm-up or a cut's recovery): whether this cycle cuts, and how much.
         A network that holds the target is kept and the next cut sized; one that misses it after a cut
         is replaced by the last that held it and a smaller cut is tried (bisection) while one is worth
-        trying; missing it before any cut delays the cycles, or is out of reach (ConfigError)."""
+        trying; missing it before any cut delays the cycles, or is out of reach (_check_reach)."""
         if self.target is None:
             return True
         row = self._measure(trainer)
         value = row[self.target.metric]
+        margin = self._margin(trainer, value)
         if self._changed(trainer):  # a cut was made since the held network: measure how it did
-            self.outcomes.append(CutOutcome(self._cut_fraction(trainer), self.held_margin,
-                                            self.target.margin(value), self.predicted_rate))
-        if self.target.holds(value):
-            self._accept(trainer, row)
+            self.outcomes.append(CutOutcome(self._cut_fraction(trainer), self.held_margin, margin, self.predicted_rate))
+        if margin >= 0.0:
+            self._accept(trainer, row, margin)
             return self._plan_next_cut(trainer, row)
+        if self.target.holds(value):  # a measured hold the projection doubts ("anticipate" after a cut): the fallback
+            from aire.train.state import model_state
+
+            self.real_held = model_state(trainer.network, trainer.optimizer, trainer.model)
+        if self.held is None and self.anticipates:  # not projected to hold yet: this cycle does not cut
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                self.samples.append((trainer.step, float(value)))
+            if len(self.samples) > 1:
+                self._check_reach(trainer, self.samples)
+            return False
         if self.held is None:  # not reached yet: this and the later cycles wait (those that no longer fit go)
             if isinstance(value, (int, float)) and math.isfinite(value):
                 self.samples.append((trainer.step, float(value)))
@@ -306,26 +351,53 @@ class AireSchedule(Schedule):
         self._undo(trainer, stop=False)
         return self._plan_next_cut(trainer, {**row, **{self.target.metric: self.accepted[-1][self.target.metric]}})
 
+    @property
+    def anticipates(self) -> bool:
+        """Whether a quality target is cut to in the "anticipate" mode (aire.targets.TargetMode)."""
+        return self.target is not None and self.mode.mode == "anticipate"
+
+    def _margin(self, trainer: TrainerView, value: Any) -> float:
+        """The margin a check decides on: measured, or ("anticipate") projected to the last step with the
+        warm-up's improvement rate (aire.targets.projected_margin), which the first check measures from
+        the history (None, so no projection, for a metric the history lacks: the SDF's Chamfer)."""
+        margin = self.target.margin(value)
+        if not self.anticipates:
+            return margin
+        steps, key = trainer.train_config.steps, self.target.metric
+        if self.rate is None and not self.accepted:
+            samples = [(h["step"], h[key]) for h in trainer.history if isinstance(h.get(key), (int, float))
+                       and h["step"] < trainer.step]
+            samples.append((trainer.step, value))
+            self.rate = improvement_rate(samples, self.target)
+        return projected_margin(margin, self.rate, trainer.step, steps, self.mode.kappa)
+
     def _check_reach(self, trainer: TrainerView, samples: list[tuple[int, float]]) -> None:
-        """ConfigError when even the optimistic straight line through the quality so far
-        (aire.targets.optimistic_end) cannot reach the target by the last step."""
+        """When even the optimistic straight line through the quality so far (aire.targets.optimistic_end)
+        cannot reach the target by the last step: say so at once (one line, the quality reached), cut no
+        more and train on, so the run still ends with the starting network trained to the end (the closest
+        it gets), which metrics.json reports as not holding the target ("missed": this line)."""
+        if self.out_of_reach is not None:
+            return
         steps, (step, value) = trainer.train_config.steps, samples[-1]
         reachable = optimistic_end(samples, steps, self.target.higher_is_better)
-        if self.target.holds(reachable):
+        if self.target.holds(reachable) or self.real_held is not None:
             return
         rate = (reachable - value) / max(1, steps - step)
         bound = "at most" if self.target.higher_is_better else "at least"
-        raise ConfigError(
+        self.out_of_reach = (
             f"{self.target.option} {self.target.value:g} is out of reach of the starting network: "
             f"{self.target.metric} {value:.4g} at step {step}, changing {100 * rate:.2g} per 100 steps ({bound} "
             f"{reachable:.4g} by step {steps}); widen the network, train longer or relax the target")
+        self.cutting = False
+        warn(f"{self.out_of_reach}; training on without cuts, the run is written and reports the target as not held",
+             __name__)
 
     def on_evaluate(self, trainer: TrainerView, row: dict[str, Any]) -> None:
         """Before the target first holds (and after warm-up): fail early when even the optimistic
         straight-line extrapolation of the quality's trend over the second half of the steps so far
         cannot reach it by the last step (quality curves flatten)."""
         steps = trainer.train_config.steps
-        if self.target is None or self.held is not None or not 0 < trainer.step < steps:
+        if self.target is None or self.held is not None or self.out_of_reach or not 0 < trainer.step < steps:
             return
         key = self.target.metric
         if not isinstance(row.get(key), (int, float)):  # a costly metric: checked at the cycles' starts
@@ -343,7 +415,10 @@ class AireSchedule(Schedule):
         return cuts.prunable_layers(network, self.config.prune_layers)
 
     def densify_count(self, input_width: int, cycle: int = 0) -> int:
-        """Input frequencies cycle `cycle` (0-based) adds: densify_k, or densify_fraction of the input width."""
+        """Input frequencies cycle `cycle` (0-based) adds: densify_k, or densify_fraction of the input width
+        (to a quality target in the "anticipate" mode: only in its first densify_cycles cycles)."""
+        if self.anticipates and cycle >= self.mode.densify_cycles:
+            return 0
         k = self.config.densify_k
         return int(round(self.config.densify_fraction * input_width)) if k is None else int(k)
 
@@ -364,16 +439,36 @@ class AireSchedule(Schedule):
                 f"(with densification) leaves at least {minimum} of {trainer.initial_params} parameters; "
                 "add layers to prune_layers (0 = input frequencies) or lower densification")
 
+    def frequencies_to_add(self, trainer: TrainerView, cycle: sched.Cycle) -> int:
+        """The input frequencies `cycle` adds: densify_count, paid from the parameters the run ends with
+        under a budget (else from the cycle's target to a quality target), in proportion
+        (aire.schedules.cuts.affordable_frequencies). `trainer` needs network, signal and initial_params."""
+        network = trainer.network
+        k_new = self.densify_count(network.widths()[0], cycle.index)
+        budget = self.config.target_params
+        target = budget * trainer.initial_params if budget is not None else self._params_target(trainer, cycle)
+        if k_new > 0 and target is not None:
+            k_new = cuts.affordable_frequencies(network.weights[0].shape[1], network.widths()[:-1],
+                                                trainer.signal.out_features, self.prunable_layers(network), target,
+                                                k_new)
+        return k_new
+
+    def _params_target(self, trainer: TrainerView, cycle: sched.Cycle) -> float | None:
+        """The parameters the network may have after `cycle`'s cut (densification included), or None
+        without a parameter budget or quality target to size it."""
+        if self.config.target_params is not None:
+            return self.cycle_target(trainer.initial_params, cycle)
+        if self.target is not None and self.accepted:
+            # each cut, densification included, leaves (1 - next_fraction) of the last network that held the target
+            return self.accepted[-1]["params"] * (1.0 - self.next_fraction)
+        return None
+
     def _k_per_layer(self, trainer: TrainerView, cycle: sched.Cycle) -> dict[int, int]:
         network = trainer.network
         widths = network.widths()[:-1]
         layers = self.prunable_layers(network)
-        if self.config.target_params is not None:
-            target = self.cycle_target(trainer.initial_params, cycle)
-        elif self.target is not None and self.accepted:
-            # each cut, densification included, leaves (1 - next_fraction) of the last network that held the target
-            target = self.accepted[-1]["params"] * (1.0 - self.next_fraction)
-        else:
+        target = self._params_target(trainer, cycle)
+        if target is None:
             return {i: int(round(self.config.prune_fraction * widths[i])) for i in layers}
         new = sched.budget_widths(network.weights[0].shape[1], widths, trainer.signal.out_features, layers, target)
         return {i: widths[i] - new[i] for i in layers}
@@ -386,7 +481,7 @@ class AireSchedule(Schedule):
         """Densify, then choose the TWD targets and reset their Adam moments."""
         network = trainer.network
         self.protected = torch.empty(0, dtype=torch.long)
-        k_new = self.densify_count(network.widths()[0], cycle.index)
+        k_new = self.frequencies_to_add(trainer, cycle)
         if k_new > 0:
             context = DensifyContext(trainer.signal, network, trainer.backend)
             rows, bias = self.policy.propose(network, network.encoding, k_new, context)
@@ -603,9 +698,10 @@ class AireSchedule(Schedule):
             self.lr_origin = trainer.step
 
 
-def aire_schedule(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy) -> AireSchedule:
-    """Factory of the ``aire`` schedule."""
-    return AireSchedule(config, criterion, policy)
+def aire_schedule(config: ScheduleConfig, criterion: PruningCriterion, policy: DensificationPolicy,
+                  **settings: Any) -> AireSchedule:
+    """Factory of the ``aire`` schedule; settings: the quality-target mode's ``target_*`` (aire.targets.TargetMode)."""
+    return AireSchedule(config, criterion, policy, **settings)
 
 
 @hookimpl

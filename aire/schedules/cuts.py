@@ -62,3 +62,32 @@ def show_inputs(criterion: PruningCriterion, trainer: TrainerView, generator: to
     observe = getattr(criterion, "observe", None)
     if observe is not None:
         observe(trainer.signal.network_inputs(n, generator).to(trainer.network.weights[0].device))
+
+
+def affordable_frequencies(in_features: int, widths: Sequence[int], out_features: int, layers: Sequence[int],
+                           target: float, wanted: int) -> int:
+    """How many of `wanted` new input frequencies a cycle may add when the network must then fit in
+    `target` parameters by shrinking the sine layers `layers` (aire.train.schedule.budget_widths).
+
+    The frequencies are counted against the target: adding k grows the input layer (widths[0]) by the
+    factor g = (w0 + k) / w0 and makes the pruned layers shrink further, by the factor r of their total
+    width at the target with the k frequencies to that without. A trade is allowed while r >= 1 / g: the
+    pruned layers lose at most the share of their width that the input layer gains (one-for-one in
+    proportion), so densification never buys input frequencies with a disproportionate loss of hidden
+    neurons. The default image schedules trade at r*g = 1.1-1.2; a small network under a tight budget
+    (e.g. [50, 12, 12] at half its parameters) would trade at 0.6-0.9 and end with two hidden neurons.
+    Returns the largest such k <= wanted (0 when even one frequency costs more); `wanted` itself when the
+    input layer is pruned too or no layer is.
+    """
+    w0 = int(widths[0])
+    if wanted <= 0 or 0 in layers or not layers or w0 <= 0:
+        return max(0, int(wanted))
+    base = sum(w for i, w in enumerate(sched.budget_widths(in_features, widths, out_features, layers, target))
+               if i in layers)
+    for k in range(int(wanted), 0, -1):
+        grown = [w0 + k, *widths[1:]]
+        shrunk = sum(w for i, w in enumerate(sched.budget_widths(in_features, grown, out_features, layers, target))
+                     if i in layers)
+        if shrunk * (w0 + k) >= base * w0:
+            return k
+    return 0

@@ -209,7 +209,7 @@ class BatchedTrainer:
     def begin_cycle(self, cycle: sched.Cycle) -> None:
         """Densify each member by its policy, then choose each member's TWD targets by its criterion."""
         net, protected = self.network, None
-        k_new = self.schedule.densify_count(net.widths()[0], cycle.index)
+        k_new = self.schedule.frequencies_to_add(self._view(), cycle)  # as AireSchedule.begin_cycle
         if k_new > 0:
             members = [net.member(n) for n in range(self.n)]
             proposals = [self.policy.propose(m, m.encoding, k_new, DensifyContext(s, m, self.backend))

@@ -160,8 +160,9 @@ def test_a_fit_with_a_budget_does_not_grow_and_records_its_fraction(caplog):
 
 
 # ------------------------------------------------------------------ quality target (target_psnr)
+# the "held" mode (the default: cuts only after the measured quality holds the target); the "anticipate" mode below
 TARGET = aire.ScheduleConfig(warmup=0.1, cycles=2, twd_length=0.2, cycle_gap=0.1, alpha_max=0.9, prune_fraction=0.25,
-                             densify_k=0, prune_layers=(1,), target_psnr=20.0)
+                             densify_k=0, prune_layers=(1,), target_psnr=20.0, settings={"target_mode": "held"})
 
 
 def _scripted(trainer, values):
@@ -238,15 +239,30 @@ def test_cycles_wait_while_the_target_has_not_held_yet():
     assert trainer.schedule.held is None and trainer.schedule.cutting
 
 
-def test_an_unreachable_target_fails_early_naming_the_quality_reached():
-    trainer = _trainer(TARGET, steps=100)
+@pytest.mark.parametrize("mode", ["held", "anticipate"])
+def test_an_unreachable_target_is_said_early_and_the_fit_trains_on_without_cuts(caplog, mode):
+    # (this replaces "fails early with a ConfigError": the user kept nothing of the fit; now the run goes on)
+    trainer = _trainer(attrs.evolve(TARGET, settings={"target_mode": mode}), steps=100)
     trainer.evaluation.history = [{"step": 0, "psnr": 10.0}, {"step": 10, "psnr": 14.0}, {"step": 20, "psnr": 15.0}]
     trainer.step = 20
     trainer.schedule.on_evaluate(trainer, {"step": 20, "psnr": 15.0})  # 15 + 0.1/step * 80 steps = 23 >= 20: waits
+    assert trainer.schedule.out_of_reach is None and trainer.schedule.cutting
     trainer.evaluation.history.append({"step": 40, "psnr": 15.2})
     trainer.step = 40
-    with pytest.raises(aire.ConfigError, match=r"out of reach .*psnr 15\.2 at step 40.*at most 15\.8"):
-        trainer.schedule.on_evaluate(trainer, {"step": 40, "psnr": 15.2})  # rate from step 20: 0.2 dB / 20 steps; 15.2 + 0.01 * 60 = 15.8 < 20
+    trainer.schedule.on_evaluate(trainer, {"step": 40, "psnr": 15.2})  # rate from step 20: 0.2 dB / 20 steps; 15.2 + 0.01 * 60 = 15.8 < 20
+    [line] = [m for m in notice_messages(caplog) if "out of reach" in m]
+    assert line.startswith("target_psnr 20 is out of reach of the starting network: psnr 15.2 at step 40, ")
+    assert "at most 15.8 by step 100" in line and line.endswith("reports the target as not held")
+    assert trainer.schedule.cutting is False
+    before = [w.detach().clone() for w in trainer.network.weights]
+    for cycle in trainer.schedule.cycles:  # no cycle densifies, decays or cuts any more
+        trainer.schedule.before_step(trainer, cycle.start)
+        trainer.schedule.before_step(trainer, cycle.prune)
+    assert trainer.schedule.twd_targets == {}
+    assert all(torch.equal(a, b.detach()) for a, b in zip(before, trainer.network.weights))
+    metrics = {"psnr": 16.0}
+    trainer.schedule.on_fit_end(trainer, metrics)
+    assert metrics["target"]["held"] is False and metrics["target"]["missed"].startswith(line[:60])
 
 
 def test_a_final_network_that_misses_the_target_is_replaced_by_the_last_that_held():
@@ -408,3 +424,102 @@ def test_a_cut_the_fit_stops_after_records_why_it_has_no_recovered_quality():
     trainer.schedule.on_train_end(trainer)
     assert prune[0]["measured"]["recovered"] == "the fit stopped (divergence guard) before the recovery ended"
     assert prune[0]["measured"]["recovered_step"] == 16
+
+
+# ------------------------------------------------ quality target, "anticipate" mode (--schedule-set target_mode=anticipate)
+ANTICIPATE = attrs.evolve(TARGET, settings={"target_mode": "anticipate", "target_cuts": 2, "target_end": 0.5,
+                                            "target_kappa": 0.5})
+
+
+def test_anticipate_plans_its_cuts_between_warm_up_and_end_then_one_check():
+    trainer = _trainer(ANTICIPATE, steps=100)
+    schedule = trainer.schedule
+    assert schedule.anticipates and schedule.mode.mode == "anticipate"
+    # warm-up 10, end 50: two intervals of 20 steps, each a TWD phase of twd_length 0.2 = 20 steps, at most 19
+    assert [(c.start, c.prune) for c in schedule.cycles] == [(10, 29), (30, 49)]
+    assert schedule.check_step == 50
+
+
+def test_anticipate_cuts_on_the_quality_projected_to_the_last_step():
+    trainer = _trainer(ANTICIPATE, steps=100)
+    schedule = trainer.schedule
+    trainer.evaluation.history = [{"step": 0, "psnr": 5.0}, {"step": 5, "psnr": 15.0}]
+    _scripted(trainer, [19.0])
+    trainer.step = 10
+    # measured 19 < 20, but the warm-up gained 4 dB from step 5 to 10 (4 / ln 2 per e-fold of steps):
+    # projected margin -1 + 0.5 * (1 - 10/100) * (4 / ln 2) * ln(100/10) = 4.98 dB
+    rate = 4.0 / math.log(2.0)
+    margin = -1.0 + 0.5 * 0.9 * rate * math.log(10.0)
+    assert schedule.check_target(trainer) is True
+    assert schedule.rate == pytest.approx(rate)
+    assert schedule.held_margin == pytest.approx(margin)
+    assert schedule.accepted == [{"step": 10, "params": 195, "psnr": 19.0, "projected_margin": pytest.approx(margin)}]
+    assert schedule.real_held is None  # projected, not measured: never the fallback of the end
+
+
+def test_anticipate_waits_while_even_the_projection_misses():
+    trainer = _trainer(ANTICIPATE, steps=100)
+    trainer.evaluation.history = [{"step": 0, "psnr": 5.0}, {"step": 5, "psnr": 10.0}]
+    _scripted(trainer, [10.1])
+    trainer.step = 10
+    assert trainer.schedule.check_target(trainer) is False  # 10.1 + 0.5 * 0.9 * (0.1 / ln 2) * ln 10 < 20
+    assert trainer.schedule.held is None and trainer.schedule.cycles[1].start == 30  # the next cycle checks again
+
+
+def test_anticipate_ends_with_the_last_network_whose_measured_quality_held():
+    trainer = _trainer(ANTICIPATE, steps=100)
+    schedule = trainer.schedule
+    trainer.evaluation.history = [{"step": 0, "psnr": 5.0}, {"step": 5, "psnr": 15.0}]
+    _scripted(trainer, [21.0, 19.0])
+    trainer.step = 10
+    schedule.check_target(trainer)  # measured 21: the fallback of the end
+    real = schedule.real_held
+    assert real is not None and torch.equal(real["weights"][1], trainer.network.weights[1].detach())
+    trainer.network.remove_neurons(1, torch.tensor([0, 1]), trainer.optimizer)
+    trainer.step = 30
+    schedule.check_target(trainer)  # 19 now, but projected to hold: kept as the held network, not as the fallback
+    assert schedule.held is not real and schedule.real_held is real
+    trainer.step = 100
+    trainer.evaluation.history = [{"step": 100, "loss": 0.1, "psnr": 19.5}]
+    _scripted(trainer, [21.0])
+    schedule.on_train_end(trainer)  # 19.5 misses at the end: back to the network that measured 21
+    assert trainer.network.widths() == [8, 8, 8, 3]
+    assert torch.equal(trainer.network.weights[1].detach(), real["weights"][1])
+
+
+def test_the_target_mode_settings_are_checked():
+    assert _trainer(attrs.evolve(TARGET, settings={})).schedule.mode.mode == "held"  # the default
+    with pytest.raises(aire.ConfigError, match="target_mode must be one of anticipate, held, got 'later'"):
+        _trainer(attrs.evolve(TARGET, settings={"target_mode": "later"}))
+    with pytest.raises(aire.ConfigError, match=r"schedule aire: unknown setting 'cuts' \(known: target_cuts, "):
+        _trainer(attrs.evolve(TARGET, settings={"cuts": 3}))
+
+
+# ------------------------------------------------ densification paid from a parameter budget
+def test_a_budget_densifies_only_what_it_can_pay_for_in_proportion():
+    from aire.schedules.cuts import affordable_frequencies
+
+    # the image default ([64] * 4, half the parameters): 16 then 20 frequencies, as before
+    assert affordable_frequencies(2, [64, 64, 64, 64], 3, [1, 2, 3], 0.5 * 12867, 16) == 16
+    assert affordable_frequencies(2, [80, 48, 48, 48], 3, [1, 2, 3], 0.5 * 12867, 20) == 20
+    # a small network at half its 957 parameters: without new frequencies its hidden layers keep 5 + 5
+    # neurons at the budget; 12 new ones (+24 %) would leave 4 + 4 (-20 %, 0.992 < 1 in proportion), and
+    # two cycles of them [78, 2, 2]: only 3 are paid (5 + 5 at 53)
+    assert sched.budget_widths(2, [50, 12, 12], 3, [1, 2], 478) == [50, 5, 5]
+    assert sched.budget_widths(2, [62, 12, 12], 3, [1, 2], 478)[1:] == [4, 4]
+    assert sched.budget_widths(2, [78, 12, 12], 3, [1, 2], 478)[1:] == [2, 2]
+    k = affordable_frequencies(2, [50, 12, 12], 3, [1, 2], 478, 12)
+    assert k == 3 and sched.budget_widths(2, [53, 12, 12], 3, [1, 2], 478) == [53, 5, 5]
+    # the input layer pruned too, or no layer pruned: the count stands
+    assert affordable_frequencies(2, [50, 12, 12], 3, [0, 1, 2], 478, 12) == 12
+
+
+def test_a_budgeted_cycle_adds_only_the_frequencies_the_budget_pays_for():
+    signal = ImageSignal(image=synthetic_image(12))
+    net = aire.build_network(signal, [50, 12, 12], seed=3)
+    config = aire.ScheduleConfig(warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, target_params=0.5)
+    trainer = Trainer(signal, net, aire.TrainConfig(steps=50, progress=False, guard=False, eval_every=50), config)
+    trainer.schedule.on_fit_start(trainer)
+    trainer.schedule.begin_cycle(trainer, trainer.schedule.cycles[0])
+    assert trainer.network.widths()[0] == 53  # densify_fraction 0.25 asked for 12
+    assert [e["added"] for e in trainer.events if e["event"] == "densify"] == [3]
