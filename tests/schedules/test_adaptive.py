@@ -517,7 +517,7 @@ def test_a_budget_densifies_only_what_it_can_pay_for_in_proportion():
 def test_a_budgeted_cycle_adds_only_the_frequencies_the_budget_pays_for():
     signal = ImageSignal(image=synthetic_image(12))
     net = aire.build_network(signal, [50, 12, 12], seed=3)
-    config = aire.ScheduleConfig(warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, target_params=0.5)
+    config = aire.ScheduleConfig(kind="aire", warmup=0.1, cycles=1, twd_length=0.2, cycle_gap=0.0, target_params=0.5)
     trainer = Trainer(signal, net, aire.TrainConfig(steps=50, progress=False, guard=False, eval_every=50), config)
     trainer.schedule.on_fit_start(trainer)
     trainer.schedule.begin_cycle(trainer, trainer.schedule.cycles[0])
