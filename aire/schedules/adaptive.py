@@ -56,6 +56,8 @@ class AireSchedule(Schedule):
         self.mode = TargetMode.from_settings(settings)  # how a quality target is cut to (aire.targets.TargetMode)
         self.cycles: list[sched.Cycle] = []
         self.twd_targets: dict[int, torch.Tensor] = {}
+        #: (layer, count, largest column L1) of each layer's cut that removed TWD targets still above epsilon
+        self.stubborn: list[tuple[int, int, float]] = []
         self.twd_phase: tuple[int, int] | None = None  # (start step, length)
         self.protected = torch.empty(0, dtype=torch.long)  # input neurons born this cycle
         self.lr_origin = 0
@@ -154,6 +156,7 @@ class AireSchedule(Schedule):
         without a budget ended larger than it started (metrics.json records it as ``params_grew`` and
         ``params_fraction``): densification then added more than pruning removed."""
         self._record_recovery(trainer, "the fit ended before the recovery did")  # none left normally
+        self._say_stubborn()
         if metrics.get("params_grew") and self.config.target_params is None and self.target is None:
             warn(
                 f"the fit ended larger than it started ({metrics['params_initial']} -> {metrics['params_final']} "
@@ -510,6 +513,19 @@ class AireSchedule(Schedule):
             if key in state:
                 state[key][:, targets] = 0.0
 
+    def _say_stubborn(self) -> None:
+        """One line for the whole fit when cuts removed TWD targets still above epsilon (for the budget): how
+        many, at how many layer cuts, the largest column L1 left; each cut's residual_column_l1 and Theorem 2
+        bound are in its prune event."""
+        if not self.stubborn:
+            return
+        count = sum(n for _, n, _ in self.stubborn)
+        layer, _, largest = max(self.stubborn, key=lambda r: r[2])
+        warn(f"TWD left {count} targets above epsilon at {len(self.stubborn)} layer cuts (largest column L1 "
+             f"{largest:.3g}, layer {layer}); they were removed for the budget (each cut's residual_column_l1 and "
+             f"theorem2_bound are in its prune event). {self.twd_advice}", __name__)
+        self.stubborn = []
+
     def _neurons_to_cut(self, network: Any, layer: int) -> torch.Tensor:
         """Neurons whose outgoing column L1 norm is below epsilon; with a parameter budget, the TWD
         targets still above it too (with a warning), so the budget holds. Never the whole layer."""
@@ -519,11 +535,8 @@ class AireSchedule(Schedule):
         budgeted = self.config.target_params is not None or self.target is not None
         if budgeted and targets is not None:
             stubborn = targets[~remove[targets]]
-            if stubborn.numel():
-                warn(
-                    f"TWD left {stubborn.numel()} targets of layer {layer} above epsilon "
-                    f"(max column L1 {float(norms[stubborn].max()):.3g}); removing them for the budget. "
-                    f"{self.twd_advice}", __name__)
+            if stubborn.numel():  # said once, at the end of the fit (_say_stubborn)
+                self.stubborn.append((layer, int(stubborn.numel()), float(norms[stubborn].max())))
             remove[targets] = True
         neurons = remove.nonzero().flatten()
         if neurons.numel() >= norms.numel():  # always keep the strongest neuron

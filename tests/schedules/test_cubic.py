@@ -71,3 +71,23 @@ def test_cubic_lsq_refits_at_every_cut(make_trainer):
     assert result.metrics["params_final"] <= 0.5 * result.metrics["params_initial"]
     with pytest.raises(ConfigError, match="needs target_params"):
         make_trainer("aire-cubic-lsq", budget=None)
+
+
+def test_targets_cut_above_epsilon_are_said_once_for_the_whole_fit_with_the_largest_left():
+    """Short TWD phases (a 40-step aire-cubic fit: 1-2 steps each) leave targets above epsilon at most cuts;
+    one notice at the end sums them up instead of one per layer and cut (64 lines for a batch of fits)."""
+    from tests.notices import recorded_notices
+
+    signal = ImageSignal(image=synthetic_image(8))
+    net = aire.build_network(signal, [8, 12, 12], seed=0)
+    with recorded_notices() as messages:
+        result = aire.fit(signal, net, steps=40, eval_every=40, progress=False,
+                          schedule=aire.ScheduleConfig(target_params=0.5))
+    said = [m for m in messages if m.startswith("TWD left")]
+    cuts = [e for e in result.events if e["event"] == "prune"]
+    left = [e["residual_column_l1"] for e in cuts]
+    assert len(said) == 1 and len(cuts) > 1, (said, len(cuts))
+    assert "layer cuts" in said[0] and "prune event" in said[0]
+    # the residual each cut removed is recorded per cut; the notice names the largest single column left
+    largest = float(said[0].split("largest column L1 ")[1].split(",")[0])
+    assert aire.ScheduleConfig().epsilon <= largest <= max(left) * 1.001  # above epsilon: why it was said
