@@ -87,13 +87,15 @@ def default_kind(target_params: float | None, quality_target: bool) -> str:
     return BUDGET_DEFAULT if target_params is not None and not quality_target else "aire"
 
 
-def check_cycle_options(given: list[str], kind: str) -> None:
-    """Refuse cycle options (field names of CYCLE_OPTIONS) that the auto-resolved schedule `kind` would ignore."""
+def check_cycle_options(given: list[str], kind: str, auto: bool = True) -> None:
+    """Refuse cycle options (field names of CYCLE_OPTIONS) that schedule `kind` would ignore (`auto`: the
+    kind the default resolved to; else the kind the user named, e.g. aire-cubic)."""
     if given:
         flags = ", ".join(CYCLE_OPTIONS[n] for n in given)
-        raise ConfigError(f"{flags} set{'s' if len(given) == 1 else ''} the paper's cycles, which the default schedule "
-                          f"under a parameter budget ({kind}) does not use: add --schedule aire (kind=\"aire\") for "
-                          f"the cycles, or set {kind}'s cuts, start, end, densify_cycles with --schedule-set KEY=VALUE")
+        which = f"the default schedule under a parameter budget ({kind})" if auto else f"schedule {kind}"
+        raise ConfigError(f"{flags} set{'s' if len(given) == 1 else ''} the paper's cycles, which {which} does not use: "
+                          f"add --schedule aire (kind=\"aire\") for the cycles, or set {kind}'s cuts, start, end, "
+                          f"densify_cycles with --schedule-set KEY=VALUE")
 
 
 @attrs.frozen

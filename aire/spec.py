@@ -206,4 +206,7 @@ def resolve(overrides: Mapping[str, Any], *, config: Mapping[str, Any] | None = 
     base: dict[str, Any] = {}
     if config is None:  # a config file is already resolved: presets were applied when it was written
         base = merge(preset(signal, "default"), preset(signal, name) if name else {})
+        asked = layered.get("schedule")
+        if isinstance(asked, Mapping) and asked.get("kind") == "none" and "target_params" not in asked:
+            base.get("schedule", {}).pop("target_params", None)  # a preset's budget is for pruning schedules
     return FitSpec.from_dict(merge(base, layered))

@@ -83,11 +83,15 @@ def resolve(config: Any, signal: Any) -> QualityTarget | None:
 
 def check_schedule(config: Any, schedule: Any, signal: Any) -> None:
     """Refuse, before training, a quality target that the signal does not declare or that the
-    schedule cannot honour (a schedule says so with ``honours_targets = True``)."""
+    schedule cannot honour (a schedule says so with ``honours_targets = True``), and a parameter budget
+    for a schedule that says it never changes the architecture (``changes_architecture = False``)."""
     target = resolve(config, signal)
     if target is not None and not getattr(schedule, "honours_targets", False):
         raise ConfigError(f"{target.option} {target.value:g} needs a schedule that cuts to a quality target "
                           f"(aire); schedule {config.kind!r} cannot honour it")
+    if config.target_params is not None and not getattr(schedule, "changes_architecture", True):
+        raise ConfigError(f"--target-params {config.target_params:g} needs a schedule that prunes (aire, aire-cubic, "
+                          f"...); schedule {config.kind!r} never changes the architecture")
 
 
 def missed_line(metrics: dict[str, Any], out: Any) -> str | None:

@@ -80,3 +80,12 @@ def test_nerf_default_adds_no_input_frequencies_but_its_paper_preset_densifies_a
     assert resolve({"signal": "nerf", "path": "x", "preset": "paper"}).schedule.densify_k is None
     assert resolve({"signal": "nerf", "path": "x", "schedule": {"densify_k": 3}}).schedule.densify_k == 3
     assert resolve({"signal": "image", "path": "x"}).schedule.densify_k is None
+
+
+def test_a_presets_budget_is_dropped_for_the_schedule_that_never_prunes_but_a_typed_one_is_kept():
+    # NeRF's default preset has a budget (0.8): `aire fit nerf SCENE --schedule none` trains plainly
+    assert resolve({"signal": "nerf", "path": "x", "schedule": {"kind": "none"}}).schedule.target_params is None
+    # typed with it, the budget stays, and the trainer refuses the pair (tests/schedules/test_registration.py)
+    typed = resolve({"signal": "nerf", "path": "x", "schedule": {"kind": "none", "target_params": 0.5}})
+    assert typed.schedule.target_params == 0.5
+    assert resolve({"signal": "nerf", "path": "x"}).schedule.target_params == 0.8

@@ -87,7 +87,7 @@ def test_settings_are_checked_by_name_and_type(image_path, tmp_path, capsys, arg
 
 def test_config_with_preset_or_without_out_is_refused(image_path, tmp_path, capsys):
     a = tmp_path / "a"
-    assert _fit(capsys, "fit", "image", image_path, "--out", a, *FAST, "--schedule", "none")[0] == 0
+    assert _fit(capsys, "fit", "image", image_path, "--out", a, *FAST)[0] == 0  # (none with a budget is refused)
     code, err = _fit(capsys, "fit", "--config", a / "config.json", "--out", tmp_path / "b", "--preset", "paper")
     assert code == 2 and "--preset" in err[0]
     code, err = _fit(capsys, "fit", "--config", a / "config.json")

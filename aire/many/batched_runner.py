@@ -71,6 +71,7 @@ def run_batched_collection(jobs: Sequence[Job], out: str | Path, executor: Execu
         todo = [j for j in jobs if not is_finished(out, j)]
         batches, _ = group_jobs(todo, batch_members)
         ran: list[str] = []
+        began = time.time()  # the summary's run seconds include the batches
         for batch in batches:
             start = time.perf_counter()
             try:
@@ -87,4 +88,4 @@ def run_batched_collection(jobs: Sequence[Job], out: str | Path, executor: Execu
                 traceback.print_exc()
             if progress:
                 print(f"fit-many: batch of {len(batch)} fitted in {time.perf_counter() - start:.1f} s", flush=True)
-        return run_collection(jobs, out, executor, progress=progress, ran_before=ran)
+        return run_collection(jobs, out, executor, progress=progress, ran_before=ran, started=began)

@@ -522,8 +522,8 @@ class AireSchedule(Schedule):
         count = sum(n for _, n, _ in self.stubborn)
         layer, _, largest = max(self.stubborn, key=lambda r: r[2])
         warn(f"TWD left {count} targets above epsilon at {len(self.stubborn)} layer cuts (largest column L1 "
-             f"{largest:.3g}, layer {layer}); they were removed for the budget (each cut's residual_column_l1 and "
-             f"theorem2_bound are in its prune event). {self.twd_advice}", __name__)
+             f"{largest:.3g}, layer {layer}); they were cut anyway, as the budget or quality target asks (each cut's "
+             f"residual_column_l1 and theorem2_bound are in its prune event). {self.twd_advice}", __name__)
         self.stubborn = []
 
     def _neurons_to_cut(self, network: Any, layer: int) -> torch.Tensor:

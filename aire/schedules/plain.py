@@ -12,6 +12,8 @@ from aire.interfaces import Schedule
 class PlainSchedule(Schedule):
     """No surgery; the learning rate decays exponentially from lr to lr_final over the run."""
 
+    changes_architecture = False  # a parameter budget is refused (aire.targets.check_schedule)
+
     def __init__(self, config: ScheduleConfig | None = None) -> None:
         self.config = config or ScheduleConfig(kind="none")
 

@@ -29,7 +29,6 @@ from aire.config import ScheduleConfig, TrainConfig
 from aire.interfaces import Backend, DensificationPolicy, DensifyContext, PruningCriterion, Signal
 from aire.nn.batched_mlp import BatchedSineMLP
 from aire.nn.sine_mlp import SineMLP
-from aire.notices import warn
 from aire.plugins import get_registry
 from aire.signals.image import ImageSignal
 from aire.theory.bounds import pruning_bound
@@ -117,6 +116,8 @@ class BatchedTrainer:
         if self.twd_targets:  # a TWD phase that ran to the last step still ends in a cut
             self.prune()
             self.evaluate([h[-1]["loss"] for h in self.histories])
+        if hasattr(self.schedule, "_say_stubborn"):  # AIRe's schedules (not none): one notice for the fit
+            self.schedule._say_stubborn()
         members = {n: self.network.member(n).eval() for n in range(self.n) if n not in self.left}
         finals = self.final_metrics(members)
         return [None if n in self.left else self.result(n, members[n], finals[n]) for n in range(self.n)]
@@ -250,10 +251,9 @@ class BatchedTrainer:
             remove = norms < self.config.epsilon
             targets = self.twd_targets.get(layer)
             if self.config.target_params is not None and targets is not None:
-                stubborn = int((targets & ~remove).sum())
-                if stubborn:
-                    warn(f"TWD left {stubborn} targets of layer {layer} above epsilon across the batch; "
-                         "removing them for the budget. Lengthen twd_length or raise alpha_max.", __name__)
+                stubborn = targets & ~remove
+                if stubborn.any():  # said once at the end of the fit, as a single fit says it (AireSchedule)
+                    self.schedule.stubborn.append((layer, int(stubborn.sum()), float(norms[stubborn].max())))
                 remove |= targets
             everything = remove.all(dim=1)  # always keep the strongest neuron
             remove[everything, norms[everything].argmax(dim=1)] = False

@@ -96,6 +96,7 @@ class Trainer:
         self.schedule: Schedule = self.registry.create("schedule", schedule.kind, schedule, criterion=criterion,
                                                        policy=policy, **schedule.settings)
         check_targets(schedule, self.schedule, signal)  # a quality target the fit cannot honour: one line, now
+        self.schedule_config = schedule
         device = next(network.parameters()).device
         self.generator = seeded_generator(train.seed, 0)  # batches on the CPU: the same on every device
         self.device_generator = seeded_generator(train.seed, 1, device)
@@ -225,6 +226,12 @@ class Trainer:
             **({"compile": self.compiler.summary()} if self.compiler else {}),
             "final_loss": final["loss"],  # of the last step kept (a rollback discards later ones)
         }
+        budget = self.schedule_config.target_params
+        if budget is not None:
+            own["budget_held"] = own["params_final"] <= budget * self.initial_params
+            if not own["budget_held"] and not self.should_stop:
+                warn(f"the fit ended at {own['params_fraction']:.1%} of the parameters, above --target-params "
+                     f"{budget:g}: schedule {self.schedule_config.kind!r} did not prune to the budget", __name__)
         return join_metrics(self.signal, metrics, own, "the trainer's own metrics")
 
     # ------------------------------------------------------------------ state

@@ -24,6 +24,9 @@ def test_batched_collection_writes_every_run_folder_and_the_broken_job_fails_alo
     assert summary["counts"] == {"total": 3, "done": 2, "failed": 1, "pending": 0, "running": 0}
     assert len(summary["run"]["ran"]) == 3 and summary["run"]["skipped"] == []
     rows = {Path(r["input"]).name: r for r in summary["jobs"]}
+    # the run's seconds include the batch (they read 0.0 when they counted only the jobs run alone afterwards)
+    batched = [r["seconds"] for r in rows.values() if r["status"] == "done"]
+    assert summary["run"]["seconds"] >= max(batched) > 0
     for image in collection["images"]:
         folder = out / rows[image.name]["id"]
         metrics = json.loads((folder / "metrics.json").read_text())

@@ -91,3 +91,13 @@ def test_targets_cut_above_epsilon_are_said_once_for_the_whole_fit_with_the_larg
     # the residual each cut removed is recorded per cut; the notice names the largest single column left
     largest = float(said[0].split("largest column L1 ")[1].split(",")[0])
     assert aire.ScheduleConfig().epsilon <= largest <= max(left) * 1.001  # above epsilon: why it was said
+
+
+@pytest.mark.parametrize("field, value", [("cycles", 3), ("twd_length", 0.1)])
+def test_cycle_options_named_with_aire_cubic_are_refused_not_ignored(field, value):
+    """Also a replayed config.json of an aire-cubic run edited to other cycles: the ramp never reads them."""
+    signal = ImageSignal(image=synthetic_image(8))
+    net = aire.build_network(signal, [6, 6, 6])
+    config = aire.ScheduleConfig(kind="aire-cubic", target_params=0.5, **{field: value})
+    with pytest.raises(ConfigError, match="the paper's cycles, which schedule aire-cubic does not use"):
+        Trainer(signal, net, aire.TrainConfig(steps=40, progress=False), config)

@@ -93,3 +93,26 @@ def test_a_third_party_schedule_installs_and_runs_like_a_criterion(tmp_path, mon
     assert result.metrics["architecture_final"] == [6, 4, 3]
     assert [(e["event"], e["step"], e["removed"]) for e in result.events] == [("prune", 10, 4)]
     assert trainer.state_dict()["callbacks"]["schedule"] == {"done": True}
+
+
+def test_a_schedule_that_does_not_prune_to_the_budget_is_said_and_recorded_not_silent(tmp_path, monkeypatch):
+    from tests.notices import recorded_notices
+
+    registry = PluginRegistry(_core_entry_points() + _install(tmp_path / "site", monkeypatch))
+    signal = ImageSignal(image=synthetic_image(8))
+    net = aire.build_network(signal, [6, 8])
+    train = aire.TrainConfig(steps=30, eval_every=15, progress=False)
+    trainer = Trainer(signal, net, train, aire.ScheduleConfig(kind="halve-once", target_params=0.3), registry=registry)
+    with recorded_notices() as messages:
+        result = trainer.fit()
+    fraction = result.metrics["params_fraction"]
+    assert fraction > 0.3 and result.metrics["budget_held"] is False  # halving one layer of [6, 8] leaves more
+    said = [m for m in messages if "--target-params 0.3" in m]
+    assert len(said) == 1 and f"{fraction:.1%}" in said[0] and "'halve-once' did not prune" in said[0], messages
+
+
+def test_a_budget_for_the_schedule_that_never_prunes_is_refused_before_training():
+    signal = ImageSignal(image=synthetic_image(8))
+    net = aire.build_network(signal, [6, 6])
+    with pytest.raises(ConfigError, match="--target-params 0.5 needs a schedule that prunes .* 'none' never changes"):
+        Trainer(signal, net, aire.TrainConfig(steps=10), aire.ScheduleConfig(kind="none", target_params=0.5))

@@ -131,10 +131,16 @@ def orbit_positions(n: int, radius: float, elevation_deg: float = 30.0) -> np.nd
 
 def box_intersection(origins: torch.Tensor, dirs: torch.Tensor, bound: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Entry and exit distances (near, far) of rays through the cube [-bound, bound]^3 (slab method);
-    near = far for rays that miss it. Distances are >= 0 (the cube may contain the origin)."""
-    safe = torch.where(dirs.abs() < 1e-9, torch.full_like(dirs, 1e-9), dirs)
-    t0 = (-bound - origins) / safe
-    t1 = (bound - origins) / safe
+    near = far for rays that miss it. Distances are >= 0 (the cube may contain the origin). The cube is
+    closed: a ray parallel to an axis is inside that axis' slab for all t when its origin lies within
+    [-bound, bound] on it, faces included (so both faces of an axis are treated alike), else nowhere."""
+    parallel = dirs.abs() < 1e-9
+    within = origins.abs() <= bound
+    safe = torch.where(parallel, torch.ones_like(dirs), dirs)
+    inf = torch.full_like(dirs, float("inf"))
+    behind = torch.full_like(dirs, -1.0)  # a slab the ray never enters: an empty segment at near
+    t0 = torch.where(parallel, torch.where(within, -inf, behind), (-bound - origins) / safe)
+    t1 = torch.where(parallel, torch.where(within, inf, behind), (bound - origins) / safe)
     near = torch.minimum(t0, t1).amax(dim=-1).clamp_min(0.0)
     far = torch.maximum(t0, t1).amin(dim=-1)
     far = torch.maximum(far, near)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from aire.errors import InputError
@@ -77,6 +77,8 @@ def test_focal_and_angle_are_inverse():
 
 @given(st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.lists(st.floats(-1, 1), min_size=3, max_size=3),
        st.floats(0.5, 2.0))
+@example([0.0, 0.0, -0.5], [0.0, 1.0, 0.0], 0.5)  # along the lower face
+@example([0.0, 0.0, 1.0], [0.0, 1.0, 0.0], 1.0)  # along the upper face: the same answer
 def test_box_intersection_enters_and_leaves_on_the_cube_surface(origin, direction, bound):
     d = torch.tensor([direction], dtype=torch.float64)
     if d.norm() < 1e-3:
@@ -85,9 +87,10 @@ def test_box_intersection_enters_and_leaves_on_the_cube_surface(origin, directio
     o = torch.tensor([origin], dtype=torch.float64)
     near, far = box_intersection(o, d, bound)
     ts = torch.linspace(0, 10, 20001, dtype=torch.float64)
-    # the open cube: a ray that only slides along a face (origin on the face, no normal component)
-    # crosses no volume, and the slab method rightly gives it an empty segment
-    inside = ((o + ts[:, None] * d).abs() < bound).all(dim=-1)
+    # the closed cube [-bound, bound]^3 of the docstring: a ray that slides along a face (origin on the face, no
+    # normal component) is inside it, as the slab method says (hypothesis found origin (0, 0, -0.5), direction
+    # (0, 1, 0), bound 0.5: segment [0, 0.5]; the open cube would give none, a difference of measure zero)
+    inside = ((o + ts[:, None] * d).abs() <= bound).all(dim=-1)
     if not inside.any():
         assert far.item() - near.item() < 1e-3
         return
