@@ -13,9 +13,11 @@ class ConfigError(ValueError):
     specification (``("schedule", "target_params")``) where known, so the CLI can name the flag the
     user typed (``--target-params``) instead."""
 
-    def __init__(self, message: str, key_path: tuple[str, ...] | None = None, detail: str | None = None) -> None:
+    def __init__(self, message: str, key_path: tuple[str, ...] | None = None, detail: str | None = None,
+                 standalone: bool = False) -> None:
         super().__init__(message)
         self.key_path, self.detail = key_path, detail  # detail: the message without where, led by the field
+        self.standalone = standalone  # the message names the flags and the fix: shown without a "where" prefix
 
 
 def _number(value: Any) -> bool:
@@ -87,6 +89,12 @@ def default_kind(target_params: float | None, quality_target: bool) -> str:
     return BUDGET_DEFAULT if target_params is not None and not quality_target else "aire"
 
 
+def changed_cycle_options(config: "ScheduleConfig") -> list[str]:
+    """The cycle options (CYCLE_OPTIONS' field names) that `config` sets to other values than their defaults."""
+    defaults = attrs.fields_dict(type(config))
+    return [n for n in CYCLE_OPTIONS if getattr(config, n) != defaults[n].default]
+
+
 def check_cycle_options(given: list[str], kind: str, auto: bool = True) -> None:
     """Refuse cycle options (field names of CYCLE_OPTIONS) that schedule `kind` would ignore (`auto`: the
     kind the default resolved to; else the kind the user named, e.g. aire-cubic)."""
@@ -95,7 +103,7 @@ def check_cycle_options(given: list[str], kind: str, auto: bool = True) -> None:
         which = f"the default schedule under a parameter budget ({kind})" if auto else f"schedule {kind}"
         raise ConfigError(f"{flags} set{'s' if len(given) == 1 else ''} the paper's cycles, which {which} does not use: "
                           f"add --schedule aire (kind=\"aire\") for the cycles, or set {kind}'s cuts, start, end, "
-                          f"densify_cycles with --schedule-set KEY=VALUE")
+                          f"densify_cycles with --schedule-set KEY=VALUE", standalone=True)
 
 
 @attrs.frozen
@@ -169,8 +177,7 @@ class ScheduleConfig:
         if self.kind == AUTO:
             kind = default_kind(self.target_params, self.target_psnr is not None or self.target_chamfer is not None)
             if kind != "aire":
-                fields = attrs.fields_dict(type(self))
-                check_cycle_options([n for n in CYCLE_OPTIONS if getattr(self, n) != fields[n].default], kind)
+                check_cycle_options(changed_cycle_options(self), kind)
             object.__setattr__(self, "kind", kind)  # attrs' documented way to set a field of a frozen instance here
         used = self.warmup + self.cycles * (self.twd_length + self.cycle_gap)
         if self.kind == "aire" and used >= 1.0:

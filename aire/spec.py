@@ -118,8 +118,8 @@ class FitSpec:
                         _check_auto_schedule(value)
                     kwargs[key] = sections[key](**value)
                 except (TypeError, ValueError) as exc:
-                    if str(exc).startswith("--"):  # already names the flags and says what to do
-                        raise ConfigError(str(exc)) from None
+                    if isinstance(exc, ConfigError) and exc.standalone:
+                        raise
                     field = str(exc).split(" ", 1)[0]  # the validators' messages start with the field's name
                     known = {f.name for f in attrs.fields(sections[key])}
                     raise ConfigError(f"{where}.{key}: {exc}", key_path=(key, field) if field in known else None,

@@ -56,7 +56,13 @@ def test_unknown_preset_lists_the_known_ones():
     assert preset("some-plugin-signal", "default") == {}
 
 
-def test_plugins_register_presets():
+def test_plugins_register_presets(monkeypatch):
+    import copy
+
+    import aire.presets
+
+    # a private copy of the table: the toy signal's default would otherwise reach later tests (--help texts)
+    monkeypatch.setattr(aire.presets, "_PRESETS", copy.deepcopy(aire.presets._PRESETS))
     register_preset("toy-signal", "default", {"train": {"steps": 11}})
     register_preset("toy-signal", "long", {"train": {"steps": 99}})
     assert presets("toy-signal") == ["default", "long"]

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
-from aire.config import CYCLE_OPTIONS, ConfigError, ScheduleConfig, check_cycle_options
+from aire.config import ConfigError, ScheduleConfig, changed_cycle_options, check_cycle_options
 from aire.hookspecs import hookimpl
 from aire.interfaces import DensificationPolicy, PruningCriterion
 from aire.schedules.adaptive import AireSchedule
@@ -55,9 +53,7 @@ class CubicSchedule(AireSchedule):
         """Check and keep the ramp's settings."""
         if config.target_params is None:
             raise ConfigError(f"schedule {config.kind} needs target_params (the parameter budget)")
-        defaults = attrs.fields_dict(ScheduleConfig)  # the paper's cycle options set here would be ignored
-        check_cycle_options([n for n in CYCLE_OPTIONS if getattr(config, n) != defaults[n].default], config.kind,
-                            auto=False)
+        check_cycle_options(changed_cycle_options(config), config.kind, auto=False)  # the ramp would ignore them
         if not 0 <= float(start) < float(end) < 1 or int(cuts) < 1:
             raise ConfigError(f"schedule {config.kind}: need 0 <= start < end < 1 and cuts >= 1, got start {start}, "
                               f"end {end}, cuts {cuts}")
