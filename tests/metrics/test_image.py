@@ -30,6 +30,25 @@ def test_ssim_of_constant_images_is_the_luminance_term():
     assert ssim(noise, 1 - noise) < 0
 
 
+def test_ssim_equals_torchmetrics_ssim_map_over_the_window_interior():
+    """An independent implementation of Wang et al. 2004: torchmetrics' SSIM map (Gaussian window, sigma 1.5,
+    K1 0.01, K2 0.03) averaged over the pixels whose 11-pixel window lies inside the image (scikit-image's
+    convention: the 5-pixel border is cropped; torchmetrics' own scalar also averages its reflection-padded
+    border, which differs by about 1e-3 at 64 pixels) equals ours, per image and over a batch."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 40, 48, 3, generator=g, dtype=torch.float64)
+    prediction = (target + 0.1 * torch.randn(2, 40, 48, 3, generator=g, dtype=torch.float64)).clamp(0, 1)
+    _, full = structural_similarity_index_measure(prediction.permute(0, 3, 1, 2), target.permute(0, 3, 1, 2),
+                                                  gaussian_kernel=True, sigma=1.5, data_range=1.0, k1=0.01,
+                                                  k2=0.03, return_full_image=True)
+    interior = full[..., 5:-5, 5:-5]  # (N, C, H - 10, W - 10)
+    assert ssim(prediction, target) == pytest.approx(interior.mean().item(), abs=1e-12)
+    assert ssim(prediction[1], target[1]) == pytest.approx(interior[1].mean().item(), abs=1e-12)
+    assert 0.9 < ssim(prediction, target) < 0.99  # noise of 0.1: clearly below 1, not a degenerate value
+
+
 def test_ssim_refuses_tiny_or_mismatched_images():
     with pytest.raises(ValueError, match="11x11"):
         ssim(torch.zeros(10, 12, 3), torch.zeros(10, 12, 3))
