@@ -10,6 +10,9 @@ from tqdm.auto import tqdm
 
 from aire.interfaces import Callback, TrainerView
 
+#: the bar's width on a terminal that reports none (see ProgressBar.on_fit_start)
+FALLBACK_COLUMNS = 100
+
 
 class ProgressBar(Callback):
     """Opened at the fit's first step (a resumed fit starts where it stopped), moved after every step (tqdm
@@ -29,6 +32,14 @@ class ProgressBar(Callback):
         self.events_seen = len(getattr(trainer, "events", ()))
         self.bar = tqdm(total=self.steps, initial=trainer.step, desc="fit", unit="step", dynamic_ncols=True,
                         leave=False, file=self.file)
+        if any(size is not None and size < 1 for size in (self.bar.ncols, self.bar.nrows)):
+            # a terminal that reports no size (a pseudo-terminal of 0 x 0, as `script` and some CI runners open)
+            # gives tqdm a width and height of -1, with which it draws nothing for the whole fit: a fixed width
+            # and tqdm's default height instead
+            self.bar.dynamic_ncols = False
+            self.bar.ncols = self.bar.ncols if self.bar.ncols is not None and self.bar.ncols >= 1 else FALLBACK_COLUMNS
+            self.bar.nrows = None
+            self.bar.refresh()
 
     def _move(self, step: int) -> None:
         if step >= self.bar.n:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import select
+
+import pytest
 
 from aire.train.callbacks import ProgressBar
+from aire.train.callbacks.progress import FALLBACK_COLUMNS
 
 
 class FakeTrainer:
@@ -65,3 +70,35 @@ def test_the_parameter_count_follows_each_structural_change_and_the_quality_says
     progress.on_step_end(trainer, 41)  # no new event: the evaluation's numbers stay
     assert progress.bar.postfix == "psnr=20, params=495"
     progress.on_train_end(trainer)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal (POSIX)")
+def test_a_terminal_that_reports_no_width_still_shows_the_bar():
+    """A pseudo-terminal of size 0 x 0 (what `script` or a CI runner may open) made tqdm's dynamic size -1 x -1
+    and the bar draw nothing for the whole fit: it is drawn at a fixed width instead."""
+    master, slave = os.openpty()  # a new pty reports 0 rows, 0 columns
+    try:
+        assert os.get_terminal_size(slave).columns == 0
+        with os.fdopen(slave, "w", closefd=False) as terminal:
+            progress = ProgressBar(steps=10, quality_key="psnr", file=terminal)
+            trainer = FakeTrainer()
+            trainer.step = 0
+            progress.on_fit_start(trainer)
+            assert progress.bar.ncols == FALLBACK_COLUMNS
+            progress.bar.mininterval, progress.bar.miniters = 0, 1
+            for step in range(1, 4):
+                trainer.step = step
+                progress.on_step_end(trainer, step)
+            terminal.flush()
+            written = b""
+            while select.select([master], [], [], 5)[0]:  # what the terminal received (never blocks on nothing)
+                written += os.read(master, 65536)
+                if b"3/10" in written:
+                    break
+            shown = written.decode("utf-8", "replace").split("\r")
+            progress.on_train_end(trainer)
+    finally:
+        os.close(master)
+        os.close(slave)
+    drawn = [line for line in shown if "3/10" in line]
+    assert drawn and "step/s" in drawn[-1] and len(drawn[-1]) <= FALLBACK_COLUMNS
