@@ -259,8 +259,9 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
 def cmd_make_scene(args: argparse.Namespace) -> int:
     from aire.atomic import one_writer
     from aire.scenes.make_scene import make_scene
+    from aire.status import reporting
 
-    with one_writer(args.out):  # one writer from the first check to the swap
+    with one_writer(args.out), reporting():  # one writer from the first check to the swap; a line per split
         out = make_scene(args.mesh, args.out, views=args.views, size=args.size, val_views=args.val_views,
                          test_views=args.test_views, supersample=args.supersample, seed=args.seed,
                          overwrite=args.overwrite, format=args.format)

@@ -52,3 +52,22 @@ def test_sdf_phases_report_sampling_extraction_and_chamfer(tmp_path):
         f"aire: distance.png: distances of {len(trimesh.load(tmp_path / 'mesh.ply').vertices):,} vertices to the "
         "ground truth, pictures ...",
     ]
+
+
+def test_nerf_phases_report_rendering_the_test_views_and_the_turntable(tiny_scene, tmp_path):
+    import aire
+    from aire.signals.nerf.signal import NerfSignal
+
+    signal = NerfSignal(tiny_scene, samples=4, eval_views=1, eval_size=8, turntable_frames=2, turntable_size=12)
+    model = signal.make_model(aire.build_network(signal, [8, 8], omega0=30.0, seed=0))
+    out = io.StringIO()
+    with status.reporting(True, file=out):
+        signal.final_metrics(model)
+        signal.export(model, tmp_path)
+    starts = [line for line in out.getvalue().splitlines() if line.endswith(" ...")]
+    assert starts == [
+        "aire: final metrics: rendering 3 test views ...",
+        "aire: test_views.png: rendering 3 test views ...",
+        "aire: turntable.gif: rendering 2 frames of 12x12 ...",
+    ]
+    assert (tmp_path / "turntable.gif").is_file() and (tmp_path / "test_views.png").is_file()

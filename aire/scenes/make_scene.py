@@ -26,6 +26,7 @@ from aire.atomic import check_out_dir
 from aire.errors import InputError
 from aire.signals.nerf import blender_format, nerfstudio_format
 from aire.signals.nerf.cameras import Intrinsics, camera_rays, focal_from_angle, look_at, sphere_positions
+from aire.status import phase
 
 CAMERA_RADIUS = 4.0
 CAMERA_ANGLE_X = 0.6911112070083618  # the Blender scenes' field of view (about 39.6 degrees)
@@ -140,7 +141,8 @@ def make_scene(mesh_path: str | Path, out: str | Path, views: int = 50, size: in
         if n == 0:
             continue
         poses = np.stack([look_at(p) for p in sphere_positions(n, CAMERA_RADIUS, seed=seed * 3 + k)])
-        rgba = np.stack([render_view(mesh, intersector, pose, size, focal, supersample) for pose in poses])
+        with phase(f"{name} views: ray casting {n} view{'s' if n != 1 else ''} of {size}x{size}"):
+            rgba = np.stack([render_view(mesh, intersector, pose, size, focal, supersample) for pose in poses])
         splits[name] = ((rgba * 255.0 + 0.5).astype(np.uint8), poses)
     extra = {"aire_scene": {"mesh": Path(mesh_path).name, "bound": 1.0, "camera_radius": CAMERA_RADIUS,
                             "near": CAMERA_RADIUS - math.sqrt(3.0), "far": CAMERA_RADIUS + math.sqrt(3.0)}}

@@ -98,7 +98,11 @@ def test_both_formats_give_every_pixel_the_same_ray_and_the_same_splits(tiny_sce
 def test_cli_make_scene_writes_the_format_asked_for(tmp_path, sphere_mesh, capsys):
     code = main(["make-scene", str(sphere_mesh), "--out", str(tmp_path / "s"), "--views", "3", "--size", "6",
                  "--val-views", "0", "--test-views", "1", "--format", "nerfstudio"])
-    assert code == 0 and "nerfstudio format" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert code == 0 and "nerfstudio format" in captured.out
+    # a status line per split as its views are ray cast (stderr; the scene's own line is stdout's)
+    assert [line for line in captured.err.splitlines() if line.endswith(" ...")] == [
+        "aire: train views: ray casting 3 views of 6x6 ...", "aire: test views: ray casting 1 view of 6x6 ..."]
     meta = json.loads((tmp_path / "s" / "transforms.json").read_text())
     assert meta["train_filenames"] == ["train/r_0.png", "train/r_1.png", "train/r_2.png"]
     assert meta["test_filenames"] == ["test/r_0.png"] and "val_filenames" not in meta

@@ -198,14 +198,19 @@ class NerfSignal(Signal):
         rendering settings) is saved by aire.save_run."""
         import imageio.v3 as iio
 
+        from aire.status import phase
+
         out_dir = Path(out_dir)
-        pred = self.test_images(model).clamp(0, 1).cpu().numpy()
+        with phase(f"test_views.png: rendering {len(self.test_split.images)} test views"):
+            pred = self.test_images(model).clamp(0, 1).cpu().numpy()
         target = self.test_colours.reshape(pred.shape).cpu().numpy()
         views_path = save_figure(held_out_views_figure(pred, target, self.test_split.files), out_dir / "test_views.png",
                                  dpi=100)
         paths = [views_path]
         if self.turntable_frames:
-            frames = self.turntable(model)
+            size = self.turntable_size or max(self.train_split.height, self.train_split.width)
+            with phase(f"turntable.gif: rendering {self.turntable_frames} frames of {size}x{size}"):
+                frames = self.turntable(model)
             gif = out_dir / "turntable.gif"
             iio.imwrite(gif, frames, duration=80, loop=0)
             paths.append(gif)
