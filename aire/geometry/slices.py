@@ -35,6 +35,21 @@ def sdf_slices(model: torch.nn.Module, resolution: int = 256, at: Sequence[float
     return out
 
 
+def slices_picture(slices: Sequence[np.ndarray], gap: int = 2) -> np.ndarray:
+    """The three slices (sdf_slices' order) side by side as one (R, 3 R + 2 gap, 3) float array in [0, 1]:
+    plot_slices' diverging colours (RdBu_r centred on 0, blue inside, red outside, scaled by the largest
+    |value|), vertical axis up, the slices separated by `gap` white columns. No axes or labels: the picture
+    an experiment logger shows at each evaluation."""
+    import matplotlib
+
+    vmax = float(max(np.abs(s[np.isfinite(s)]).max() if np.isfinite(s).any() else 1.0 for s in slices)) or 1.0
+    norm = matplotlib.colors.TwoSlopeNorm(vmin=-vmax, vcenter=0.0, vmax=vmax)
+    colours = matplotlib.colormaps["RdBu_r"]
+    pictures = [colours(norm(np.nan_to_num(s[::-1], nan=0.0)))[..., :3] for s in slices]  # row 0 at +1: up
+    white = np.ones((pictures[0].shape[0], gap, 3))
+    return np.concatenate([pictures[0], white, pictures[1], white, pictures[2]], axis=1)
+
+
 def plot_slices(slices: Sequence[np.ndarray], at: Sequence[float] = (0.0, 0.0, 0.0), title: str = "") -> Any:
     """A matplotlib Figure of the three slices (sdf_slices' order): a diverging colour map centred on
     0 (blue inside, red outside) with a shared colour bar, the zero level set in black, axes labelled

@@ -6,7 +6,9 @@ run folder at the end: ``tensorboard --logdir runs/``):
 * scalars at every evaluation: ``metrics/<name>`` for the loss and each metric, ``params`` (the parameter count);
 * text ``architecture`` at the start and at every structural event, and ``events`` (the event as JSON);
 * scalars ``events/<kind>`` (1 at each densify, twd_start, prune or rollback step) so they line up with the curves;
-* an image ``reconstruction`` at every evaluation for signals that offer ``preview(model)`` (the image signal).
+* an image ``reconstruction`` at every evaluation for signals that offer ``preview(model)``: the image signal's
+  reconstruction, the NeRF signal's first test view (at the periodic evaluation's resolution), the SDF signal's
+  slices through the centre.
 
 Needs the ``tensorboard`` package (the ``aire-inr[tensorboard]`` extra); without it the fit stops before its first
 step with one line naming the extra. A resumed fit passes ``purge_step``, so events an interrupted process wrote after

@@ -167,6 +167,18 @@ class SDFSignal(Signal):
     def predict(self, model: torch.nn.Module, points: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
         return torch.cat([model(c)[:, 0] for c in points.split(chunk)])
 
+    #: grid points per side of the slices preview() shows
+    PREVIEW_RESOLUTION = 96
+
+    @torch.no_grad()
+    def preview(self, model: torch.nn.Module) -> np.ndarray:
+        """The fitted SDF on the planes x = 0, y = 0, z = 0 of the normalised cube, side by side as an
+        (R, 3 R + 4, 3) float array in [0, 1] (R = PREVIEW_RESOLUTION; blue inside, red outside,
+        aire.geometry.slices.slices_picture): the picture experiment loggers show at each evaluation."""
+        from aire.geometry.slices import sdf_slices, slices_picture
+
+        return slices_picture(sdf_slices(model, self.PREVIEW_RESOLUTION))
+
     def evaluate(self, model: torch.nn.Module) -> dict[str, float]:
         """Cheap metrics on held-out points: sdf_mae near the surface and a Monte-Carlo volume IoU
         (occupancy of the uniform held-out points)."""

@@ -50,6 +50,28 @@ def test_tensorboard_logs_metrics_params_events_and_pictures(tmp_path, caplog):
     assert [t["event"] for t in texts] == [e["event"] for e in result.events]
 
 
+def test_tensorboard_pictures_of_a_nerf_fit_are_its_first_test_view(tmp_path, tiny_scene):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from aire.signals.nerf.signal import NerfSignal
+
+    signal = NerfSignal(tiny_scene, samples=4, eval_views=1, eval_size=8, turntable_frames=0)
+    net = aire.build_network(signal, [8, 8], seed=1)
+    train = aire.TrainConfig(steps=4, eval_every=2, batch_size=32, progress=False, log=("tensorboard",))
+    result = aire.fit(signal, net, train=train, schedule=aire.ScheduleConfig(kind="none"), log_dir=tmp_path)
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    pictures = events.Images("reconstruction")
+    assert [p.step for p in pictures] == [row["step"] for row in result.history] == [0, 2, 4]
+    assert (pictures[-1].height, pictures[-1].width) == (8, 8)  # 24-pixel views on the 8-pixel evaluation grid
+    decoded = iio.imread(pictures[-1].encoded_image_string, extension=".png")
+    expected = signal.preview(result.model) * 255
+    assert np.abs(decoded[..., :3].astype(float) - expected).max() <= 1.0
+    assert [(e.step, e.value) for e in events.Scalars("metrics/psnr_test")] == [
+        (row["step"], pytest.approx(row["psnr_test"], rel=1e-6)) for row in result.history]
+
+
 def test_tensorboard_is_not_written_unless_asked_for(tmp_path):
     signal = ImageSignal(image=synthetic_image(8))
     aire.fit(signal, aire.build_network(signal, [4, 4]), steps=4, eval_every=2, progress=False,

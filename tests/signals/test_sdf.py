@@ -334,3 +334,18 @@ def test_final_metrics_report_fscore_and_hausdorff_at_the_chosen_threshold():
     assert metrics["fscore_threshold"] == 2 * spacing and 0 < metrics["hausdorff"] < 2 * spacing
     with pytest.raises(InputError, match="fscore_threshold must be a positive distance"):
         SDFSignal(mesh=box_mesh(), fscore_threshold=0, **SMALL)
+
+
+def test_preview_shows_the_three_centre_slices_blue_inside():
+    from aire.geometry.slices import sdf_slices, slices_picture
+
+    signal = SDFSignal(mesh=trimesh.creation.icosphere(subdivisions=2, radius=2.0), samples=2000,
+                       validation_samples=1000, cache=False)
+    model = SphereSDF(0.5)
+    picture = signal.preview(model)
+    r = SDFSignal.PREVIEW_RESOLUTION
+    assert picture.shape == (r, 3 * r + 4, 3)
+    assert np.array_equal(picture, slices_picture(sdf_slices(model, r)))
+    for first in (0, r + 2, 2 * r + 4):  # each slice: its centre inside (blue), its corner outside (red)
+        centre, corner = picture[r // 2, first + r // 2], picture[0, first]
+        assert centre[2] > centre[0] and corner[0] > corner[2]

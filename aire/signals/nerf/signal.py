@@ -160,6 +160,17 @@ class NerfSignal(Signal):
         t = rays[:, 6] + (rays[:, 7] - rays[:, 6]) * u
         return ((rays[:, :3] + rays[:, 3:6] * t[:, None]) / self.bound).clamp(-1.0, 1.0)
 
+    @torch.no_grad()
+    def preview(self, model: NerfModel) -> np.ndarray:
+        """The first test view rendered on the periodic evaluation's strided pixel grid (at most eval_size
+        pixels a side), as an (H', W', 3) float array in [0, 1]: the picture experiment loggers show at each
+        evaluation (one view of the evaluation's rays, so it costs at most as much again as one view of it)."""
+        h, w = self.test_split.height, self.test_split.width
+        stride = max(1, math.ceil(max(h, w) / self.eval_size))
+        rows, cols = len(range(0, h, stride)), len(range(0, w, stride))
+        colours = model.render(self.eval_rays[:rows * cols]).clamp(0, 1)  # _eval_subset: view 0's grid first
+        return colours.reshape(rows, cols, 3).cpu().numpy()
+
     def evaluate(self, model: NerfModel) -> dict[str, float]:
         return {"psnr_test": psnr(model.render(self.eval_rays), self.eval_colours)}
 

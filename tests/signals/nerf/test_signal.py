@@ -259,3 +259,14 @@ def test_cubic_preset_prunes_to_the_budget_without_adding_input_frequencies(tiny
     arch = metrics["architecture_final"]
     assert arch[0] == 12  # the input frequencies: none added, none removed (hidden layers pruned)
     assert metrics["params_final"] <= 0.6 * metrics["params_initial"] and arch[1] < 12
+
+
+def test_preview_is_the_first_test_view_on_the_evaluation_grid(tiny_scene):
+    """24-pixel views with eval_size 8: every third pixel of the first test view, rendered as the full view is."""
+    sig = NerfSignal(tiny_scene, samples=8, eval_views=2, eval_size=8, turntable_frames=0)
+    model = sig.make_model(aire.build_network(sig, [8, 8], omega0=30.0, seed=3))
+    picture = sig.preview(model)
+    full = sig.test_images(model)[0].clamp(0, 1).numpy()  # (24, 24, 3)
+    assert picture.shape == (8, 8, 3)
+    assert np.allclose(picture, full[::3, ::3], atol=1e-5)
+    assert picture.std() > 0  # a rendered view, not a constant
