@@ -108,3 +108,19 @@ def test_docs_links_stay_inside_docs(path: Path):
     outside = [target for target in relative_targets(path.read_text(encoding="utf-8"))
                if target and not Path(os.path.normpath(path.parent / target)).is_relative_to(DOCS)]
     assert outside == []
+
+
+#: what a user cannot follow: the project's issue numbers and its internal documents
+INTERNAL = re.compile(r"\bissues?\s*[-#]?\s*\d+|\bthe issue\b|(?<![\w/&])#\d+\b|\b(?:SPEC|STYLE|HELPER_RULES)\.md\b",
+                      re.IGNORECASE)
+
+
+def test_internal_references_are_found():
+    found = [m.group(0) for m in INTERNAL.finditer(
+        "The bar (issue 16); our issue-15 bars; see #12; as the issue asks; SPEC.md; colour #1f77b4; &#8212;")]
+    assert found == ["issue 16", "issue-15", "#12", "the issue", "SPEC.md"]
+
+
+@pytest.mark.parametrize("path", markdown_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_user_docs_name_no_issue_numbers_or_internal_documents(path: Path):
+    assert [m.group(0) for m in INTERNAL.finditer(path.read_text(encoding="utf-8"))] == []
