@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install aire as a user would and use it from outside the checkout: build the wheel, install it BY ITS
-# NAME (aire-inr, with extras) into a fresh virtualenv, then run the CLI and the Python quick start from a
-# temporary working folder. One line per step; the first failing step prints its output and exits
-# non-zero; every temporary folder is removed on exit. About 1-3 minutes on 2 cores.
+# NAME (aire-inr, with extras) into a fresh virtualenv, then run the CLI and the quick starts of README.md and
+# docs/ (at small sizes) from a temporary working folder. One line per step; the first failing step prints its
+# output and exits non-zero; every temporary folder is removed on exit. About 3-6 minutes on 2 busy cores.
 #
 #   tools/check_wheel.sh        # PYTHON=python3.11, AIRE_CHECK_EXTRAS=exr,tensorboard, AIRE_CHECK_TORCH=... to change
 set -euo pipefail
@@ -239,5 +239,35 @@ print("psnr", result.metrics["psnr"], "widths", result.network.widths())
 EOF
 }
 step "Python quick start: aire.fit, aire.save_run, aire.load" check_quick_start
+
+check_verify() {  # the image quick start's last command: Theorems 1-2 checked on the fitted run
+    "$AIRE" verify run >verify.txt
+    tail -n 1 verify.txt
+    grep -Eq '^[0-9]+ passed, 0 failed$' verify.txt
+}
+step "aire verify run: every check passes" check_verify
+
+check_python_page() {  # the Python API page: a fit from a specification, the canonical weights, the bound
+    "$PY" - <<'EOF'
+import math
+
+import aire
+from aire.run import run_spec
+from aire.spec import resolve
+from aire.theory import pruning_bound
+
+spec = resolve({"signal": "image", "path": "photo.png", "network": {"widths": [16, 16]},
+                "train": {"steps": 60, "batch_size": 1024, "eval_every": 30, "progress": False},
+                "schedule": {"target_params": 1.0}})
+out, result = run_spec(spec, "runs/spec")
+assert math.isfinite(result.metrics["psnr"]) and (out / "config.json").is_file(), result.metrics
+net = aire.load(out)
+pairs = net.canonical()
+assert len(pairs) == len(net.widths()) and all(w.dtype.name == "float64" for w, _ in pairs), [w.dtype for w, _ in pairs]
+assert callable(pruning_bound)
+print("run_spec psnr", result.metrics["psnr"], "canonical shapes", [w.shape for w, _ in pairs])
+EOF
+}
+step "Python API page: run_spec(resolve(...)), canonical(), pruning_bound" check_python_page
 
 echo "check-wheel: all steps passed in $((SECONDS - SECONDS_START)) s (aire-inr $VERSION, extras $EXTRAS)"
