@@ -169,6 +169,7 @@ def build_parser(fit_signal: str | None = None) -> argparse.ArgumentParser:
                        help="blender: transforms_{train,val,test}.json (default); nerfstudio: one transforms.json "
                             "with fl_x, fl_y, cx, cy, w, h and split lists")
     scene.add_argument("--overwrite", action="store_true", help="replace an existing scene folder that aire wrote")
+    scene.add_argument("--quiet", action="store_true", help="no status lines while the views are ray cast")
     plugins = sub.add_parser("plugins", help="list plugins: what each provides and hooks, clashes, failures")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.add_argument("--settings", action="store_true",
@@ -261,7 +262,7 @@ def cmd_make_scene(args: argparse.Namespace) -> int:
     from aire.scenes.make_scene import make_scene
     from aire.status import reporting
 
-    with one_writer(args.out), reporting():  # one writer from the first check to the swap; a line per split
+    with one_writer(args.out), reporting(not args.quiet):  # one writer from the first check to the swap
         out = make_scene(args.mesh, args.out, views=args.views, size=args.size, val_views=args.val_views,
                          test_views=args.test_views, supersample=args.supersample, seed=args.seed,
                          overwrite=args.overwrite, format=args.format)

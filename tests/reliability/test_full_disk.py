@@ -170,7 +170,7 @@ def test_make_scene_on_a_full_disk(sphere_mesh, tmp_path, capsys, monkeypatch):
     out = tmp_path / "scene"
     inject_enospc(monkeypatch, lambda p: p.suffix == ".json" and tmp_path in p.parents)
     code, err = _run(capsys, "make-scene", sphere_mesh, "--out", out, "--views", "1", "--size", "4",
-                     "--val-views", "0", "--test-views", "1")
+                     "--val-views", "0", "--test-views", "1", "--quiet")  # no ray-casting status lines
     _one_line(code, err, out)
     assert list(tmp_path.iterdir()) == []
 

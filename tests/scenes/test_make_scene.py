@@ -118,3 +118,10 @@ def test_cli_make_scene_writes_val_views_only_when_asked(tmp_path, sphere_mesh, 
     assert "(blender format; 2 train, 1 test views of 6x6)" in capsys.readouterr().out
     assert not (tmp_path / "s" / "transforms_val.json").exists() and not (tmp_path / "s" / "val").exists()
     assert len(json.loads((tmp_path / "s" / "transforms_test.json").read_text())["frames"]) == 1
+
+
+def test_cli_make_scene_quiet_prints_no_status_lines(tmp_path, sphere_mesh, capsys):
+    assert main(["make-scene", str(sphere_mesh), "--out", str(tmp_path / "s"), "--views", "1", "--size", "4",
+                 "--test-views", "1", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "(blender format; 1 train, 1 test views of 4x4)" in captured.out
