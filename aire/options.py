@@ -165,12 +165,20 @@ def parse_setting(text: str) -> tuple[str, Any]:
     return key.strip().replace("-", "_"), parsed
 
 
+def _preset_names() -> str:
+    """The presets each signal has besides its default, e.g. ``image: gpu, paper; sdf: paper``."""
+    from aire.presets import default_presets, presets
+
+    named = {signal: [n for n in presets(signal) if n != "default"] for signal in sorted(default_presets())}
+    return "; ".join(f"{signal}: {', '.join(names)}" for signal, names in named.items() if names) or "none"
+
+
 def generated_options() -> list[Option]:
     """Every fit option, from the specification classes (fields with help metadata)."""
     options = [
         Option("preset", ("preset",), "--preset",
-               {"help": "named settings of the signal (e.g. sdf: paper); explicit options still win "
-                        "(default: the signal's `default` preset; `aire fit SIGNAL --help` lists them)",
+               {"help": f"named settings of the signal ({_preset_names()}); explicit options still win "
+                        "(default: the signal's `default` preset, whose values `aire fit SIGNAL --help` shows)",
                 "metavar": "NAME", "default": argparse.SUPPRESS}, str),
         Option("signal_settings", ("signal_settings",), "--set",
                {"help": "a setting of the signal plugin, e.g. --set samples=200000 (repeatable); "

@@ -141,3 +141,9 @@ def test_plugins_settings_lists_every_component_kind(capsys):
     assert "signal sdf (--set KEY=VALUE):" in text and "criterion column-l1 (--criterion-set KEY=VALUE):" in text
     nerf = text[text.index("signal nerf"):text.index("signal sdf")]
     assert "samples (int, default 32 from the preset; 48 otherwise)" in nerf
+
+
+def test_preset_help_names_each_signals_presets():
+    """--preset names what exists, so `--preset gpu` (image) is found from --help alone."""
+    help_text = next(o for o in generated_options() if o.flag == "--preset").kwargs["help"]
+    assert "(image: gpu, paper; nerf: cubic, paper; sdf: paper)" in help_text
