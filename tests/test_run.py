@@ -71,6 +71,7 @@ def _same_tensors(a, b) -> bool:
 @pytest.mark.parametrize("argv, message", [
     (["--set", "sizee=8"], "valid settings: lpips (bool), max_size (int or null), orientation (one of 'apply', 'ignore'), size (int or null)"),
     (["--set", "size=1.5"], "size must be int or null"),
+    (["--set", "size=abc"], "aire: error: signal 'image' setting size must be int or null, got 'abc'"),
     (["--set", "size=-3"], "size must be an integer of at least 2"),
     (["--size", "1"], "at least 2"),
     (["--criterion-set", "k=1"], "criterion 'column-l1' has no setting 'k'"),
