@@ -21,7 +21,7 @@ def test_batched_collection_writes_every_run_folder_and_the_broken_job_fails_alo
     argv = ["fit-many", str(collection["spec"]), "--out", str(out), "--batched", "--executor", "serial", "--quiet"]
     assert main(argv) == 1  # the broken input failed
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["counts"] == {"total": 3, "done": 2, "failed": 1, "pending": 0, "running": 0}
+    assert summary["counts"] == {"total": 3, "done": 2, "failed": 1, "pending": 0, "missed_target": 0, "running": 0}
     assert len(summary["run"]["ran"]) == 3 and summary["run"]["skipped"] == []
     rows = {Path(r["input"]).name: r for r in summary["jobs"]}
     # the run's seconds include the batch (they read 0.0 when they counted only the jobs run alone afterwards)
