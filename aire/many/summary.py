@@ -178,7 +178,8 @@ def csv_value(value: Any) -> Any:
 
 
 def plot_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    """Quality against final parameter count, one point per finished job, coloured by grid setting."""
+    """Quality against final parameter count, one point per finished job (done or missed its quality target),
+    coloured by grid setting."""
     from aire.figures import new_figure, save_figure
 
     done = [r for r in rows if r["status"] in FINISHED and isinstance(r.get("quality"), (int, float))]
@@ -199,9 +200,9 @@ def plot_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
 
     ax.set_ylabel(quality_label(key) + ("" if not rows or rows[0]["higher_is_better"] else " (lower is better)"))
     failed = sum(r["status"] == "failed" for r in rows)
-    missed = sum(r["status"] == MISSED for r in rows)
-    ax.set_title(f"{len(done)} of {len(rows)} jobs done" + (f", {missed} missed the quality target" if missed else "")
-                 + (f", {failed} failed" if failed else ""))
+    missed = sum(r["status"] == MISSED for r in done)  # plotted too, counted apart
+    ax.set_title(f"{len(done) - missed} of {len(rows)} jobs done" + (f", {missed} missed the quality target" if missed
+                                                                     else "") + (f", {failed} failed" if failed else ""))
     if 1 < len(groups) <= 12:
         ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
