@@ -218,6 +218,18 @@ def test_seconds_fit_counts_the_loop_and_seconds_total_adds_final_metrics_and_ex
     assert f"{m['seconds_total']:.1f} s in all" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv, kind", [(["--target-params", "0.5"], "aire-cubic"), ([], "aire"),
+                                        (["--schedule", "none"], "none")])
+def test_the_summary_line_names_the_schedule_that_ran(argv, kind, image_path, tmp_path, capsys):
+    """`auto` (the default) resolves to aire-cubic with a budget and aire without; the line names the kind."""
+    out = tmp_path / "run"
+    assert main(["fit", "image", str(image_path), "--out", str(out), "--hidden", "8", "8", "--steps", "10",
+                 "--eval-every", "5", "--quiet", *argv]) == 0
+    summary = capsys.readouterr().out.splitlines()[0]
+    assert json.loads((out / "config.json").read_text())["schedule"]["kind"] == kind
+    assert f"]  schedule {kind}  " in summary, summary
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda s: [1, 2, 3], "not an aire checkpoint"),
     (lambda s: {k: v for k, v in s.items() if k != "optimizer"}, "key 'optimizer' is missing"),
