@@ -250,7 +250,7 @@ def cmd_fit(args: argparse.Namespace, extra_files: dict[str, Path] | None = None
             if str(exc).startswith("cannot write") and kept:
                 raise InputError(f"{exc}; the last checkpoint is kept: make room, then `aire fit --resume {out}`") from exc
             raise
-    print(summary_line(result))
+    print(summary_line(result, spec.schedule.kind))
     print(report_line(out))
     from aire.targets import exit_status
 

@@ -73,7 +73,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
     key = next((k for k in ("psnr", "chamfer_l1", "psnr_test") if isinstance(start.get(k), (int, float))), None)
     if key is not None:
         print(f"start ({spec.network.start['layout']} model): {key} {start[key]:.4g} at step {start.get('step', 0)}")
-    print(summary_line(result))
+    print(summary_line(result, spec.schedule.kind))
     print(report_line(out))
     from aire.targets import exit_status
 

@@ -225,14 +225,16 @@ def spec_of_checkpoint(state: dict[str, Any], where: Path) -> FitSpec:
     return attrs.evolve(spec, path=str(path))
 
 
-def summary_line(result: Any) -> str:
-    """The one-line result `aire fit` prints: quality, parameters, architecture, time."""
+def summary_line(result: Any, schedule: str | None = None) -> str:
+    """The one-line result `aire fit` prints: quality, parameters, architecture, `schedule` (the kind that
+    ran, ``spec.schedule.kind``: ``auto`` is already resolved to aire-cubic or aire there), time."""
     m = result.metrics
     quality = "  ".join(f"{k} {m[k]:.4g}" for k in ("psnr", "chamfer_l1", "iou_grid", "psnr_test")
                         if isinstance(m.get(k), (int, float)))
+    kind = schedule
     return (f"{quality}  params {m['params_initial']} -> {m['params_final']} "
             f"({100 * m['params_final'] / m['params_initial']:.0f} %)  {m['architecture_initial']} -> "
-            f"{m['architecture_final']}  {m['seconds']:.1f} s"
+            f"{m['architecture_final']}" + (f"  schedule {kind}" if kind else "") + f"  {m['seconds']:.1f} s"
             + (f" fitting, {m['seconds_total']:.1f} s in all" if isinstance(m.get("seconds_total"), (int, float)) else ""))
 
 

@@ -111,8 +111,9 @@ class FitSpec:
         for key, value in data.items():
             if key in sections:
                 if not isinstance(value, Mapping):
-                    raise ConfigError(f"{where}: {key} must be a table, got {value!r}")
-                _check_fields(sections[key], value, f"{where}.{key}")
+                    raise ConfigError(f"{where}: {key} must be a table, got {value!r}", key_path=(key,),
+                                      detail=f"{key} must be a table, got {value!r}")
+                _check_fields(sections[key], value, f"{where}.{key}", (key,))
                 try:
                     if key == "schedule":
                         _check_auto_schedule(value)
@@ -128,7 +129,7 @@ class FitSpec:
                 kwargs[key] = value
         for required in ("signal", "path"):
             if kwargs.get(required) in (None, ""):
-                raise ConfigError(f"{where}: {required} is missing")
+                raise ConfigError(f"{where}: {required} is missing", key_path=(required,), detail=f"{required} is missing")
         return cls(**kwargs)
 
 
@@ -143,8 +144,9 @@ def _check_auto_schedule(schedule: Mapping[str, Any]) -> None:
         check_cycle_options([name for name in CYCLE_OPTIONS if name in schedule], kind)
 
 
-def _check_fields(cls: type, data: Mapping[str, Any], where: str) -> None:
-    """Unknown keys (with a did-you-mean) and values of the wrong type fail naming the key."""
+def _check_fields(cls: type, data: Mapping[str, Any], where: str, section: tuple[str, ...] = ()) -> None:
+    """Unknown keys (with a did-you-mean) and values of the wrong type fail naming the key; the
+    ConfigError carries the key's place (`section` + key) so the CLI can name the config file and key."""
     import difflib
     import typing
 
@@ -156,9 +158,12 @@ def _check_fields(cls: type, data: Mapping[str, Any], where: str) -> None:
         if key not in known:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{where}: unknown key {key!r}{hint} (known: {', '.join(known)})")
+            unknown = f"unknown key{hint} (known: {', '.join(known)})"
+            raise ConfigError(f"{where}: unknown key {key!r}{hint} (known: {', '.join(known)})",
+                              key_path=(*section, str(key)), detail=f"{key}: {unknown}")
         if not conforms(value, hints[key]):
-            raise ConfigError(f"{where}.{key} must be {type_name(hints[key])}, got {value!r}")
+            detail = f"{key} must be {type_name(hints[key])}, got {value!r}"
+            raise ConfigError(f"{where}.{detail}", key_path=(*section, key), detail=detail)
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

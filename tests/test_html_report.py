@@ -17,13 +17,21 @@ import pytest
 from aire.cli import main
 from aire.html_report import build_html, write_report
 
-#: appended to a copy of the report: on load, every <img>'s decoded size goes into the DOM chromium dumps
+#: appended to a copy of the report: on load, every <img>'s decoded size and its place on the page (CSS pixels),
+#: and the page's height, go into the DOM chromium dumps
 PROBE = """<script>window.addEventListener("load", function () {
-  var out = [];
-  document.querySelectorAll("img").forEach(function (img) { out.push([img.naturalWidth, img.naturalHeight]); });
+  var out = {images: [], height: document.documentElement.scrollHeight};
+  document.querySelectorAll("img").forEach(function (img) {
+    var box = img.getBoundingClientRect();
+    out.images.push({natural: [img.naturalWidth, img.naturalHeight],
+                     box: [box.left + window.scrollX, box.top + window.scrollY, box.width, box.height]});
+  });
   var pre = document.createElement("pre"); pre.id = "aire-probe"; pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 });</script>"""
+
+#: the browser window's width; the page's whole height is screenshot
+WIDTH = 1200
 
 
 def _images(page: str) -> list[tuple[str, bytes]]:
@@ -42,8 +50,8 @@ def _chromium() -> str:
 
 def _headless(chromium: str, tmp_path, *args: str) -> str:
     done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           f"--user-data-dir={tmp_path / 'profile'}", *args], capture_output=True, text=True,
-                          timeout=180)
+                           "--force-device-scale-factor=1", f"--user-data-dir={tmp_path / 'profile'}", *args],
+                          capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -52,7 +60,8 @@ def _headless(chromium: str, tmp_path, *args: str) -> str:
 def test_a_real_runs_report_loads_every_picture_in_headless_chromium(which, request, tmp_path):
     """The report of a real fit opened in headless Chromium: each <img> decodes to the size of the picture
     embedded (naturalWidth/Height, written into the DOM by a probe script on a copy), and a screenshot of the
-    page is kept in the test's tmp folder."""
+    whole page, kept in the test's tmp folder as screenshot.png, shows every picture drawn where the browser
+    laid it out (not a blank box)."""
     chromium = _chromium()
     found = request.getfixturevalue(which)
     run = found[0] if isinstance(found, tuple) else found
@@ -61,13 +70,20 @@ def test_a_real_runs_report_loads_every_picture_in_headless_chromium(which, requ
     assert len(expected) >= 2  # the training plot and at least one picture of the result
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", PROBE + "</body>"))
-    dom = _headless(chromium, tmp_path, "--dump-dom", probe.as_uri())
-    loaded = json.loads(re.search(r'<pre id="aire-probe">(.*?)</pre>', dom).group(1))
-    assert [tuple(size) for size in loaded] == [tuple(int(v) for v in size) for size in expected]
+    dom = _headless(chromium, tmp_path, "--dump-dom", f"--window-size={WIDTH},2400", probe.as_uri())
+    found = json.loads(re.search(r'<pre id="aire-probe">(.*?)</pre>', dom).group(1))
+    assert [tuple(image["natural"]) for image in found["images"]] == [tuple(int(v) for v in size) for size in expected]
     shot = tmp_path / "screenshot.png"
-    _headless(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1200,2400", (run / "report.html").as_uri())
-    picture = iio.imread(shot)
-    assert picture.shape[:2] == (2400, 1200) and picture[..., :3].std() > 10  # drawn, not a blank page
+    page_height = int(found["height"])  # the real page: the probe only appends below it, so the layout is the same
+    _headless(chromium, tmp_path, f"--screenshot={shot}", f"--window-size={WIDTH},{page_height}",
+              (run / "report.html").as_uri())
+    picture = iio.imread(shot)[..., :3].astype(float)
+    assert picture.shape[:2] == (page_height, WIDTH)
+    for image in found["images"]:
+        left, top, w, h = (int(round(v)) for v in image["box"])
+        assert w >= 300 and top + h <= page_height  # shown large enough to read, inside the screenshot
+        drawn = picture[top + 2:top + h - 2, left + 2:left + w - 2]
+        assert drawn.std() > 10, image  # the picture is painted there, not an empty frame
 
 
 def test_the_report_is_self_contained_with_labelled_readable_pictures(image_fit):

@@ -77,6 +77,26 @@ def test_an_out_of_range_value_of_a_config_file_is_refused_naming_the_file_and_k
         2, f"aire: error: {config}: schedule.target_params must lie in (0, 1], got 2")
 
 
+@pytest.mark.parametrize("edit, message", [
+    ({"train": {"steps": "twenty"}}, "train.steps must be int, got 'twenty'"),
+    ({"network": {"widths": [8, "x"]}}, "network.widths must be list of int, got [8, 'x']"),
+    ({"schedule": [1]}, "schedule must be a table, got [1]"),
+    ({"train": {"stepz": 5}}, "train.stepz: unknown key; did you mean 'steps'? (known: steps, "),
+    ({"nonsense": 1}, "nonsense: unknown key (known: signal, path, "),
+])
+def test_a_wrong_type_or_unknown_key_of_a_config_file_is_refused_naming_the_file_and_key(edit, message, capsys,
+                                                                                           tmp_path):
+    import json
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"signal": "image", "path": "x.png", **edit}))
+    code = main(["fit", "--config", str(config), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"aire: error: {config}: {message}"), err
+    assert not (tmp_path / "o").exists()
+
+
 def test_fit_many_offers_the_same_options():
     fit = {a.option_strings[0] for a in _actions("fit")}
     many = {a.option_strings[0] for a in _actions("fit-many")}

@@ -71,6 +71,7 @@ def _same_tensors(a, b) -> bool:
 @pytest.mark.parametrize("argv, message", [
     (["--set", "sizee=8"], "valid settings: lpips (bool), max_size (int or null), orientation (one of 'apply', 'ignore'), size (int or null)"),
     (["--set", "size=1.5"], "size must be int or null"),
+    (["--set", "size=abc"], "aire: error: signal 'image' setting size must be int or null, got 'abc'"),
     (["--set", "size=-3"], "size must be an integer of at least 2"),
     (["--size", "1"], "at least 2"),
     (["--criterion-set", "k=1"], "criterion 'column-l1' has no setting 'k'"),
@@ -215,6 +216,18 @@ def test_seconds_fit_counts_the_loop_and_seconds_total_adds_final_metrics_and_ex
     assert m["seconds"] == m["seconds_fit"]
     assert m["seconds_total"] >= m["seconds_fit"] + 1.0
     assert f"{m['seconds_total']:.1f} s in all" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, kind", [(["--target-params", "0.5"], "aire-cubic"), ([], "aire"),
+                                        (["--schedule", "none"], "none")])
+def test_the_summary_line_names_the_schedule_that_ran(argv, kind, image_path, tmp_path, capsys):
+    """`auto` (the default) resolves to aire-cubic with a budget and aire without; the line names the kind."""
+    out = tmp_path / "run"
+    assert main(["fit", "image", str(image_path), "--out", str(out), "--hidden", "8", "8", "--steps", "10",
+                 "--eval-every", "5", "--quiet", *argv]) == 0
+    summary = capsys.readouterr().out.splitlines()[0]
+    assert json.loads((out / "config.json").read_text())["schedule"]["kind"] == kind
+    assert f"]  schedule {kind}  " in summary, summary
 
 
 @pytest.mark.parametrize("damage, message", [

@@ -49,7 +49,8 @@ def test_sdf_phases_report_sampling_extraction_and_chamfer(tmp_path):
         "aire: final metrics: Chamfer distance on 1,000 samples per surface ...",
         "aire: final metrics: ground-truth occupancy of the 16^3 grid ...",
         "aire: mesh.ply: marching cubes at 16^3 ...",
-        f"aire: distance.png: distances of {len(trimesh.load(tmp_path / 'mesh.ply').vertices):,} vertices to the "
+        # every face's centre: the mesh has fewer faces than picture_points (20,000)
+        f"aire: distance.png: distances of {len(trimesh.load(tmp_path / 'mesh.ply').faces):,} surface points to the "
         "ground truth, pictures ...",
     ]
 

@@ -88,4 +88,10 @@ def run_batched_collection(jobs: Sequence[Job], out: str | Path, executor: Execu
                 traceback.print_exc()
             if progress:
                 print(f"fit-many: batch of {len(batch)} fitted in {time.perf_counter() - start:.1f} s", flush=True)
-        return run_collection(jobs, out, executor, progress=progress, ran_before=ran, started=began)
+        # the summary names how this run fitted: batched (as many at once as the largest batch), with the
+        # executor named too when jobs are left to run alone on it
+        rest = [j for j in jobs if not is_finished(out, j)]
+        largest = max((len(b) for b in batches), default=0)
+        label = (("batched" if not rest else f"batched+{executor.name}"), max(largest, executor.slots if rest else 0)) \
+            if batches else None
+        return run_collection(jobs, out, executor, progress=progress, ran_before=ran, started=began, label=label)

@@ -42,6 +42,7 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
     from aire.many.executors import make_executor
     from aire.many.runner import check_collection_folder, run_collection
     from aire.many.spec import load_jobs
+    from aire.many.summary import MISSED
     from aire.options import given_options
 
     if args.workers is not None and args.workers < 1:
@@ -73,13 +74,15 @@ def cmd_fit_many(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     c, run = summary["counts"], summary["run"]
-    print(f"{c['done']} done, {c['failed']} failed of {c['total']} jobs ({len(run['ran'])} ran, "
+    missed = f"{c['missed_target']} missed the quality target, " if c.get("missed_target") else ""
+    print(f"{c['done']} done, {missed}{c['failed']} failed of {c['total']} jobs ({len(run['ran'])} ran, "
           f"{len(run['skipped'])} skipped as finished) in {run['seconds']:.1f} s")
     for row in summary["jobs"]:
-        if row["status"] == "failed":
-            print(f"  failed: {row['id']}: {row.get('error')}", file=sys.stderr)
+        if row["status"] in ("failed", MISSED):
+            print(f"  {row['status']}: {row['id']}: {row.get('error')}", file=sys.stderr)
     print(f"summary: {args.out / 'summary.md'}  (also summary.json, summary.csv, summary.png)")
-    return 1 if c["failed"] else 0
+    # a failed job is the graver outcome; a missed quality target exits 2, as `aire fit` does
+    return 1 if c["failed"] else 2 if c.get("missed_target") else 0
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -38,11 +38,13 @@ def check_collection_folder(out: str | Path) -> None:
 
 
 def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, progress: bool = True,
-                   plot_every: float = 5.0, ran_before: Sequence[str] = (), started: float | None = None) -> dict[str, Any]:
+                   plot_every: float = 5.0, ran_before: Sequence[str] = (), started: float | None = None,
+                   label: tuple[str, int] | None = None) -> dict[str, Any]:
     """Fit every unfinished job of `jobs` into `out/<job id>/` on `executor`; returns the summary
     (also written to out/summary.{json,md,csv,png} after every job). Jobs named in `ran_before` were
     fitted by this same run before (batched, aire.many.batched_runner): listed as ran, not skipped, and the
-    run's seconds count from `started` (time.time() when those began).
+    run's seconds count from `started` (time.time() when those began). `label` is the summary's (executor,
+    jobs at once) when they are not `executor`'s name and slots (batched: ``("batched", 64)``).
 
     `out`'s one-writer lock (aire.lock) is held throughout, so a second collection on the same folder
     is refused in one line naming this one instead of removing its jobs' folders in flight; what a
@@ -56,16 +58,18 @@ def run_collection(jobs: Sequence[Job], out: str | Path, executor: Executor, *, 
             if marker_kind(out) is None:
                 write_marker(out, "collection")
         recover(out)  # leftovers of a killed run whose writers are dead: temp job folders, summary temps
-        return _run(jobs, out, executor, progress, plot_every, ran_before, started)
+        return _run(jobs, out, executor, progress, plot_every, ran_before, started, label)
 
 
 def _run(jobs: Sequence[Job], out: Path, executor: Executor, progress: bool, plot_every: float,
-         ran_before: Sequence[str] = (), started: float | None = None) -> dict[str, Any]:
+         ran_before: Sequence[str] = (), started: float | None = None,
+         label: tuple[str, int] | None = None) -> dict[str, Any]:
     _write_json(out / "jobs.json", {"jobs": [j.to_dict() for j in jobs]})
     skipped = [j for j in jobs if is_finished(out, j) and j.id not in set(ran_before)]
     todo = [j for j in jobs if not is_finished(out, j)]
+    name, slots = label or (executor.name, executor.slots)
     state: dict[str, Any] = {
-        "executor": executor.name, "slots": executor.slots, "started": started or time.time(),
+        "executor": name, "slots": slots, "started": started or time.time(),
         "skipped": [j.id for j in skipped], "ran": [j for j in ran_before], "running": 0, "interrupted": False}
     last_plot = [0.0]
     rows = {j.id: job_row(out, j, None) for j in jobs}  # a row changes only when its job finishes

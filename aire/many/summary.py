@@ -12,6 +12,12 @@ from typing import Any, Sequence
 
 from aire.many.spec import Job
 
+#: a row's status when the job's fit finished without holding its quality target (metrics.json: target.held
+#: false; `aire fit` writes that run and exits 2)
+MISSED = "missed-target"
+#: the statuses of jobs whose fit finished (metrics.json exists): their numbers count in the grid cells and plot
+FINISHED = ("done", MISSED)
+
 COLUMNS = ("id", "input", "signal", "status", "this_run", "quality_key", "quality", "params_initial", "params_final",
            "params_fraction", "architecture_final", "steps", "seconds", "error")
 
@@ -26,7 +32,9 @@ def quality_key(signal: str) -> tuple[str, bool]:
 
 
 def job_row(out: Path, job: Job, record: dict[str, Any] | None) -> dict[str, Any]:
-    """The summary row of a job: its settings, status, and metrics.json's numbers when finished."""
+    """The summary row of a job: its settings, status, and metrics.json's numbers when finished. A finished
+    job whose quality target was not held has status `MISSED` and the reason (aire.targets.missed_line)
+    as its error."""
     key, higher = quality_key(job.signal)
     row: dict[str, Any] = {"id": job.id, "input": job.input, "signal": job.signal,
                            "settings": {**job.options, **{f"set.{k}": v for k, v in job.settings.items()}},
@@ -42,6 +50,11 @@ def job_row(out: Path, job: Job, record: dict[str, Any] | None) -> dict[str, Any
                    diverged=bool(m.get("diverged", False)))
         if row["params_initial"]:
             row["params_fraction"] = row["params_final"] / row["params_initial"]
+        from aire.targets import missed_line
+
+        missed = missed_line(m, out / job.id)
+        if missed is not None:
+            row.update(status=MISSED, error=missed.split("; the run is written to")[0])
     elif record is not None and record.get("status") == "failed":
         row.update(status="failed", error=record.get("error"), error_type=record.get("error_type"))
     elif error_file.is_file():  # failed in an earlier run; retried by this one
@@ -58,7 +71,7 @@ def write_summary(out: Path, rows: Sequence[dict[str, Any]], state: dict[str, An
     for row in rows:
         row["this_run"] = "skipped" if row["id"] in skipped else "ran" if row["id"] in ran else "not yet"
     counts = {"total": len(rows), **{s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "pending")},
-              "running": state.get("running", 0)}
+              "missed_target": sum(r["status"] == MISSED for r in rows), "running": state.get("running", 0)}
     document = {"counts": counts,
                 "run": {"executor": state["executor"], "slots": state["slots"],
                         "seconds": time.time() - state["started"], "interrupted": state.get("interrupted", False),
@@ -79,18 +92,19 @@ CELL_VALUES = ("quality", "params_final", "params_fraction", "seconds")
 
 def grid_cells(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per grid cell (jobs with the same grid values, over all inputs), in first-seen order:
-    {"varied", "jobs", "done", and for each of CELL_VALUES "<name>_mean" and "<name>_std"} over the finished
-    jobs. The standard deviation is the sample one (n - 1 in the denominator; None below two jobs), as a
+    {"varied", "jobs", "done", "missed_target", and for each of CELL_VALUES "<name>_mean" and "<name>_std"} over
+    the finished jobs (done, or missed their quality target: leaving those out would flatter the cell). The
+    standard deviation is the sample one (n - 1 in the denominator; None below two jobs), as a
     paper's "mean ± std over images" reports; a cell with no finished job has None for both."""
     import statistics
 
     cells: dict[str, dict[str, Any]] = {}
     for r in rows:
         key = json.dumps(r["varied"], sort_keys=True)
-        cell = cells.setdefault(key, {"varied": r["varied"], "jobs": 0, "done": 0, "_values": []})
+        cell = cells.setdefault(key, {"varied": r["varied"], "jobs": 0, "done": 0, "missed_target": 0, "_values": []})
         cell["jobs"] += 1
-        if r["status"] == "done":
-            cell["done"] += 1
+        if r["status"] in FINISHED:
+            cell["done" if r["status"] == "done" else "missed_target"] += 1
             cell["_values"].append(r)
     out = []
     for cell in cells.values():
@@ -106,7 +120,7 @@ def grid_cells(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def to_markdown(document: dict[str, Any]) -> str:
     c, run = document["counts"], document["run"]
     lines = ["# fit-many summary", "",
-             f"{c['done']} done, {c['failed']} failed, {c['pending']} pending of {c['total']} jobs; this run "
+             f"{c['done']} done, {c['failed']} failed, " + _missed(c) + f"{c['pending']} pending of {c['total']} jobs; this run "
              f"({run['executor']}, {run['slots']} at once): {len(run['ran'])} ran, {len(run['skipped'])} skipped "
              f"as finished{', interrupted' if run['interrupted'] else ''}.", "",
              "| job | status | quality | params | fraction | seconds | error |", "|---|---|---|---|---|---|---|"]
@@ -124,10 +138,18 @@ def to_markdown(document: dict[str, Any]) -> str:
                   f"| grid cell | done | {key} | params | fraction | seconds |", "|---|---|---|---|---|---|"]
         for c in cells:
             label = ", ".join(f"{k}={v}" for k, v in c["varied"].items()) or "all jobs"
-            lines.append(f"| {label} | {c['done']} of {c['jobs']} | {_mean_std(c, 'quality', '.3f')} | "
+            lines.append(f"| {label} | {c['done']} of {c['jobs']}{_missed(c, ', ')} | {_mean_std(c, 'quality', '.3f')} | "
                          f"{_mean_std(c, 'params_final', '.0f')} | {_mean_std(c, 'params_fraction', '.1%')} | "
                          f"{_mean_std(c, 'seconds', '.1f')} |")
     return "\n".join(lines) + "\n"
+
+
+def _missed(counts: dict[str, Any], lead: str = "") -> str:
+    """``1 missed its quality target, `` (led by `lead`) when a job did, else nothing."""
+    n = counts.get("missed_target", 0)
+    if not n:
+        return ""
+    return f"{lead}{n} missed {'its' if n == 1 else 'their'} quality target" + ("" if lead else ", ")
 
 
 def _mean_std(cell: dict[str, Any], name: str, spec: str) -> str:
@@ -156,10 +178,11 @@ def csv_value(value: Any) -> Any:
 
 
 def plot_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    """Quality against final parameter count, one point per finished job, coloured by grid setting."""
+    """Quality against final parameter count, one point per finished job (done or missed its quality target),
+    coloured by grid setting."""
     from aire.figures import new_figure, save_figure
 
-    done = [r for r in rows if r["status"] == "done" and isinstance(r.get("quality"), (int, float))]
+    done = [r for r in rows if r["status"] in FINISHED and isinstance(r.get("quality"), (int, float))]
     fig, ax = new_figure(figsize=(6.4, 4.4))
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in done:
@@ -177,7 +200,9 @@ def plot_summary(rows: Sequence[dict[str, Any]], path: Path) -> None:
 
     ax.set_ylabel(quality_label(key) + ("" if not rows or rows[0]["higher_is_better"] else " (lower is better)"))
     failed = sum(r["status"] == "failed" for r in rows)
-    ax.set_title(f"{len(done)} of {len(rows)} jobs done" + (f", {failed} failed" if failed else ""))
+    missed = sum(r["status"] == MISSED for r in done)  # plotted too, counted apart
+    ax.set_title(f"{len(done) - missed} of {len(rows)} jobs done" + (f", {missed} missed the quality target" if missed
+                                                                     else "") + (f", {failed} failed" if failed else ""))
     if 1 < len(groups) <= 12:
         ax.legend(fontsize=7)
     ax.grid(alpha=0.3)

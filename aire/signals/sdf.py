@@ -26,7 +26,7 @@ from aire.geometry.extract import connected_components, evaluate_grid, extract_m
 from aire.geometry.mesh_io import Frame, load_mesh, validate_mesh, write_mesh_atomic
 from aire.geometry.orientation import oriented
 from aire.metrics.mesh import chamfer, iou
-from aire.geometry.render import plot_distance_views
+from aire.geometry.render import plot_distance_views, surface_sample
 from aire.geometry.sampling import SampleSpec, grid_points, sdf_samples, surface_samples
 from aire.hookspecs import hookimpl
 from aire.interfaces import Signal
@@ -47,7 +47,8 @@ class SDFSignal(Signal):
                  near_fraction: float = 0.8, scales: tuple[float, ...] = (0.002, 0.01, 0.05), margin: float = 0.1,
                  sign_method: str = "auto", loss: str = "l1", eikonal_weight: float = 0.0, normal_weight: float = 0.0,
                  eval_resolution: int = 128, mesh_resolution: int = 256, chamfer_samples: int = 100_000,
-                 validation_samples: int = 20_000, picture_views: int = 3, up: str = "y", cache: bool = True,
+                 validation_samples: int = 20_000, picture_views: int = 3, picture_points: int = 20_000, up: str = "y",
+                 cache: bool = True,
                  keep_largest_component: bool = False, fscore_threshold: float = 0.01, seed: int = 0) -> None:
         if (path is None) == (mesh is None):
             raise ValueError("give exactly one of path or mesh")
@@ -70,6 +71,10 @@ class SDFSignal(Signal):
         self.loss_kind, self.eikonal_weight, self.normal_weight = loss, float(eikonal_weight), float(normal_weight)
         self.eval_resolution, self.mesh_resolution = int(eval_resolution), int(mesh_resolution)
         self.chamfer_samples, self.picture_views, self.seed = int(chamfer_samples), int(picture_views), int(seed)
+        if isinstance(picture_points, bool) or not isinstance(picture_points, int) or picture_points < 1:
+            raise InputError(f"picture_points must be an integer >= 1 (surface points drawn in distance.png), "
+                             f"got {picture_points!r}")
+        self.picture_points = picture_points
         if up not in ("x", "y", "z"):
             raise InputError(f"up must be x, y or z (the mesh's vertical axis, for pictures), got {up!r}")
         self.up = up
@@ -217,7 +222,9 @@ class SDFSignal(Signal):
 
     # ------------------------------------------------------------ export
     def export(self, model: torch.nn.Module, out_dir: Path) -> list[Path]:
-        """mesh.ply (original frame), distance.png (coloured by distance to the ground truth), signal.json."""
+        """mesh.ply (original frame), distance.png (coloured by distance to the ground truth, drawn from at most
+        `picture_points` face centres of the mesh drawn at random with `seed`, so its cost does not grow with the
+        mesh), signal.json."""
         out_dir = Path(out_dir)
         with phase(f"mesh.ply: marching cubes at {self.mesh_resolution}^3"):
             normalised = extract_mesh(model, self.mesh_resolution)
@@ -229,12 +236,15 @@ class SDFSignal(Signal):
             normalised, _ = keep_largest_component(normalised)
         mesh = trimesh.Trimesh(self.frame.to_original(normalised.vertices), normalised.faces, process=False)
         paths.append(write_mesh_atomic(mesh, out_dir / "mesh.ply"))
-        with phase(f"distance.png: distances of {len(normalised.vertices):,} vertices to the ground truth, pictures"):
-            distance = gdist.unsigned_distance(self.mesh, normalised.vertices)
-        vmax = PICTURE_DISTANCE_FRACTION * float(np.linalg.norm(np.ptp(self.mesh.vertices, axis=0)))
-        paths.append(plot_distance_views(normalised, distance, vmax, out_dir / "distance.png", views=self.picture_views, up=self.up,
-                                         title=f"distance to ground truth (dark red >= {PICTURE_DISTANCE_FRACTION:g} "
-                                               "of the bounding-box diagonal)"))
+        sample = surface_sample(normalised, self.picture_points, seed=self.seed)
+        with phase(f"distance.png: distances of {len(sample.points):,} surface points to the ground truth, pictures"):
+            distance = gdist.unsigned_distance(self.mesh, sample.points)
+            vmax = PICTURE_DISTANCE_FRACTION * float(np.linalg.norm(np.ptp(self.mesh.vertices, axis=0)))
+            drawn = (f"all {sample.total:,} faces' centres" if len(sample.points) == sample.total else
+                     f"{len(sample.points):,} of {sample.total:,} faces' centres, drawn at random (seed {self.seed})")
+            paths.append(plot_distance_views(sample, distance, vmax, out_dir / "distance.png", views=self.picture_views,
+                                             up=self.up, title=f"distance to ground truth at {drawn}\n(dark red >= "
+                                                               f"{PICTURE_DISTANCE_FRACTION:g} of the bounding-box diagonal)"))
         return paths
 
     def describe(self) -> dict[str, Any]:
@@ -244,6 +254,7 @@ class SDFSignal(Signal):
                 "near_fraction": self.spec.near_fraction, "scales": list(self.spec.scales), "loss": self.loss_kind,
                 "eikonal_weight": self.eikonal_weight, "normal_weight": self.normal_weight,
                 "eval_resolution": self.eval_resolution, "mesh_resolution": self.mesh_resolution,
+                "picture_points": self.picture_points,
                 "keep_largest_component": self.keep_largest_component}
 
 

@@ -15,7 +15,6 @@ backward (g * cos z) into one pass, the elementwise traffic that dominates the e
 
 from __future__ import annotations
 
-import statistics
 import time
 import warnings
 from typing import Any, Callable
@@ -100,13 +99,8 @@ class BatchedCompiler:
                 self._verify()
 
     def _decide(self, step: int) -> None:
-        eager = statistics.median(w for w, _ in self._eager)
-        wall, cpu = sum(w for w, _ in self._eager), sum(c for _, c in self._eager)
-        share = cpu / wall if self.device_type == "cpu" and wall > 0 else 1.0
         costs = policy.expected_costs(f"{self.device_type}-batched", BATCHED_PRIORS)
-        record = policy.decide(step, self.steps - step, eager, costs, share).as_dict()
-        if policy.is_forced():
-            record["compile"], record["forced"] = True, True
+        record, eager, share = policy.decide_from_probe(step, self.steps - step, self._eager, costs, self.device_type)
         self.decisions.append(record)
         if not record["compile"]:
             self.phase = "done"
@@ -121,14 +115,7 @@ class BatchedCompiler:
         if "failed" in self.outcome:
             self.outcome["reverted"] = True
             return
-        compiled, eager = statistics.median(self._compiled), self.outcome["eager_ms"] / 1e3
-        compile_s = max(0.0, self.outcome["first_compiled_step_s"] - eager)
-        self.outcome.update(compiled_ms=round(compiled * 1e3, 4), compile_s=round(compile_s, 3),
-                            speedup=round(eager / compiled, 4) if compiled > 0 else None)
-        if compiled > 0:  # idle-core seconds, for this process's next batched decisions
-            policy.record_costs(f"{self.device_type}-batched",
-                                policy.CompileCosts(compile_s * self.outcome["cpu_share"], eager / compiled))
-        reverted = compiled >= eager and not policy.is_forced()
+        reverted = policy.check_compiled(self.outcome, self._compiled, f"{self.device_type}-batched")
         if reverted:
             self.call = self.function
         self.outcome["reverted"] = reverted

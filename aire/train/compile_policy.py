@@ -19,6 +19,7 @@ frequencies added, and the fresh parameter objects of a rollback, reuse it witho
 from __future__ import annotations
 
 import contextlib
+import statistics
 import warnings
 from typing import Any, Iterator
 
@@ -122,6 +123,38 @@ def decide(step: int, steps_left: int, eager_step_seconds: float, costs: Compile
     return Decision(step=int(step), steps_left=int(steps_left), eager_ms=eager_step_seconds * 1e3, cpu_share=share,
                     predicted_compile_s=predicted, speedup=float(costs.speedup), saving_s=saving,
                     compile=costs.speedup > 1.0 and saving > predicted)
+
+
+def decide_from_probe(step: int, steps_left: int, eager: list[tuple[float, float]], costs: CompileCosts,
+                      device_type: str) -> tuple[dict[str, Any], float, float]:
+    """The decision on timed eager steps (`eager`: (wall s, thread CPU s) per step), as recorded.
+
+    Returns the decision's record (``forced: True`` and compile inside a :func:`forced` block), the
+    median eager step in seconds and the CPU share (thread CPU / wall on CPU, 1 elsewhere). Shared by
+    the single fit's Compiler and the batched fit's BatchedCompiler."""
+    median = statistics.median(w for w, _ in eager)
+    wall, cpu = sum(w for w, _ in eager), sum(c for _, c in eager)
+    share = cpu / wall if device_type == "cpu" and wall > 0 else 1.0
+    record = decide(step, steps_left, median, costs, share).as_dict()
+    if is_forced():
+        record["compile"], record["forced"] = True, True
+    return record, median, share
+
+
+def check_compiled(outcome: dict[str, Any], compiled: list[float], costs_key: str) -> bool:
+    """After the compiled steps were timed (`compiled`: wall s each): whether to go back to eager.
+
+    `outcome` holds ``eager_ms``, ``cpu_share`` and ``first_compiled_step_s`` from the decision and gets
+    ``compiled_ms``, ``compile_s`` (first compiled step beyond an eager one) and ``speedup``; the costs
+    measured are recorded under `costs_key` (idle-core seconds) for this process's next decisions.
+    Going back pays when the compiled step is not faster, unless a :func:`forced` block is active."""
+    median, eager = statistics.median(compiled), outcome["eager_ms"] / 1e3
+    compile_s = max(0.0, outcome["first_compiled_step_s"] - eager)
+    outcome.update(compiled_ms=round(median * 1e3, 4), compile_s=round(compile_s, 3),
+                   speedup=round(eager / median, 4) if median > 0 else None)
+    if median > 0:
+        record_costs(costs_key, CompileCosts(compile_s * outcome["cpu_share"], eager / median))
+    return median >= eager and not is_forced()
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 
 from aire.errors import InputError
 from aire.geometry.extract import (connected_components, evaluate_grid, extract_mesh, keep_largest_component,
-                                   marching_cubes)
+                                   marching_cubes, signed_volume)
 from aire.geometry.mesh_io import Frame, load_mesh, write_mesh_atomic
 from tests.geometry.shapes import SphereSDF
 
@@ -37,6 +37,16 @@ def test_sphere_extraction_is_closed_outward_and_the_right_size():
     # marching cubes interpolates linearly along grid edges: vertices sit within a spacing of the sphere
     assert np.abs(radii - radius).max() < spacing
     assert math.isclose(mesh.volume, 4 / 3 * math.pi * radius ** 3, rel_tol=3 * spacing / radius)
+
+
+def test_signed_volume_is_the_enclosed_volume_negative_when_the_faces_wind_inwards():
+    box = trimesh.creation.box(extents=(1.0, 2.0, 3.0), transform=trimesh.transformations.translation_matrix((5, -2, 1)))
+    assert math.isclose(signed_volume(box), 6.0, rel_tol=1e-12)
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.7)
+    outward = signed_volume(sphere)
+    assert outward > 0 and math.isclose(outward, sphere.volume, rel_tol=1e-12)  # trimesh's mass properties
+    sphere.invert()
+    assert math.isclose(signed_volume(sphere), -outward, rel_tol=1e-12)
 
 
 def test_surface_cut_by_the_grid_boundary_is_closed():

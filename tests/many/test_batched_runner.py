@@ -21,7 +21,7 @@ def test_batched_collection_writes_every_run_folder_and_the_broken_job_fails_alo
     argv = ["fit-many", str(collection["spec"]), "--out", str(out), "--batched", "--executor", "serial", "--quiet"]
     assert main(argv) == 1  # the broken input failed
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["counts"] == {"total": 3, "done": 2, "failed": 1, "pending": 0, "running": 0}
+    assert summary["counts"] == {"total": 3, "done": 2, "failed": 1, "pending": 0, "missed_target": 0, "running": 0}
     assert len(summary["run"]["ran"]) == 3 and summary["run"]["skipped"] == []
     rows = {Path(r["input"]).name: r for r in summary["jobs"]}
     # the run's seconds include the batch (they read 0.0 when they counted only the jobs run alone afterwards)
@@ -37,9 +37,27 @@ def test_batched_collection_writes_every_run_folder_and_the_broken_job_fails_alo
         assert metrics["architecture_final"] == single["architecture_final"]
         assert abs(metrics["psnr"] - single["psnr"]) < 1e-4
     assert rows["broken.png"]["status"] == "failed" and "cannot read image" in rows["broken.png"]["error"]
+    # a batch of two, then the broken job alone on the serial executor (the label read "serial, 1 at once")
+    assert (summary["run"]["executor"], summary["run"]["slots"]) == ("batched+serial", 2)
     assert main(argv) == 1
     rerun = json.loads((out / "summary.json").read_text())["run"]
     assert len(rerun["skipped"]) == 2 and len(rerun["ran"]) == 1  # only the failed job ran again
+    assert (rerun["executor"], rerun["slots"]) == ("serial", 1)  # no batch this time: the executor alone ran
+
+
+def test_a_collection_fitted_in_one_batch_is_labelled_batched_in_the_summary(tmp_path):
+    """Every job fitted in one batch in this process: the summary says batched, 3 at once (it said
+    the unused executor's name, local)."""
+    write_images(tmp_path / "images", 3, size=12)
+    out = tmp_path / "runs"
+    assert main(["fit-many", str(tmp_path / "images"), "--out", str(out), "--batched", "--quiet", "--hidden", "4",
+                 "4", "--steps", "4", "--eval-every", "2", "--schedule", "none"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["done"] == 3
+    assert all(json.loads((out / r["id"] / "metrics.json").read_text())["batched"]["members"] == 3
+               for r in summary["jobs"])
+    assert (summary["run"]["executor"], summary["run"]["slots"]) == ("batched", 3)
+    assert "this run (batched, 3 at once): 3 ran" in (out / "summary.md").read_text()
 
 
 def test_jobs_are_grouped_by_settings_and_image_size_in_batches_of_at_most_n(tmp_path):

@@ -47,7 +47,7 @@ def assert_same_fit(job_dir: Path, alone_dir: Path) -> None:
 def check_collection(out: Path, collection) -> dict:
     """Both images done and identical to fitting each alone; the broken one failed with its error."""
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["counts"] == {"total": 3, "done": 2, "failed": 1, "pending": 0, "running": 0}
+    assert summary["counts"] == {"total": 3, "done": 2, "failed": 1, "pending": 0, "missed_target": 0, "running": 0}
     rows = {Path(r["input"]).name: r for r in summary["jobs"]}
     failed = rows["broken.png"]
     assert failed["status"] == "failed" and "cannot read image" in failed["error"]

@@ -77,3 +77,20 @@ def test_summary_plot_labels_the_quality_with_its_unit(monkeypatch, tmp_path):
     ax = figures[0].axes[0]
     assert ax.get_ylabel() == "PSNR (dB)" and ax.get_xlabel() == "parameters after the fit"
     assert [list(c.get_offsets()[0]) for c in ax.collections] == [[100.0, 20.0], [80.0, 25.0]]
+
+
+def test_summary_plot_shows_a_job_that_missed_its_target_and_counts_it_apart(monkeypatch, tmp_path):
+    import aire.figures
+
+    figures = []
+    monkeypatch.setattr(aire.figures, "save_figure", lambda fig, path, dpi=110: figures.append(fig) or path)
+    from aire.many.summary import plot_summary
+
+    rows = [{**row(name, {}), "status": status, "quality": q, "params_final": p, "quality_key": "psnr",
+             "higher_is_better": True}
+            for name, status, q, p in (("a", "done", 30.0, 100), ("b", "missed-target", 25.0, 120),
+                                       ("c", "failed", None, None))]
+    plot_summary(rows, tmp_path / "summary.png")
+    ax = figures[0].axes[0]
+    assert ax.get_title() == "1 of 3 jobs done, 1 missed the quality target, 1 failed"
+    assert [list(p) for p in ax.collections[0].get_offsets()] == [[100.0, 30.0], [120.0, 25.0]]

@@ -55,6 +55,36 @@ def test_measured_costs_replace_the_prior_for_this_process():
         policy.forget_costs()
 
 
+def test_probe_decision_uses_the_median_step_and_the_fits_cpu_share():
+    # five eager steps of 40-80 ms wall (median 60 ms) with half of it on the fitting thread's CPU
+    eager = [(0.04, 0.02), (0.06, 0.03), (0.08, 0.04), (0.06, 0.03), (0.06, 0.03)]
+    costs = CompileCosts(compile_seconds=5.0, speedup=2.5)
+    record, median, share = policy.decide_from_probe(5, 500, eager, costs, "cpu")
+    assert median == pytest.approx(0.06) and share == pytest.approx(0.5)
+    # 500 * 0.06 * 0.6 = 18 s saved against 5 / 0.5 = 10 s of compilation
+    assert record == decide(5, 500, 0.06, costs, 0.5).as_dict() and record["compile"]
+    assert policy.decide_from_probe(5, 500, eager, costs, "cuda")[2] == 1.0  # a GPU's share is not the CPU's
+    with policy.forced():
+        forced = policy.decide_from_probe(5, 1, eager, costs, "cpu")[0]
+    assert forced["compile"] and forced["forced"]
+
+
+def test_compiled_steps_are_checked_against_the_eager_ones_and_their_costs_kept():
+    policy.forget_costs()
+    try:
+        outcome = {"eager_ms": 60.0, "cpu_share": 0.5, "first_compiled_step_s": 8.06}
+        assert not policy.check_compiled(outcome, [0.03, 0.02, 0.04], "cpu")  # 2x faster: keep it
+        assert outcome["compiled_ms"] == 30.0 and outcome["speedup"] == 2.0 and outcome["compile_s"] == 8.0
+        assert policy.expected_costs("cpu") == CompileCosts(4.0, 2.0)  # idle-core seconds: 8 s at half a core
+        slower = {"eager_ms": 60.0, "cpu_share": 1.0, "first_compiled_step_s": 1.0}
+        assert policy.check_compiled(slower, [0.07, 0.06, 0.08], "cpu-batched")  # not faster: back to eager
+        assert policy.expected_costs("cpu-batched") == CompileCosts(pytest.approx(0.94), pytest.approx(60 / 70))
+        with policy.forced():
+            assert not policy.check_compiled(dict(slower), [0.07], "cpu-batched")  # forced stays compiled
+    finally:
+        policy.forget_costs()
+
+
 def test_forced_blocks_nest_and_end():
     assert not policy.is_forced()
     with policy.forced():

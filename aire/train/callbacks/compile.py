@@ -9,7 +9,6 @@ and the whole story is metrics.json's "compile".
 
 from __future__ import annotations
 
-import statistics
 import time
 from typing import Any, Callable
 
@@ -80,13 +79,8 @@ class Compiler(Callback):
     # ------------------------------------------------------------- decisions
     def _decide(self, trainer: TrainerView, step: int) -> None:
         device = _device_type(trainer)
-        eager = statistics.median(w for w, _ in self._eager)
-        wall, cpu = sum(w for w, _ in self._eager), sum(c for _, c in self._eager)
-        share = cpu / wall if device == "cpu" and wall > 0 else 1.0
-        decision = policy.decide(step, trainer.train_config.steps - step, eager, self.costs(device), share)
-        record = decision.as_dict()
-        if policy.is_forced():
-            record["compile"], record["forced"] = True, True
+        record, eager, share = policy.decide_from_probe(step, trainer.train_config.steps - step, self._eager,
+                                                        self.costs(device), device)
         self.decisions.append(record)
         trainer.log_event("compile", **record)
         if not record["compile"]:
@@ -98,21 +92,12 @@ class Compiler(Callback):
         self.outcome.update(compiled_at=step, eager_ms=round(eager * 1e3, 4), cpu_share=round(share, 4))
 
     def _verify(self, trainer: TrainerView) -> None:
-        compiled = statistics.median(self._compiled)
-        eager = self.outcome["eager_ms"] / 1e3
         failed = getattr(trainer.step_model, "failed", None)
         if failed:  # the backend could not compile here: the steps were eager all along
             self.outcome["failed"] = failed
             self._finish(trainer, reverted=True)
             return
-        self.outcome["compiled_ms"] = round(compiled * 1e3, 4)
-        self.outcome["speedup"] = round(eager / compiled, 4) if compiled > 0 else None
-        compile_s = max(0.0, self.outcome["first_compiled_step_s"] - eager)
-        self.outcome["compile_s"] = round(compile_s, 3)
-        if compiled > 0:  # idle-core seconds for the next decisions of this process
-            policy.record_costs(_device_type(trainer), policy.CompileCosts(compile_s * self.outcome["cpu_share"],
-                                                                           eager / compiled))
-        self._finish(trainer, reverted=compiled >= eager and not policy.is_forced())
+        self._finish(trainer, reverted=policy.check_compiled(self.outcome, self._compiled, _device_type(trainer)))
 
     def _finish(self, trainer: TrainerView, reverted: bool, note: str | None = None) -> None:
         if reverted:  # slower than eager here: back to the plain module for the rest of the fit
