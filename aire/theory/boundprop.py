@@ -25,6 +25,7 @@ Sine activations only: for FINER's sin((1 + |u| / w0) u) use aire.theory.bounds.
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any
 
@@ -59,22 +60,25 @@ SMALL_CHANGE = 0.1  # |dz| below which the sine difference is its second-order T
 def _sine_difference(sin_z: TM, cos_z: TM, z: TM, dz: TM, B: tm.Basis) -> TM:
     """sin(z + dz) - sin(z) = cos(z) sin(dz) - sin(z) (1 - cos(dz)): every remainder is then
     proportional to the change, however small; or, where narrower, |dz| times the largest |cos| in
-    reach (mean value theorem). Where |dz| <= SMALL_CHANGE on every box and neuron (a small
+    reach (mean value theorem). On the boxes where |dz| <= SMALL_CHANGE for every neuron (a small
     perturbation), cos(z) dz - sin(z) dz^2 / 2 with Taylor's remainder |dz|^3 / 6 (sin's third
     derivative is at most 1) instead: three products instead of sincos(dz) and two, the remainder at
-    most |dz|^2 / 6 < 0.2% of the change."""
+    most |dz|^2 / 6 < 0.2% of the change. The choice is per box, so a box's bound does not depend on
+    the batch it is evaluated in."""
     e_max = dz.bound(B)
-    if float(e_max.max()) <= SMALL_CHANGE:
-        out = tm.add(tm.multiply(cos_z, dz, B), tm.multiply(sin_z, tm.multiply(dz, dz, B), B), 1.0, -0.5, B)
-        out.R = (out.R + e_max * e_max * e_max / 6 * (1 + 8 * U)) * (1 + 2 * U)
+    small = e_max.amax(dim=1) <= SMALL_CHANGE
+    if bool(small.all()):
+        out = _small_difference(sin_z, cos_z, dz, e_max, B)
+    elif not bool(small.any()):
+        out = _full_difference(sin_z, cos_z, dz, B)
     else:
-        sin_d, cos_d = tm.sincos(dz, B)
-        one_minus = TM(-cos_d.c, cos_d.R + 2 * U)
-        one_minus.c[0] = one_minus.c[0] + 1.0
-        deg = cos_d.degree_sums(B).clone()  # the same but for the constant term
-        deg[0] = one_minus.c[0].abs() * (1 + tm.gamma(B.size))
-        one_minus.deg = deg
-        out = tm.add(tm.multiply(cos_z, sin_d, B), tm.multiply(sin_z, one_minus, B), 1.0, -1.0, B)
+        parts = torch.nonzero(small).reshape(-1), torch.nonzero(~small).reshape(-1)
+        pick = [[tm.select(m, boxes) for m in (sin_z, cos_z, dz)] for boxes in parts]
+        done = (_small_difference(*pick[0], e_max[parts[0]], B), _full_difference(*pick[1], B))
+        deg = torch.empty(B.order + 1, *dz.R.shape, dtype=dz.R.dtype, device=dz.R.device)
+        out = TM(torch.empty_like(dz.c), torch.empty_like(dz.R), deg)
+        for boxes, part in zip(parts, done):
+            out.c[:, boxes], out.R[boxes], out.deg[:, boxes] = part.c, part.R, part.degree_sums(B)
     reach = z.half_width(B) + e_max
     lo, hi = tm.sin_range(z.c[0] - reach + math.pi / 2, z.c[0] + reach + math.pi / 2)
     crude = torch.clamp(e_max * torch.maximum(lo.abs(), hi.abs()), max=2.0) * (1 + 4 * U)
@@ -83,6 +87,24 @@ def _sine_difference(sin_z: TM, cos_z: TM, z: TM, dz: TM, B: tm.Basis) -> TM:
         return out
     out.c.masked_fill_(use, 0.0)  # out is this function's own
     return TM(out.c, torch.where(use, crude, out.R))
+
+
+def _small_difference(sin_z: TM, cos_z: TM, dz: TM, e_max: torch.Tensor, B: tm.Basis) -> TM:
+    """cos(z) dz - sin(z) dz^2 / 2, remainder |dz|^3 / 6 (e_max: bound on |dz|)."""
+    out = tm.add(tm.multiply(cos_z, dz, B), tm.multiply(sin_z, tm.multiply(dz, dz, B), B), 1.0, -0.5, B)
+    out.R = (out.R + e_max * e_max * e_max / 6 * (1 + 8 * U)) * (1 + 2 * U)
+    return out
+
+
+def _full_difference(sin_z: TM, cos_z: TM, dz: TM, B: tm.Basis) -> TM:
+    """cos(z) sin(dz) - sin(z) (1 - cos(dz))."""
+    sin_d, cos_d = tm.sincos(dz, B)
+    one_minus = TM(-cos_d.c, cos_d.R + 2 * U)
+    one_minus.c[0] = one_minus.c[0] + 1.0
+    deg = cos_d.degree_sums(B).clone()  # the same but for the constant term
+    deg[0] = one_minus.c[0].abs() * (1 + tm.gamma(B.size))
+    one_minus.deg = deg
+    return tm.add(tm.multiply(cos_z, sin_d, B), tm.multiply(sin_z, one_minus, B), 1.0, -1.0, B)
 
 
 class _Change:
@@ -201,7 +223,8 @@ def certify_change(network: Any, layer: int, new_weight: Any, new_bias: Any, **s
 
 def certify_many(network: Any, changes: list[tuple[int, Any, Any]], *, order: int = 5, target_ratio: float = 4.0,
                  max_boxes: int = 100_000, time_limit: float | None = None, initial: int | None = None,
-                 batch: int = 128, device: str | torch.device | None = None, threads: int | None = 1) -> list[Certificate]:
+                 batch: int = 128, device: str | torch.device | None = None,
+                 threads: int | str | None = 1) -> list[Certificate]:
     """One certificate per change (canonical layer, new weight, new bias), sharing the base network's
     Taylor models on every box.
 
@@ -218,33 +241,83 @@ def certify_many(network: Any, changes: list[tuple[int, Any, Any]], *, order: in
     Cost: about 5 ms per box for a 256-wide 4-layer network and nine changes (d = 2, order 5, one
     CPU core of a busy machine; 0.9 ms of it the base network), less per change when they share
     boxes. `threads`: torch's CPU threads during the call (restored after; None leaves them): two
-    threads are faster on an idle machine but an order of magnitude slower on a busy one (measured).
+    threads are faster on an idle machine but an order of magnitude slower on a busy one (measured),
+    so "auto" times both on a pilot and drops back to one as soon as a batch runs slow (_Threads).
     Raises ValueError for non-sine activations.
     """
     if getattr(network, "activation", "sine") != "sine":
         raise ValueError("the certified bound handles sine activations only (FINER: use vector_stability_bound)")
+    if not (threads is None or threads == "auto" or (isinstance(threads, int) and threads >= 1)):
+        raise ValueError(f"threads must be a positive integer, 'auto' or None, got {threads!r}")
     before = torch.get_num_threads()
-    if threads is not None:
+    control = _Threads(threads == "auto")
+    if isinstance(threads, int):
         torch.set_num_threads(threads)
     try:
-        return _branch_and_bound(network, changes, order, target_ratio, max_boxes, time_limit, initial, batch, device)
+        return _branch_and_bound(network, changes, order, target_ratio, max_boxes, time_limit, initial, batch, device,
+                                 control)
     finally:
         torch.set_num_threads(before)
 
 
+class _Threads:
+    """threads="auto": several CPU threads while they prove faster than one. Timed on a pilot (one
+    thread, then up to four, twice each); kept only if 20% faster, and dropped for good when a batch
+    takes over twice the one-thread time per box (other processes make idle threads spin)."""
+
+    def __init__(self, auto: bool) -> None:
+        self.auto = auto
+        self.one = math.inf  # seconds per box with one thread, on the pilot
+
+    def choose(self, problem: _Problem, dev: torch.device) -> None:
+        if not self.auto or dev.type != "cpu":
+            return
+        many = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        n = 2 * PILOT_BOXES
+        centres = torch.rand(n, problem.d, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2 - 1
+        radius = torch.full((n,), 1 / 64, dtype=torch.float64)
+        seconds = {1: math.inf, many: math.inf}
+        for threads in [1, many] * 2 if many > 1 else []:
+            torch.set_num_threads(threads)
+            start = time.perf_counter()
+            problem.bound(centres.to(dev), radius.to(dev), list(range(len(problem.changes))))
+            seconds[threads] = min(seconds[threads], time.perf_counter() - start)
+        self.one = seconds[1] / n
+        torch.set_num_threads(many if seconds[many] < 0.8 * seconds[1] else 1)
+
+    def watch(self, seconds_per_box: float) -> None:
+        if self.auto and torch.get_num_threads() > 1 and seconds_per_box > 2 * self.one:
+            torch.set_num_threads(1)
+
+
 def _branch_and_bound(network: Any, changes: list[tuple[int, Any, Any]], order: int, target_ratio: float,
                       max_boxes: int, time_limit: float | None, initial: int | None, batch: int,
-                      device: str | torch.device | None) -> list[Certificate]:
+                      device: str | torch.device | None, control: _Threads) -> list[Certificate]:
     start = time.perf_counter()
     dev = torch.device(device) if device is not None else torch.device("cpu")
     problem = _Problem(network.canonical(), list(changes), order, dev)
     n_change, d = len(problem.changes), problem.d
     everyone = list(range(n_change))
+    control.choose(problem, dev)
     g = initial or _initial_grid(problem, d, time_limit, max_boxes, target_ratio, dev)
-    axis = -1 + (2 * torch.arange(g, dtype=torch.float64, device=dev) + 1) / g
-    centre = torch.stack([m.reshape(-1) for m in torch.meshgrid(*[axis] * d, indexing="ij")], dim=1)
-    r = torch.full((centre.shape[0],), 1.0 / g, dtype=torch.float64, device=dev)
-    upper, value = _evaluate(problem, centre, r, batch, everyone)  # (changes, boxes)
+    centre, r = _grid(g, d, dev)
+    first = None
+    if time_limit is not None and initial is None and centre.shape[0] > batch:
+        # the grid is always completed: time its first batch and shrink it to what 80% of the time covers
+        began, threads = time.perf_counter(), torch.get_num_threads()
+        first = _evaluate(problem, centre[:batch], r[:batch], batch, everyone, control=control)
+        per_box = (time.perf_counter() - began) / batch
+        if torch.get_num_threads() != threads:  # dropped to one thread during it: the pilot's time on one
+            per_box = control.one
+        affordable = max(2, int((0.8 * time_limit - (time.perf_counter() - start)) / per_box) ** (1 / d))
+        if affordable < g:
+            g, first = affordable, None
+            centre, r = _grid(g, d, dev)
+    if first is None:
+        upper, value = _evaluate(problem, centre, r, batch, everyone, control=control)  # (changes, boxes)
+    else:
+        rest = _evaluate(problem, centre[batch:], r[batch:], batch, everyone, control=control)
+        upper, value = torch.cat([first[0], rest[0]], dim=1), torch.cat([first[1], rest[1]], dim=1)
     evaluated = centre.shape[0]
     best = torch.argmax(value, dim=1)
     observed = value[torch.arange(n_change), best].clone()
@@ -266,7 +339,7 @@ def _branch_and_bound(network: Any, changes: list[tuple[int, Any, Any]], order: 
         kid_r = half.repeat_interleave(len(corners))
         kid_upper = upper[:, order_].repeat_interleave(len(corners), dim=1)  # parents' bounds hold for children
         need = kid_upper[active] > limit[active]  # a change within its target on the parent keeps its bound
-        fresh_upper, fresh_value = _evaluate(problem, kids, kid_r, batch, active, need)
+        fresh_upper, fresh_value = _evaluate(problem, kids, kid_r, batch, active, need, control)
         kid_upper[active] = torch.minimum(kid_upper[active], fresh_upper)
         evaluated += kids.shape[0]
         centre = torch.cat([centre[keep], kids])
@@ -285,6 +358,13 @@ def _branch_and_bound(network: Any, changes: list[tuple[int, Any, Any]], order: 
 PILOT_BOXES = 16  # random boxes per candidate size when choosing the first grid
 
 
+def _grid(g: int, d: int, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centres (g^d, d) and radii (g^d,) of the g^d equal boxes of [-1, 1]^d."""
+    axis = -1 + (2 * torch.arange(g, dtype=torch.float64, device=dev) + 1) / g
+    centre = torch.stack([m.reshape(-1) for m in torch.meshgrid(*[axis] * d, indexing="ij")], dim=1)
+    return centre, torch.full((centre.shape[0],), 1.0 / g, dtype=torch.float64, device=dev)
+
+
 def _initial_grid(problem: _Problem, d: int, time_limit: float | None, max_boxes: int, target_ratio: float,
                   dev: torch.device) -> int:
     """Boxes per axis of the first partition: the coarsest grid whose boxes are small enough for the
@@ -296,7 +376,8 @@ def _initial_grid(problem: _Problem, d: int, time_limit: float | None, max_boxes
     all split again. Candidate sizes g = 4, 6, 9, ... (x1.5, x1.25 near the goal) are tried on PILOT_BOXES random boxes
     of radius 1/g until the median over boxes and changes of bound / change at the box centre is at
     most 3 target_ratio; the grid is capped at 2^(16/d) per axis, at half of `max_boxes` and, under
-    a time limit, at what 80% of it covers at the pilot's cost per box."""
+    a time limit, at what 80% of it would cover at half the pilot's cost per box (full batches cost
+    less per box than the pilot's; the caller times the first batch and shrinks the grid if needed)."""
     everyone = list(range(len(problem.changes)))
     centres = torch.rand(PILOT_BOXES, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
     centres = centres.to(dev)
@@ -309,7 +390,7 @@ def _initial_grid(problem: _Problem, d: int, time_limit: float | None, max_boxes
                                      everyone)
         per_box = min(per_box, (time.perf_counter() - start) / PILOT_BOXES)
         if time_limit is not None:
-            g_max = min(g_max, max(2.0, (0.8 * time_limit / per_box) ** (1 / d)))
+            g_max = min(g_max, max(2.0, (0.8 * time_limit / (0.5 * per_box)) ** (1 / d)))
         ratio = (upper / value)[upper > 0]  # changes that are none, or boxes bounded to zero, say nothing
         median = float(ratio.nanmedian()) if ratio.numel() else 0.0
         if median <= 3 * target_ratio or g >= g_max:
@@ -318,11 +399,14 @@ def _initial_grid(problem: _Problem, d: int, time_limit: float | None, max_boxes
 
 
 def _evaluate(problem: _Problem, centre: torch.Tensor, r: torch.Tensor, batch: int, active: list[int],
-              need: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+              need: torch.Tensor | None = None, control: _Threads | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     uppers, values = [], []
     for start in range(0, centre.shape[0], batch):
         part = None if need is None else need[:, start:start + batch]
+        began = time.perf_counter()
         u, v = problem.bound(centre[start:start + batch], r[start:start + batch], active, part)
+        if control is not None:
+            control.watch((time.perf_counter() - began) / u.shape[1])
         uppers.append(u)
         values.append(v)
     return torch.cat(uppers, dim=1), torch.cat(values, dim=1)
