@@ -173,9 +173,10 @@ def scale(v: TM, factor: float) -> TM:
 
 def _degree_sums(c: torch.Tensor, B: Basis) -> torch.Tensor:
     """(P+1, B, n): sum of |coefficients| of each total degree (rounded up): one product with the
-    0/1 degree-indicator matrix (a sum of M terms in any order: within gamma_M)."""
+    0/1 degree-indicator matrix (a sum of M terms in any order: within gamma_M). An infinite
+    coefficient would make 0 * inf = nan in the other degrees' sums: nan reads as +inf (no bound)."""
     sums = (B.degree_indicator.to(c.device) @ c.abs().reshape(c.shape[0], -1)).reshape(-1, *c.shape[1:])
-    return sums * (1 + gamma(c.shape[0]))
+    return torch.nan_to_num(sums * (1 + gamma(c.shape[0])), nan=math.inf, posinf=math.inf)
 
 
 def multiply(u: TM, v: TM, B: Basis) -> TM:
@@ -238,7 +239,7 @@ def _exp_majorant_tail(D: torch.Tensor, order: int) -> tuple[torch.Tensor, torch
         E.append(acc / m)
     partial = sum(E) * (1 - gamma((P + 4) ** 2))  # each E_m within (1 + gamma(m (P + 3))) of exact
     total = torch.exp(D.sum(dim=0) * (1 + gamma(P + 1))) * (1 + 8 * U)  # exp within an ulp (libm, SLEEF)
-    tail = torch.nan_to_num((total - partial) * (1 + 2 * U), nan=math.inf).clamp_min(0.0)
+    tail = torch.nan_to_num((total - partial) * (1 + 2 * U), nan=math.inf, posinf=math.inf).clamp_min(0.0)
     return tail, total
 
 
