@@ -309,7 +309,8 @@ def _branch_and_bound(network: Any, changes: list[tuple[int, Any, Any]], order: 
         per_box = (time.perf_counter() - began) / batch
         if torch.get_num_threads() != threads:  # dropped to one thread during it: the pilot's time on one
             per_box = control.one
-        affordable = max(2, int((0.8 * time_limit - (time.perf_counter() - start)) / per_box) ** (1 / d))
+        left = max(0.0, 0.8 * time_limit - (time.perf_counter() - start))  # the pilot may have used it all
+        affordable = max(2, int((left / per_box) ** (1 / d)))
         if affordable < g:
             g, first = affordable, None
             centre, r = _grid(g, d, dev)

@@ -149,3 +149,13 @@ def test_auto_threads_certify_the_same_domain():
     assert auto.boxes == fixed.boxes and auto.bound == pytest.approx(fixed.bound, rel=1e-12)
     with pytest.raises(ValueError, match="threads"):
         certify_many(net, [(1, new_w, new_b)], threads=0)
+
+
+def test_a_time_limit_spent_before_the_grid_still_certifies_the_whole_domain():
+    """The pilot may use the whole time limit: the first grid is then the coarsest, completed anyway."""
+    net = small_network((6, 5, 4), in_features=2, seed=3)
+    new_w, new_b = _perturbed(net, 1, 0.05, 0)
+    cert = certify_many(net, [(1, new_w, new_b)], time_limit=1e-6, batch=2)[0]  # grid larger than a batch
+    assert cert.boxes == cert.leaves == 2 * 2
+    ratio, _ = _worst_ratio(net, _with_canonical_layer(net, 1, new_w, new_b), cert.bound, 0, 256)
+    assert ratio <= 1.0
