@@ -301,24 +301,25 @@ def _branch_and_bound(network: Any, changes: list[tuple[int, Any, Any]], order: 
     control.choose(problem, dev)
     g = initial or _initial_grid(problem, d, time_limit, max_boxes, target_ratio, dev)
     centre, r = _grid(g, d, dev)
-    first = None
-    if time_limit is not None and initial is None and centre.shape[0] > batch:
-        # the grid is always completed: time its first batch and shrink it to what 80% of the time covers
-        began, threads = time.perf_counter(), torch.get_num_threads()
-        first = _evaluate(problem, centre[:batch], r[:batch], batch, everyone, control=control)
-        per_box = (time.perf_counter() - began) / batch
-        if torch.get_num_threads() != threads:  # dropped to one thread during it: the pilot's time on one
-            per_box = control.one
-        left = max(0.0, 0.8 * time_limit - (time.perf_counter() - start))  # the pilot may have used it all
-        affordable = max(2, int((left / per_box) ** (1 / d)))
-        if affordable < g:
-            g, first = affordable, None
-            centre, r = _grid(g, d, dev)
-    if first is None:
-        upper, value = _evaluate(problem, centre, r, batch, everyone, control=control)  # (changes, boxes)
-    else:
-        rest = _evaluate(problem, centre[batch:], r[batch:], batch, everyone, control=control)
-        upper, value = torch.cat([first[0], rest[0]], dim=1), torch.cat([first[1], rest[1]], dim=1)
+    done: list[tuple[torch.Tensor, torch.Tensor]] = []  # results of the grid's first batches
+    if time_limit is not None and initial is None:
+        # the grid is always completed: time its first batches (until one runs on a steady thread
+        # count) and shrink it to what 80% of the time covers
+        while len(done) * batch < centre.shape[0]:
+            began, threads, at = time.perf_counter(), torch.get_num_threads(), len(done) * batch
+            done.append(_evaluate(problem, centre[at:at + batch], r[at:at + batch], batch, everyone, control=control))
+            if torch.get_num_threads() == threads:
+                per_box = (time.perf_counter() - began) / done[-1][0].shape[1]
+                left = max(0.0, 0.8 * time_limit - (time.perf_counter() - start))  # the pilot may have used it
+                affordable = max(2, int((left / per_box) ** (1 / d)))
+                if affordable < g:
+                    g, done = affordable, []
+                    centre, r = _grid(g, d, dev)
+                break
+    at = len(done) * batch
+    if at < centre.shape[0]:
+        done.append(_evaluate(problem, centre[at:], r[at:], batch, everyone, control=control))
+    upper, value = (torch.cat([part[i] for part in done], dim=1) for i in (0, 1))  # (changes, boxes)
     evaluated = centre.shape[0]
     best = torch.argmax(value, dim=1)
     observed = value[torch.arange(n_change), best].clone()
