@@ -129,8 +129,8 @@ def build_parser(fit_signal: str | None = None) -> argparse.ArgumentParser:
     verify.add_argument("model", nargs="?", type=Path, help="a fit's output folder or model.safetensors")
     verify.add_argument("--seed", type=int, default=0, metavar="N",
                         help="seed of the random networks and inputs the checks use (default 0)")
-    verify.add_argument("--budget", type=float, default=30.0, metavar="SECONDS",
-                        help="seconds the certified (tight) bounds of a model may take; more converges further")
+    verify.add_argument("--budget", type=float, default=45.0, metavar="SECONDS",
+                        help="seconds the certified (tight) bounds of a model may take (default 45); more converges further")
     spectrum = sub.add_parser("spectrum", help="plot and list the strongest frequencies a fitted network expresses")
     spectrum.add_argument("model", type=Path, help="a fit's output folder or model.safetensors")
     spectrum.add_argument("--resolution", type=int, metavar="N", help="FFT grid points per axis (default 1024/256/48 for 1/2/3-D)")

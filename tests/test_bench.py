@@ -484,3 +484,18 @@ def test_sdf_nerf_search_refuses_rows_of_another_protocol_in_one_file(tmp_path):
     other["sdf"]["chamfer_samples"] = search.protocol("sdf")["chamfer_samples"]
     path.write_text(json.dumps({"rows": [], "protocol": other}))
     search.check_protocol(path)  # the same protocol: rows may be added
+
+
+def test_theory_verify_benchmark_reads_the_table_verify_prints():
+    from benchmarks.theory_verify import parse_rows
+
+    from aire.theory.verify import BoundRow, format_bounds
+
+    rows = [BoundRow("layer 0 perturbed 1%", 4.98e4, 1.7, 0.365, 0.2),
+            BoundRow("remove 26 of sine layer 3", 0.224, 0.224, 0.188, 0.9)]
+    text = "backend: torch\n\n" + format_bounds(rows) + "\n9 passed, 0 failed\n"
+    parsed = parse_rows(text)
+    assert [r["change"] for r in parsed] == ["layer 0 perturbed 1%", "remove 26 of sine layer 3"]
+    assert parsed[0]["theorem2"] == pytest.approx(4.98e4) and parsed[0]["tight"] == pytest.approx(1.7)
+    assert parsed[0]["tight_over_observed"] == pytest.approx(1.7 / 0.365, rel=1e-2)
+    assert parsed[1]["result"] == "pass"

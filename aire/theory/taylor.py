@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,8 +57,22 @@ class Basis:
         for a in exps:
             n_b = self.start[order - sum(a) + 1]
             self.prod.append(lt([index[tuple(x + y for x, y in zip(a, b))] for b in exps[:n_b]]))
+        # the same products as in-place multiply-adds over blocks: for each a and each degree m of b,
+        # the targets a + b of the degree-m monomials b, when they form a slice (always in 1-D, 2-D)
+        self.prod_blocks: list[tuple[int, slice, slice]] | None = []
+        for ai, a in enumerate(exps):
+            for m in range(order - sum(a) + 1):
+                lo, hi = self.start[m], self.start[m + 1]
+                idx = [index[tuple(x + y for x, y in zip(a, b))] for b in exps[lo:hi]]
+                if idx != list(range(idx[0], idx[0] + len(idx))):
+                    self.prod_blocks = None
+                    break
+                self.prod_blocks.append((ai, slice(idx[0], idx[-1] + 1), slice(lo, hi)))
+            if self.prod_blocks is None:
+                break
         # sin/cos recurrence: for each degree k and each b with 1 <= |b| <= k, the monomials a of
-        # degree k - |b| (a contiguous slice) and the indices of a + b, with the weight |b| / k
+        # degree k - |b| (a contiguous slice) and the indices of a + b (a slice too when contiguous,
+        # as always in 1-D and 2-D: then the step is one in-place multiply-add)
         self.rec = []
         for k in range(1, order + 1):
             steps = []
@@ -65,9 +80,15 @@ class Basis:
                 if not 1 <= sum(b) <= k:
                     continue
                 lo, hi = self.start[k - sum(b)], self.start[k - sum(b) + 1]
-                targets = lt([index[tuple(x + y for x, y in zip(a, b))] for a in exps[lo:hi]])
-                steps.append((bi, lo, hi, targets, sum(b) / k))
+                idx = [index[tuple(x + y for x, y in zip(a, b))] for a in exps[lo:hi]]
+                contiguous = idx == list(range(idx[0], idx[0] + len(idx)))
+                target: Any = slice(idx[0], idx[-1] + 1) if contiguous else lt(idx)
+                steps.append((bi, lo, hi, target))
             self.rec.append(steps)
+        #: |b| for every monomial, as float64 (the recurrence's weights |b| / k, the 1 / k applied per degree)
+        self.degree = torch.as_tensor(degree, dtype=torch.float64, device=device)
+        #: (P+1, M): 1 where monomial m has total degree k
+        self.degree_indicator = (self.degree[None, :] == torch.arange(order + 1, device=device)[:, None]).double()
         self.unit = [index[tuple(int(i == j) for j in range(d))] for i in range(d)]
 
 
@@ -80,22 +101,33 @@ class TM:
     """Batched Taylor models: coefficients c (M, B, n) of the monomials in the scaled variable t,
     remainder R (B, n)."""
 
-    __slots__ = ("c", "R")
+    __slots__ = ("c", "R", "deg")
 
-    def __init__(self, c: torch.Tensor, R: torch.Tensor) -> None:
+    def __init__(self, c: torch.Tensor, R: torch.Tensor, deg: torch.Tensor | None = None) -> None:
         self.c, self.R = c, R
+        self.deg = deg  # degree_sums, once computed (c is never changed in place after they are)
 
-    def spread(self) -> torch.Tensor:
-        """Bound on |p(t) - p(0)| over [-1, 1]^d: the sum of |non-constant coefficients| (rounded up)."""
-        return self.c[1:].abs().sum(dim=0) * (1 + gamma(self.c.shape[0]))
+    def degree_sums(self, B: Basis) -> torch.Tensor:
+        """(P+1, B, n): sum of |coefficients| of each total degree, rounded up; computed once per model
+        (a model feeds several products: its abs is the costliest part of them)."""
+        if self.deg is None:
+            self.deg = _degree_sums(self.c, B)
+        return self.deg
 
-    def half_width(self) -> torch.Tensor:
+    def spread(self, B: Basis | None = None) -> torch.Tensor:
+        """Bound on |p(t) - p(0)| over [-1, 1]^d: the sum of |non-constant coefficients| (rounded up);
+        from the cached degree sums when the basis is given."""
+        if B is None:
+            return self.c[1:].abs().sum(dim=0) * (1 + gamma(self.c.shape[0]))
+        return self.degree_sums(B)[1:].sum(dim=0) * (1 + gamma(B.order))
+
+    def half_width(self, B: Basis | None = None) -> torch.Tensor:
         """Bound on |v(x) - p(0)| over the box."""
-        return self.spread() + self.R
+        return self.spread(B) + self.R
 
-    def bound(self) -> torch.Tensor:
+    def bound(self, B: Basis | None = None) -> torch.Tensor:
         """Bound on |v(x)| over the box."""
-        return (self.c[0].abs() + self.half_width()) * (1 + 2 * U)
+        return (self.c[0].abs() + self.half_width(B)) * (1 + 2 * U)
 
 
 def variables(centre: torch.Tensor, radius: torch.Tensor, B: Basis) -> TM:
@@ -108,25 +140,30 @@ def variables(centre: torch.Tensor, radius: torch.Tensor, B: Basis) -> TM:
     return TM(c, torch.zeros_like(centre))
 
 
-def linear(v: TM, w: torch.Tensor, w_abs: torch.Tensor, b: torch.Tensor | None) -> TM:
-    """W v + b. Rounding: each coefficient is a dot product of n terms (gamma_{n+2} with the bias)."""
+def linear(v: TM, w: torch.Tensor, w_abs: torch.Tensor, b: torch.Tensor | None, B: Basis | None = None) -> TM:
+    """W v + b. Rounding: each coefficient is a dot product of n terms (gamma_{n+2} with the bias).
+    Given the basis, v's degree sums are computed (once) and kept for the products v feeds later."""
     g = gamma(w.shape[1] + 2)
     c = v.c @ w.T  # (M, B, n) @ (n, m)
     if b is not None:
         c[0] += b
-    mass = v.c.abs().sum(dim=0)  # sum over monomials of |coefficient|: each |t^a| <= 1
+    # sum over monomials of |coefficient| (each |t^a| <= 1), from the degree sums when known
+    if B is not None:
+        v.degree_sums(B)
+    mass = v.c.abs().sum(dim=0) if v.deg is None else v.deg.sum(dim=0) * (1 + gamma(v.deg.shape[0]))
     R = ((v.R * (1 + g) + g * mass) @ w_abs.T) * (1 + g)
     if b is not None:
         R = R + g * b.abs()
     return TM(c, R)
 
 
-def add(u: TM, v: TM, alpha: float = 1.0, beta: float = 1.0) -> TM:
+def add(u: TM, v: TM, alpha: float = 1.0, beta: float = 1.0, B: Basis | None = None) -> TM:
     """alpha u + beta v (alpha, beta powers of two: exact scalings). Each coefficient's rounding is
-    at most u |exact| <= u / (1 - u) |computed|."""
+    at most u |exact| <= u / (1 - u) |computed|. Given the basis, the result keeps its degree sums."""
     c = torch.add(u.c, v.c, alpha=beta / alpha) * alpha if alpha != 1.0 else torch.add(u.c, v.c, alpha=beta)
-    mass = c.abs().sum(dim=0)
-    return TM(c, (abs(alpha) * u.R + abs(beta) * v.R) * (1 + 2 * U) + 2 * U * mass * (1 + gamma(c.shape[0])))
+    deg = None if B is None else _degree_sums(c, B)
+    mass = c.abs().sum(dim=0) if deg is None else deg.sum(dim=0)
+    return TM(c, (abs(alpha) * u.R + abs(beta) * v.R) * (1 + 2 * U) + 2 * U * mass * (1 + gamma(c.shape[0])), deg)
 
 
 def scale(v: TM, factor: float) -> TM:
@@ -135,19 +172,24 @@ def scale(v: TM, factor: float) -> TM:
 
 
 def _degree_sums(c: torch.Tensor, B: Basis) -> torch.Tensor:
-    """(P+1, B, n): sum of |coefficients| of each total degree (rounded up)."""
-    a = c.abs()
-    sums = torch.stack([a[B.start[k]:B.start[k + 1]].sum(dim=0) for k in range(B.order + 1)])
-    return sums * (1 + gamma(c.shape[0]))
+    """(P+1, B, n): sum of |coefficients| of each total degree (rounded up): one product with the
+    0/1 degree-indicator matrix (a sum of M terms in any order: within gamma_M). An infinite
+    coefficient would make 0 * inf = nan in the other degrees' sums: nan reads as +inf (no bound)."""
+    sums = (B.degree_indicator.to(c.device) @ c.abs().reshape(c.shape[0], -1)).reshape(-1, *c.shape[1:])
+    return torch.nan_to_num(sums * (1 + gamma(c.shape[0])), nan=math.inf, posinf=math.inf)
 
 
 def multiply(u: TM, v: TM, B: Basis) -> TM:
     """u * v: the product polynomial truncated at degree P; the dropped terms, the remainders'
     cross terms and the rounding go to R."""
     c = torch.zeros_like(u.c)
-    for a, targets in enumerate(B.prod):
-        c.index_add_(0, targets, u.c[a] * v.c[:targets.numel()])
-    du, dv = _degree_sums(u.c, B), _degree_sums(v.c, B)
+    if B.prod_blocks is not None:
+        for a, target, block in B.prod_blocks:
+            c[target].addcmul_(u.c[a], v.c[block])
+    else:
+        for a, targets in enumerate(B.prod):
+            c.index_add_(0, targets, u.c[a] * v.c[:targets.numel()])
+    du, dv = u.degree_sums(B), v.degree_sums(B)
     P = B.order
     high = torch.zeros_like(u.R)
     for i in range(1, P + 1):  # the dropped degrees i + j > P
@@ -182,25 +224,22 @@ def _exp_majorant_tail(D: torch.Tensor, order: int) -> tuple[torch.Tensor, torch
 
     Along a ray t = s t0, every derivative of sin and cos being at most 1, the Taylor coefficients in
     s are majorised by those of exp(W(s)), W(s) = sum_k D_k s^k (Faa di Bruno). Its coefficients E_m
-    follow m E_m = sum_k k D_k E_{m-k}; the tail is E_{P+1} + ... + E_{N} plus, by Cauchy's estimate
-    on |s| = rho, exp(W(rho)) rho^-(N+1) / (1 - 1/rho). So the bound scales like |w|^(P+1) for
-    small arguments, unlike a cosh(|w|) bound.
+    follow m E_m = sum_k k D_k E_{m-k}, all >= 0, so the tail is exactly exp(W(1)) - (E_0 + ... + E_P):
+    it scales like |w|^(P+1) for small arguments, unlike a cosh(|w|) bound. Computed as an upper
+    bound on exp (W(1) and exp rounded up) minus a lower bound on the partial sum (its rounding, a
+    few ulps per step of the recurrence, taken off); the difference's own rounding is a few ulps of
+    exp(W(1)), far below the rounding sincos adds for `total` anyway.
     """
     P = order
-    N = 2 * P + 4
     E = [torch.ones_like(D[0])]
-    for m in range(1, N + 1):
-        acc = torch.zeros_like(D[0])
-        for k in range(1, min(m, P) + 1):
+    for m in range(1, P + 1):
+        acc = D[0] * E[m - 1]
+        for k in range(2, m + 1):
             acc = acc + k * D[k - 1] * E[m - k]
         E.append(acc / m)
-    partial = sum(E[P + 1:]) * (1 + gamma(4 * N))
-    rest = torch.full_like(D[0], math.inf)
-    for rho in (2.0, 4.0, 8.0, 16.0, 32.0):
-        w_rho = sum(D[k - 1] * rho**k for k in range(1, P + 1))
-        rest = torch.minimum(rest, torch.exp(w_rho.clamp(max=700.0)) * rho ** -(N + 1) / (1 - 1 / rho))
-    tail = partial + rest
-    total = sum(E[: P + 1]) + tail
+    partial = sum(E) * (1 - gamma((P + 4) ** 2))  # each E_m within (1 + gamma(m (P + 3))) of exact
+    total = torch.exp(D.sum(dim=0) * (1 + gamma(P + 1))) * (1 + 8 * U)  # exp within an ulp (libm, SLEEF)
+    tail = torch.nan_to_num((total - partial) * (1 + 2 * U), nan=math.inf, posinf=math.inf).clamp_min(0.0)
     return tail, total
 
 
@@ -212,22 +251,43 @@ def sincos(v: TM, B: Basis) -> tuple[TM, TM]:
     S = torch.zeros_like(v.c)
     C = torch.zeros_like(v.c)
     S[0], C[0] = torch.sin(c0), torch.cos(c0)
-    for steps in B.rec:  # degree by degree: each uses only lower degrees
-        for bi, lo, hi, targets, weight in steps:
-            wb = v.c[bi] * weight
-            S.index_add_(0, targets, wb * C[lo:hi])
-            C.index_add_(0, targets, -wb * S[lo:hi])
-    D = _degree_sums(v.c, B)[1:]  # (P, B, n): |w| of degrees 1..P on [-1, 1]^d
+    wd = v.c * B.degree[:, None, None]  # |b| w_b
+    for k, steps in enumerate(B.rec, start=1):  # degree by degree: each uses only lower degrees
+        lo_k, hi_k = B.start[k], B.start[k + 1]
+        for bi, lo, hi, target in steps:  # S_k += |b| w_b C_a, C_k += |b| w_b S_a (signs and 1/k below)
+            if isinstance(target, slice):
+                S[target].addcmul_(wd[bi], C[lo:hi])
+                C[target].addcmul_(wd[bi], S[lo:hi])
+            else:
+                S.index_add_(0, target, wd[bi] * C[lo:hi])
+                C.index_add_(0, target, wd[bi] * S[lo:hi])
+        S[lo_k:hi_k] /= k
+        C[lo_k:hi_k] /= -k
+    D = v.degree_sums(B)[1:]  # (P, B, n): |w| of degrees 1..P on [-1, 1]^d
     tail, total = _exp_majorant_tail(D, B.order)
     rounding = ((B.order + 2) * gamma(B.size + 2) + 2 * _TRIG) * total * 1.01
     R = (v.R + tail) * (1 + 8 * U) + rounding  # sin and cos are 1-Lipschitz: the input remainder passes through
     out = []
-    width = v.half_width()
+    width = v.half_width(B)
     for coef, phase in ((S, 0.0), (C, math.pi / 2)):
         lo, hi = sin_range(c0 - width + phase, c0 + width + phase)
         interval = (hi - lo) / 2
         use = interval <= R
-        c = torch.where(use, torch.zeros_like(coef), coef)
-        c[0] = torch.where(use, (hi + lo) / 2, coef[0])
-        out.append(TM(c, torch.where(use, interval * (1 + 4 * U) + 2 * U, R)))
+        if not bool(use.any()):
+            out.append(TM(coef, R))
+            continue
+        coef.masked_fill_(use, 0.0)  # coef is this function's own: no copy needed
+        coef[0] = torch.where(use, (hi + lo) / 2, coef[0])
+        out.append(TM(coef, torch.where(use, interval * (1 + 4 * U) + 2 * U, R)))
     return out[0], out[1]
+
+
+def select(v: TM, boxes: torch.Tensor | None = None, neurons: torch.Tensor | None = None) -> TM:
+    """The models of some boxes and/or neurons (index tensors; None: all), degree sums included."""
+    c, R, deg = v.c, v.R, v.deg
+    if boxes is not None:
+        c, R, deg = c[:, boxes], R[boxes], None if deg is None else deg[:, boxes]
+    if neurons is not None:
+        c, R, deg = c[..., neurons], R[..., neurons], None if deg is None else deg[..., neurons]
+    return TM(c, R, deg)
+

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aire.testing import small_network
-from aire.theory.boundprop import certify_change, certify_removal, device_for
+from aire.theory.boundprop import _Problem, certify_change, certify_many, certify_removal, device_for, removal_change
 from aire.theory.bounds import stability_bound, vector_pruning_bound, vector_stability_bound
 from aire.theory.verify import _with_canonical_layer, _worst_ratio
 
@@ -101,4 +101,61 @@ def test_no_change_is_certified_exactly_and_at_once():
     net = small_network((4, 3), seed=1)
     w, b = net.canonical()[1]
     cert = certify_change(net, 1, w, b, order=3)
-    assert cert.bound == 0.0 and cert.observed == 0.0 and cert.boxes == 64 * 64
+    # at once: the first grid (the coarsest the pilot tries, nothing to blow up) is never split
+    assert cert.bound == 0.0 and cert.observed == 0.0 and cert.boxes == cert.leaves == 4 * 4
+
+
+def test_batched_and_per_box_evaluation_give_the_same_bounds(monkeypatch):
+    """Many boxes as one tensor computation bound each box as evaluating it alone does (the choices
+    made inside, such as the small-perturbation sine difference, are per box), and a change limited
+    to some boxes bounds exactly those."""
+    from aire.theory import boundprop
+
+    used = {"small": 0, "full": 0}
+    for kind in used:
+        original = getattr(boundprop, f"_{kind}_difference")
+        monkeypatch.setattr(boundprop, f"_{kind}_difference",
+                            lambda *a, _f=original, _k=kind: used.__setitem__(_k, used[_k] + a[2].c.shape[1]) or _f(*a))
+    net = small_network((6, 5, 4), in_features=2, seed=4)
+    changes = [(1, *_perturbed(net, 1, 0.005, 0)), removal_change(net, 0, [1, 3]), (0, *_perturbed(net, 0, 0.3, 1))]
+    problem = _Problem(net.canonical(), changes, 5, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    centre = torch.rand(24, 2, generator=gen, dtype=torch.float64) * 1.8 - 0.9
+    r = torch.rand(24, generator=gen, dtype=torch.float64) * 0.3 + 0.01  # boxes of many sizes
+    everyone = [0, 1, 2]
+    upper, value = problem.bound(centre, r, everyone)
+    assert used["small"] > 0 and used["full"] > 0  # the batch mixed both sine differences
+    assert torch.isfinite(upper).all() and (upper >= value).all()
+    for i in range(24):
+        alone, at_centre = problem.bound(centre[i:i + 1], r[i:i + 1], everyone)
+        torch.testing.assert_close(alone[:, 0], upper[:, i], rtol=1e-12, atol=0)
+        torch.testing.assert_close(at_centre[:, 0], value[:, i], rtol=1e-12, atol=0)
+    need = torch.rand(3, 24, generator=gen) < 0.4
+    some, _ = problem.bound(centre, r, everyone, need)
+    assert torch.isinf(some[~need]).all()  # not bounded: the caller keeps the parent's bound there
+    torch.testing.assert_close(some[need], upper[need], rtol=1e-12, atol=0)
+
+
+def test_auto_threads_certify_the_same_domain():
+    """threads="auto" only changes how fast: the bounds hold and the thread count is restored."""
+    net = small_network((5, 4), in_features=2, seed=2)
+    new_w, new_b = _perturbed(net, 1, 0.05, 0)
+    before = torch.get_num_threads()
+    fixed = certify_many(net, [(1, new_w, new_b)], max_boxes=400, initial=8)[0]
+    auto = certify_many(net, [(1, new_w, new_b)], max_boxes=400, initial=8, threads="auto")[0]
+    assert torch.get_num_threads() == before
+    ratio, _ = _worst_ratio(net, _with_canonical_layer(net, 1, new_w, new_b), auto.bound, 0, 256)
+    assert ratio <= 1.0
+    assert auto.boxes == fixed.boxes and auto.bound == pytest.approx(fixed.bound, rel=1e-12)
+    with pytest.raises(ValueError, match="threads"):
+        certify_many(net, [(1, new_w, new_b)], threads=0)
+
+
+def test_a_time_limit_spent_before_the_grid_still_certifies_the_whole_domain():
+    """The pilot may use the whole time limit: the first grid is then the coarsest, completed anyway."""
+    net = small_network((6, 5, 4), in_features=2, seed=3)
+    new_w, new_b = _perturbed(net, 1, 0.05, 0)
+    cert = certify_many(net, [(1, new_w, new_b)], time_limit=1e-6, batch=2)[0]  # grid larger than a batch
+    assert cert.boxes == cert.leaves == 2 * 2
+    ratio, _ = _worst_ratio(net, _with_canonical_layer(net, 1, new_w, new_b), cert.bound, 0, 256)
+    assert ratio <= 1.0

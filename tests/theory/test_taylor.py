@@ -106,3 +106,23 @@ def test_basis_counts_monomials():
     assert tm.basis(3, 4).size == math.comb(7, 3)
     with pytest.raises(ValueError):
         tm.basis(0, 3)
+
+
+@settings(max_examples=40)
+@given(order=st.integers(1, 6), seed=st.integers(0, 10_000), log_scale=st.floats(-4, 1))
+def test_exp_majorant_tail_is_exp_minus_its_partial_sum(order, seed, log_scale):
+    """The closed-form tail bounds exp(W(1)) - (E_0 + ... + E_P) computed exactly (mpmath, 60 digits),
+    and by no more than the rounding of exp(W(1))."""
+    mpmath = pytest.importorskip("mpmath")
+    gen = torch.Generator().manual_seed(seed)
+    D = torch.rand(order, 1, 1, generator=gen, dtype=torch.float64) * 10**log_scale
+    tail, total = tm._exp_majorant_tail(D, order)
+    with mpmath.workdps(60):
+        d = [mpmath.mpf(float(x)) for x in D.reshape(-1)]
+        E = [mpmath.mpf(1)]
+        for m in range(1, order + 1):
+            E.append(sum(k * d[k - 1] * E[m - k] for k in range(1, m + 1)) / m)
+        exact_total = mpmath.exp(sum(d))
+        exact = exact_total - sum(E)
+    assert float(total) >= exact_total and float(tail) >= exact
+    assert float(tail) <= float(exact) * (1 + 1e-12) + 64 * EPS * float(exact_total)

@@ -70,7 +70,7 @@ def test_fitted_256_wide_model_tight_bounds_and_expansion():
     bound below 2, or the report of why not, and the mean-square estimate within 10x."""
     _, result = _fit(24, (256, 256, 256, 256), 300)
     net = result.network.double().eval()
-    rows = bound_rows(net, max_boxes=40_000, prune_fraction=0.0)
+    rows = bound_rows(net, max_boxes=20_000, prune_fraction=0.0)
     print("\n" + format_bounds(rows))
     for row in rows:
         assert row.passed and row.tight <= 10 * row.observed, row
