@@ -8,7 +8,9 @@ and MS-SSIM (aire.metrics.image); for a mesh the SDF's Chamfer L1/L2, F-score, H
 consistency and IoU (aire.metrics.mesh); for a NeRF scene PSNR and SSIM on its test views.
 
 What DATA is comes from its name (a mesh suffix: a mesh; a folder or .json: a NeRF scene; else an
-image); a model whose inputs and outputs do not fit that signal is refused in one line.
+image); a model whose inputs and outputs do not fit that signal, or data read at another size or
+sampling than the fit's (another aspect ratio; READ_AS), is refused in one line. A run saved from
+Python without a config records no signal settings: an image is then read at its recorded fitted size.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from aire.saved_run import SavedRun
 DIMENSIONS = {"image": "2 -> C (colour channels)", "sdf": "3 -> 1", "nerf": "a NeRF model (3 -> 1 + features, "
               "with a colour head)"}
 
+
+#: keys of a signal's describe() that say how its data was read (an image's fitted size, a scene's view
+#: size and samples per ray, an SDF's sampling and grids): a model scored with other values would be
+#: measured at another resolution or sampling than its fit, and its metrics would not compare
+READ_AS = ("height", "width", "samples", "importance_samples", "eval_resolution", "mesh_resolution")
 
 #: what data of each built-in kind is, in words
 WHAT = {"image": "an image", "sdf": "a mesh (SDF signal)", "nerf": "a NeRF scene"}
@@ -68,6 +75,29 @@ def check_fits(run: SavedRun, signal: Any, data: Path) -> None:
                          f"signal needs {need[0]} -> {need[1]}")
 
 
+def signal_settings(run: SavedRun) -> dict[str, Any]:
+    """The settings to read DATA with: the run's (config.json); for an image run saved from Python
+    (``aire.save_run`` without a config: no settings recorded), the fitted size metrics.json records."""
+    settings = run.signal_settings
+    record = run.signal_record
+    if not settings and run.kind == "image" and isinstance(record.get("height"), int) \
+            and isinstance(record.get("width"), int):
+        settings = {"size": max(record["height"], record["width"])}
+    return settings
+
+
+def check_read_as(run: SavedRun, signal: Any, data: Path) -> None:
+    """InputError (one line) when DATA, read as the run's signal, differs from what the fit read in a
+    READ_AS key metrics.json records (e.g. another aspect ratio, or a run without recorded settings)."""
+    record, now = run.signal_record, signal.describe()
+    differ = [f"{key} {now[key]} (the fit's: {record[key]})" for key in READ_AS
+              if key in record and key in now and record[key] != now[key]]
+    if differ:
+        why = "" if run.signal_settings else "; the run records no signal settings (no config.json)"
+        raise InputError(f"{data} read as {run.run_dir}'s {run.kind} signal has {', '.join(differ)}: its metrics would "
+                         f"not compare with the fit's{why}")
+
+
 def evaluate_run(run: SavedRun, data: str | Path) -> dict[str, Any]:
     """The signal's metrics of `run`'s model on `data` (module docstring). InputError when the data is
     not the run's kind of signal or does not fit the model."""
@@ -82,8 +112,9 @@ def evaluate_run(run: SavedRun, data: str | Path) -> dict[str, Any]:
         have = run.dimensions()
         raise InputError(f"{run.run_dir} is fitted to {WHAT[run.kind]} (its model maps {have[0]} -> {have[1]}), but "
                          f"{data} is {WHAT[data_kind(data)]}, whose model maps {DIMENSIONS[data_kind(data)]}")
-    signal = create("signal", run.kind, str(data), **run.signal_settings)
+    signal = create("signal", run.kind, str(data), **signal_settings(run))
     check_fits(run, signal, data)
+    check_read_as(run, signal, data)
     device = next(run.model.parameters()).device
     signal.to(device)
     with torch.no_grad():

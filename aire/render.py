@@ -181,7 +181,7 @@ def nerf_cameras(run: SavedRun, args: argparse.Namespace) -> tuple[list[tuple[np
     elif args.turntable is not None:
         split = _test_split(run, args.scene)
         cameras = [(pose, split.intrinsics[0]) for pose in turntable_poses(split.poses, args.turntable)]
-        what = f"a turntable of {len(cameras)} views"
+        what = f"a turntable of {len(cameras)} view{'' if len(cameras) == 1 else 's'}"
     else:
         split = _test_split(run, args.scene)
         cameras = list(zip(split.poses, split.intrinsics))
@@ -284,7 +284,8 @@ def _render_nerf_run(run: SavedRun, args: argparse.Namespace, suffix: str) -> in
     inputs = _check_out(run, args, folder=suffix == "")
     cameras, what = nerf_cameras(run, args)
     if suffix == ".png" and len(cameras) != 1:
-        raise InputError(f"--out {args.out}: {what} do not fit in one .png; give a .gif or a folder")
+        raise InputError(f"--out {args.out}: {what} do not fit in one .png; give a .gif or a folder, or one view "
+                         "with --turntable 1 or a --camera-path of one camera")
     if suffix == ".gif" and len({(k.width, k.height) for _, k in cameras}) > 1:
         raise InputError(f"--out {args.out}: the views differ in size; give a folder, or --size W H")
     with one_writer(args.out):

@@ -52,6 +52,37 @@ def test_another_image_is_scored_against_the_model(image_fit, tmp_path, capsys):
     assert float(row[1]) == pytest.approx(expected, rel=1e-5) and len(row) == 2  # not its input: no recorded column
 
 
+def test_a_run_saved_from_python_is_scored_at_its_fitted_size(tmp_path, capsys):
+    """aire.save_run without a config records no signal settings: DATA is read at the fitted size that
+    metrics.json records (here 16 px of a 40 px file), not at the signal's default size."""
+    import aire
+    from aire.config import ScheduleConfig
+    from aire.signals.image import ImageSignal, synthetic_image
+
+    image = tmp_path / "photo.png"
+    iio.imwrite(image, (synthetic_image(40) * 255).round().astype(np.uint8))
+    signal = ImageSignal(image, size=16)
+    net = aire.build_network(signal, [16, 16], seed=0)
+    result = aire.fit(signal, net, steps=30, schedule=ScheduleConfig(kind="none"), progress=False, eval_every=30)
+    run = aire.save_run(result, signal, tmp_path / "run")
+    assert not (run / "config.json").exists()
+    code, stdout, err = _run(capsys, "eval", run, "--on", image, "--quiet")
+    assert code == 0, err
+    recorded = json.loads((run / "metrics.json").read_text())["psnr"]
+    row = next(line.split() for line in stdout.splitlines() if line.startswith("psnr"))
+    assert float(row[1]) == pytest.approx(recorded, rel=1e-5) and row[1] == row[2]
+
+
+def test_data_of_another_aspect_ratio_is_refused_not_scored(image_fit, tmp_path, capsys):
+    run, _ = image_fit  # fitted square, 32 x 32
+    wide = tmp_path / "wide.png"
+    iio.imwrite(wide, np.full((16, 32, 3), 128, np.uint8))
+    code, stdout, err = _run(capsys, "eval", run, "--on", wide, "--quiet")
+    assert code == 2 and stdout == ""
+    assert err == (f"aire: error: {wide} read as {run}'s image signal has height 16 (the fit's: 32): its metrics "
+                   "would not compare with the fit's")
+
+
 def test_a_model_that_does_not_fit_the_data_is_one_line(image_fit, sphere_mesh, tiny_scene, tmp_path, capsys):
     run, _ = image_fit
     grey = tmp_path / "grey.png"

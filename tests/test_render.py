@@ -148,7 +148,9 @@ def test_nerf_turntable_and_camera_paths(nerf_fit, tmp_path, capsys):
     expected = model.render_view(pose, Intrinsics(**recorded)).numpy()  # the fitted scene's camera
     assert np.array_equal(iio.imread(tmp_path / "one.png"), (expected * 255 + 0.5).astype(np.uint8))
     code, _, err = _run(capsys, "render", nerf_fit, "--out", tmp_path / "two.png", "--turntable", "2", "--quiet")
-    assert code == 2 and "do not fit in one .png" in err
+    assert code == 2 and "do not fit in one .png" in err and "--turntable 1" in err
+    code, _, err = _run(capsys, "render", nerf_fit, "--out", tmp_path / "single.png", "--turntable", "1", "--quiet")
+    assert code == 0 and iio.imread(tmp_path / "single.png").shape == (recorded["height"], recorded["width"], 3)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"frames": []}))
     code, _, err = _run(capsys, "render", nerf_fit, "--out", tmp_path / "bad.gif", "--camera-path", bad, "--quiet")
