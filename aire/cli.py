@@ -9,9 +9,9 @@ printed, then one line naming the plugin it came from, and the exit status is 1.
 from __future__ import annotations
 
 import argparse
-
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -22,6 +22,13 @@ from aire.atomic import check_out_file, one_writer
 from aire.config import ConfigError
 from aire.errors import InputError
 from aire.plugins import ComponentError
+
+#: OpenMP threads that wait for work sleep instead of spinning, unless the user chose otherwise. Set
+#: before torch loads its OpenMP runtime (this module imports no torch). Measured (benchmarks/results/
+#: threads-cpu.md): `aire demo` on 2 cores beside two busy processes fitted in 85.6 s with spinning
+#: threads, 15.3 s with sleeping ones (6.6 s on one thread); on the idle machine the sleeping threads
+#: cost 5 % (a 300-step image fit: 32.9 s against 31.2 s; one thread 50.4 s).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 EXIT_USAGE = 2
 EXIT_BUG = 1
@@ -113,10 +120,10 @@ def build_parser(fit_signal: str | None = None) -> argparse.ArgumentParser:
     add_render(sub)
     add_eval(sub)
     add_report(sub)
-    # the defaults are sized so the fit takes ~25 s of CPU time (measured: docs/quickstart.md) and still shows
-    # AIRe halving the network at about 35 dB
+    # the defaults are sized so the command takes ~15 s of CPU time (measured: docs/quickstart.md) and still
+    # shows AIRe halving the network at about 35 dB
     demo = sub.add_parser("demo", help="adaptive fit of a generated 64 px image to half its parameters "
-                                       "(~25 s of CPU time, under a minute on 2 cores)")
+                                       "(~15 s of CPU time, under a minute on 2 cores)")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), metavar="DIR",
                       help="output folder (default runs/demo; an existing one must be empty, or aire's with --overwrite)")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing output folder that aire wrote")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -55,8 +56,8 @@ def git_state() -> tuple[str | None, bool | None]:
 
 
 def environment(device: Any = "cpu") -> dict[str, Any]:
-    """{aire, torch, python, platform, device, device_name, torch_threads, git_commit, git_dirty} of this
-    process, for a fit on `device`; values that cannot be known are None."""
+    """{aire, torch, python, platform, device, device_name, torch_threads, omp_wait_policy, git_commit,
+    git_dirty} of this process, for a fit on `device`; values that cannot be known are None."""
     import torch
 
     from aire import __version__
@@ -64,4 +65,5 @@ def environment(device: Any = "cpu") -> dict[str, Any]:
     commit, dirty = git_state()
     return {"aire": __version__, "torch": torch.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "device": str(device), "device_name": device_name(device),
-            "torch_threads": torch.get_num_threads(), "git_commit": commit, "git_dirty": dirty}
+            "torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "git_commit": commit, "git_dirty": dirty}

@@ -40,3 +40,21 @@ def test_git_commit_is_the_checkouts_head_and_none_outside_a_checkout(monkeypatc
         assert git_state() == (None, None) and environment()["git_commit"] is None
     finally:
         git_state.cache_clear()
+
+
+def test_the_command_line_makes_waiting_openmp_threads_sleep_unless_the_user_chose(monkeypatch):
+    """Spinning OpenMP threads made a 2-core fit 5.6x slower beside two busy processes: the CLI module
+    sets OMP_WAIT_POLICY=PASSIVE before torch loads (it imports no torch), keeping a user's own value;
+    metrics.json's environment records it."""
+    import os
+    import sys
+
+    code = "import sys, os, aire.cli; print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["PASSIVE", "False"]
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"}, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.split() == ["ACTIVE", "False"]
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    assert environment("cpu")["omp_wait_policy"] == "PASSIVE"
