@@ -94,9 +94,9 @@ def check_schedule(config: Any, schedule: Any, signal: Any) -> None:
                           f"...); schedule {config.kind!r} never changes the architecture")
 
 
-def missed_line(metrics: dict[str, Any], out: Any) -> str | None:
-    """The one line a command prints (as an error, exit status 2) when a run with a quality target ended
-    without holding it, naming the quality reached and where the run is; None when it held or had none."""
+def missed_reason(metrics: dict[str, Any]) -> str | None:
+    """Why a run with a quality target missed it, naming the quality reached (``target_psnr 40 was not
+    held: psnr 31 at the end``); None when it held or had none."""
     target = metrics.get("target")
     if not isinstance(target, dict) or target.get("held", True):
         return None
@@ -106,8 +106,16 @@ def missed_line(metrics: dict[str, Any], out: Any) -> str | None:
     reached = f"{key} {value:.4g}" if isinstance(value, (int, float)) else f"no {key}"
     why = target.get("missed", "")
     why = " (out of reach of the starting network)" if "out of reach" in why else ""
-    return (f"{option} {target.get('value'):g} was not held: {reached} at the end{why}; the run is written to {out} "
-            "with its final network (metrics.json: target.held false)")
+    return f"{option} {target.get('value'):g} was not held: {reached} at the end{why}"
+
+
+def missed_line(metrics: dict[str, Any], out: Any) -> str | None:
+    """The one line a command prints (as an error, exit status 2) when a run with a quality target ended
+    without holding it: `missed_reason` and where the run is; None when it held or had none."""
+    reason = missed_reason(metrics)
+    if reason is None:
+        return None
+    return f"{reason}; the run is written to {out} with its final network (metrics.json: target.held false)"
 
 
 def exit_status(metrics: dict[str, Any], out: Any) -> int:

@@ -35,6 +35,15 @@ def sdf_slices(model: torch.nn.Module, resolution: int = 256, at: Sequence[float
     return out
 
 
+def diverging_norm(slices: Sequence[np.ndarray]) -> Any:
+    """The colour scale of the slice pictures: centred on 0, from -m to m for the largest finite |value| m
+    of the slices (1 when they hold none), a matplotlib TwoSlopeNorm."""
+    import matplotlib
+
+    vmax = float(max(np.abs(s[np.isfinite(s)]).max() if np.isfinite(s).any() else 1.0 for s in slices)) or 1.0
+    return matplotlib.colors.TwoSlopeNorm(vmin=-vmax, vcenter=0.0, vmax=vmax)
+
+
 def slices_picture(slices: Sequence[np.ndarray], gap: int = 2) -> np.ndarray:
     """The three slices (sdf_slices' order) side by side as one (R, 3 R + 2 gap, 3) float array in [0, 1]:
     plot_slices' diverging colours (RdBu_r centred on 0, blue inside, red outside, scaled by the largest
@@ -42,8 +51,7 @@ def slices_picture(slices: Sequence[np.ndarray], gap: int = 2) -> np.ndarray:
     an experiment logger shows at each evaluation."""
     import matplotlib
 
-    vmax = float(max(np.abs(s[np.isfinite(s)]).max() if np.isfinite(s).any() else 1.0 for s in slices)) or 1.0
-    norm = matplotlib.colors.TwoSlopeNorm(vmin=-vmax, vcenter=0.0, vmax=vmax)
+    norm = diverging_norm(slices)
     colours = matplotlib.colormaps["RdBu_r"]
     pictures = [colours(norm(np.nan_to_num(s[::-1], nan=0.0)))[..., :3] for s in slices]  # row 0 at +1: up
     white = np.ones((pictures[0].shape[0], gap, 3))
@@ -54,11 +62,8 @@ def plot_slices(slices: Sequence[np.ndarray], at: Sequence[float] = (0.0, 0.0, 0
     """A matplotlib Figure of the three slices (sdf_slices' order): a diverging colour map centred on
     0 (blue inside, red outside) with a shared colour bar, the zero level set in black, axes labelled
     in normalised coordinates."""
-    import matplotlib
-
     fig, axes = new_figure(1, 3, figsize=(13.0, 4.6))
-    vmax = float(max(np.abs(s[np.isfinite(s)]).max() if np.isfinite(s).any() else 1.0 for s in slices)) or 1.0
-    norm = matplotlib.colors.TwoSlopeNorm(vmin=-vmax, vcenter=0.0, vmax=vmax)
+    norm = diverging_norm(slices)
     image = None
     for ax, values, (fixed, h, v) in zip(axes, slices, PLANES):
         image = ax.imshow(values, origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r", norm=norm)

@@ -33,7 +33,7 @@ def quality_key(signal: str) -> tuple[str, bool]:
 
 def job_row(out: Path, job: Job, record: dict[str, Any] | None) -> dict[str, Any]:
     """The summary row of a job: its settings, status, and metrics.json's numbers when finished. A finished
-    job whose quality target was not held has status `MISSED` and the reason (aire.targets.missed_line)
+    job whose quality target was not held has status `MISSED` and the reason (aire.targets.missed_reason)
     as its error."""
     key, higher = quality_key(job.signal)
     row: dict[str, Any] = {"id": job.id, "input": job.input, "signal": job.signal,
@@ -50,11 +50,11 @@ def job_row(out: Path, job: Job, record: dict[str, Any] | None) -> dict[str, Any
                    diverged=bool(m.get("diverged", False)))
         if row["params_initial"]:
             row["params_fraction"] = row["params_final"] / row["params_initial"]
-        from aire.targets import missed_line
+        from aire.targets import missed_reason
 
-        missed = missed_line(m, out / job.id)
+        missed = missed_reason(m)
         if missed is not None:
-            row.update(status=MISSED, error=missed.split("; the run is written to")[0])
+            row.update(status=MISSED, error=missed)
     elif record is not None and record.get("status") == "failed":
         row.update(status="failed", error=record.get("error"), error_type=record.get("error_type"))
     elif error_file.is_file():  # failed in an earlier run; retried by this one

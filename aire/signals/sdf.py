@@ -54,7 +54,8 @@ class SDFSignal(Signal):
             raise ValueError("give exactly one of path or mesh")
         self._check_settings(samples=samples, near_fraction=near_fraction, scales=scales, loss=loss,
                              eikonal_weight=eikonal_weight, normal_weight=normal_weight, eval_resolution=eval_resolution,
-                             mesh_resolution=mesh_resolution, chamfer_samples=chamfer_samples, sign_method=sign_method)
+                             mesh_resolution=mesh_resolution, chamfer_samples=chamfer_samples, sign_method=sign_method,
+                             picture_points=picture_points)
         self.path = Path(path) if path is not None else None
         original = load_mesh(path) if mesh is None else validate_mesh(mesh)
         self.frame = Frame.fit(np.asarray(original.vertices), margin)
@@ -71,9 +72,6 @@ class SDFSignal(Signal):
         self.loss_kind, self.eikonal_weight, self.normal_weight = loss, float(eikonal_weight), float(normal_weight)
         self.eval_resolution, self.mesh_resolution = int(eval_resolution), int(mesh_resolution)
         self.chamfer_samples, self.picture_views, self.seed = int(chamfer_samples), int(picture_views), int(seed)
-        if isinstance(picture_points, bool) or not isinstance(picture_points, int) or picture_points < 1:
-            raise InputError(f"picture_points must be an integer >= 1 (surface points drawn in distance.png), "
-                             f"got {picture_points!r}")
         self.picture_points = picture_points
         if up not in ("x", "y", "z"):
             raise InputError(f"up must be x, y or z (the mesh's vertical axis, for pictures), got {up!r}")
@@ -119,6 +117,10 @@ class SDFSignal(Signal):
                 raise InputError(f"{key} must be in [8, 2048], got {s[key]}")
         if s["chamfer_samples"] < 100:
             raise InputError(f"chamfer_samples must be at least 100, got {s['chamfer_samples']}")
+        points = s["picture_points"]
+        if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+            raise InputError(f"picture_points must be an integer >= 1 (surface points drawn in distance.png), "
+                             f"got {points!r}")
         if s["sign_method"] not in gdist.SIGN_METHODS:
             raise InputError(f"sign_method must be one of {', '.join(gdist.SIGN_METHODS)}, got {s['sign_method']!r}")
 
